@@ -1,0 +1,19 @@
+// The umbrella header: the whole public API of the AAT framework.
+//   Context  — the device;           Tensor/Buffer — memory;
+//   Kernel   — a reflected pipeline; Bindings      — what one dispatch uses;
+//   Stream   — record, submit, wait, time.
+#pragma once
+
+#include "aat/bindings.hpp"
+#include "aat/context.hpp"
+#include "aat/dtype.hpp"
+#include "aat/error.hpp"
+#include "aat/kernel.hpp"
+#include "aat/memory.hpp"
+#include "aat/npy.hpp"
+#include "aat/reflect.hpp"
+#include "aat/shader.hpp"
+#include "aat/stream.hpp"
+#include "aat/tensor.hpp"
+#include "aat/value.hpp"
+#include "aat/version.hpp"

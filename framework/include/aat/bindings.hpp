@@ -1,0 +1,62 @@
+// Bindings: what one dispatch of a kernel uses — buffers bound by reflected name and push
+// constants set by member name — checked against the reflection before anything is recorded.
+// A plain host-side description: change it freely; a Stream snapshots it at dispatch().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aat/kernel.hpp"
+#include "aat/memory.hpp"
+#include "aat/tensor.hpp"
+#include "aat/value.hpp"
+
+namespace aat {
+
+class Bindings {
+ public:
+  explicit Bindings(const Kernel& kernel);
+
+  // Binds the whole buffer to the binding of that name (instance name, or block name).
+  Expected<void> bind(std::string_view name, const Buffer& buffer);
+  Expected<void> bind(std::string_view name, const Tensor& tensor) { return bind(name, tensor.buffer()); }
+
+  // States how many bytes the dispatch will touch through `name` (for runtime-sized arrays,
+  // which reflection cannot size); validate() then checks the bound buffer holds them.
+  Expected<void> require_bytes(std::string_view name, std::uint64_t bytes);
+
+  // Sets a push-constant member. A scalar member takes one value; a vector/array member
+  // takes exactly as many values as it has components. Types are checked (see encode_value).
+  Expected<void> push(std::string_view member, Value value);
+  Expected<void> push(std::string_view member, std::span<const Value> values);
+  Expected<void> push(std::string_view member, std::int32_t v) { return push(member, Value(std::int64_t{v})); }
+  Expected<void> push(std::string_view member, std::uint32_t v) { return push(member, Value(std::int64_t{v})); }
+  Expected<void> push(std::string_view member, float v) { return push(member, Value(double{v})); }
+  // Raw bytes for a struct-typed member (the size must match the reflected one).
+  Expected<void> push_bytes(std::string_view member, std::span<const std::byte> bytes);
+
+  // Every binding bound, every push-constant member set, every buffer large enough.
+  Expected<void> validate() const;
+
+  const Kernel& kernel() const { return kernel_; }
+  const std::vector<std::byte>& push_data() const { return push_data_; }
+  // Bound buffers, by binding index into kernel().interface().bindings.
+  const std::vector<Buffer>& buffers() const { return buffers_; }
+
+ private:
+  Expected<std::size_t> binding_index(std::string_view name) const;
+  Expected<const BlockMember*> member(std::string_view name) const;
+
+  Kernel kernel_;
+  std::vector<Buffer> buffers_;
+  std::vector<std::uint64_t> required_bytes_;
+  std::vector<std::byte> push_data_;
+  std::vector<bool> member_set_;
+};
+
+}  // namespace aat

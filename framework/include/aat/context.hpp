@@ -1,0 +1,118 @@
+// Context: the Vulkan instance, the chosen device, its compute queue and the on-disk caches.
+// Created once per process (or per device) and shared: everything made from it keeps it alive.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aat/error.hpp"
+
+namespace aat {
+
+enum class DeviceType { discrete_gpu, integrated_gpu, virtual_gpu, cpu, other };
+std::string_view to_string(DeviceType type);
+
+struct DeviceLimits {
+  std::uint32_t max_shared_memory_bytes = 0;
+  std::uint32_t max_workgroup_invocations = 0;
+  std::uint32_t max_workgroup_size[3] = {0, 0, 0};
+  std::uint32_t max_workgroup_count[3] = {0, 0, 0};
+  std::uint32_t subgroup_size = 0;       // the default one
+  std::uint32_t min_subgroup_size = 0;   // with subgroup size control, else = subgroup_size
+  std::uint32_t max_subgroup_size = 0;
+  std::uint32_t max_push_constant_bytes = 0;
+  std::uint64_t max_storage_buffer_range = 0;
+  std::uint64_t max_allocation_bytes = 0;
+  std::uint64_t device_local_bytes = 0;  // the largest device-local heap
+  std::uint32_t compute_units = 0;       // SMs/CUs where the driver says (VK_NV_shader_sm_builtins), else 0
+  double timestamp_period_ns = 0;        // 0: no timestamps on the compute queue
+};
+
+struct DeviceFeatures {
+  bool shader_float16 = false;
+  bool shader_int8 = false;
+  bool storage_buffer_16bit = false;
+  bool storage_buffer_8bit = false;
+  bool vulkan_memory_model = false;
+  bool subgroup_size_control = false;
+  bool cooperative_matrix_nv = false;  // VK_NV_cooperative_matrix (what Debian 12's glslang can target)
+  bool cooperative_matrix_khr = false; // reported only; this toolchain cannot emit it yet
+  bool robust_buffer_access = false;   // enabled on the device only when ContextOptions asks
+};
+
+struct DeviceInfo {
+  std::uint32_t index = 0;  // position in the loader's enumeration; what AAT_DEVICE=<index> names
+  std::string name;
+  DeviceType type = DeviceType::other;
+  std::uint32_t vendor_id = 0;
+  std::uint32_t device_id = 0;
+  std::uint32_t api_version = 0;
+  std::string driver_name;
+  std::string driver_info;
+  DeviceLimits limits;
+  DeviceFeatures features;
+
+  std::string api_version_string() const;  // "1.3.230"
+};
+
+struct ContextOptions {
+  // Index or case-insensitive name substring. Empty: the AAT_DEVICE environment variable, and
+  // when that is unset too, the best device (discrete GPU, integrated, virtual, then CPU).
+  std::string device;
+  // Validation layer on/off. Unset: on when AAT_VALIDATION=1.
+  std::optional<bool> validation;
+  // Enable robustBufferAccess when the device offers it (out-of-bounds reads return 0, writes dropped).
+  bool robust_buffer_access = false;
+  // Root of the SPIR-V and pipeline caches. Empty: $XDG_CACHE_HOME/aat or ~/.cache/aat.
+  std::filesystem::path cache_dir;
+};
+
+struct MemoryStats {
+  std::uint64_t live_bytes = 0;      // bytes held by live buffers
+  std::uint64_t peak_bytes = 0;      // the most live_bytes ever reached
+  std::uint64_t reserved_bytes = 0;  // device memory held by the allocator's blocks
+  std::uint64_t live_buffers = 0;
+};
+
+struct ContextState;  // private: the Vulkan objects
+
+class Context {
+ public:
+  static Expected<std::shared_ptr<Context>> create(const ContextOptions& options = {});
+  // Every Vulkan device the loader sees, in AAT_DEVICE index order (no device is created).
+  static Expected<std::vector<DeviceInfo>> enumerate_devices();
+  // Which of `devices` the selector (index or name substring; empty = best) picks.
+  static Expected<std::uint32_t> choose_device(const std::vector<DeviceInfo>& devices,
+                                               const std::string& selector);
+
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  const DeviceInfo& device() const;
+  const std::filesystem::path& cache_dir() const;
+  bool validation_enabled() const;
+  MemoryStats memory_stats() const;
+  void reset_peak_memory();
+
+  // Validation messages (errors and warnings) reported since the last call. Thread-safe.
+  std::vector<std::string> take_validation_messages();
+
+  // Writes the pipeline cache to disk now (also done at destruction).
+  Expected<void> save_pipeline_cache();
+
+  ContextState& state() const { return *state_; }
+  std::shared_ptr<ContextState> shared_state() const { return state_; }
+
+ private:
+  explicit Context(std::shared_ptr<ContextState> state);
+  std::shared_ptr<ContextState> state_;
+};
+
+std::filesystem::path default_cache_dir();
+
+}  // namespace aat

@@ -1,0 +1,44 @@
+// NumPy .npy reading and writing: the interchange format of the CLI, tests and benches.
+// Supported: little-endian f32 ('<f4'), f16 ('<f2'), i32 ('<i4'), u8 ('|u1'), C order, any rank
+// (rank 0 included), format versions 1.0, 2.0 and 3.0.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "aat/dtype.hpp"
+#include "aat/error.hpp"
+
+namespace aat {
+
+struct NpyArray {
+  DType dtype = DType::f32;
+  std::vector<std::int64_t> shape;
+  std::vector<std::byte> data;  // C order, little-endian, size = element_count() * size_of(dtype)
+
+  std::int64_t element_count() const;
+
+  // Typed views; the element type must match dtype (checked, returns an error otherwise).
+  template <class T>
+  Expected<std::span<const T>> as() const;
+};
+
+// Errors name the file and the problem: truncated header or data, Fortran order, an
+// unsupported dtype such as '<f8' (with the list of supported ones), a malformed header.
+Expected<NpyArray> read_npy(const std::filesystem::path& path);
+Expected<NpyArray> parse_npy(std::span<const std::byte> bytes, std::string_view what = "<memory>");
+
+Expected<void> write_npy(const std::filesystem::path& path, DType dtype,
+                         std::span<const std::int64_t> shape, std::span<const std::byte> data);
+Expected<void> write_npy(const std::filesystem::path& path, const NpyArray& array);
+std::vector<std::byte> serialize_npy(DType dtype, std::span<const std::int64_t> shape,
+                                     std::span<const std::byte> data);
+
+// Shape as "2x3x4" (rank 0: "scalar").
+std::string shape_to_string(std::span<const std::int64_t> shape);
+
+}  // namespace aat

@@ -1,0 +1,177 @@
+#include "aat/shader.hpp"
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <shaderc/shaderc.hpp>
+#include <spirv-tools/libspirv.hpp>
+
+#include "file_util.hpp"
+#include "shader_cache.hpp"
+
+namespace aat {
+
+namespace {
+
+std::optional<std::string> read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Resolves #include "x" against the including file's folder, then the include dirs, and
+// records every file it reads so the cache entry can be checked against them later.
+class Includer : public shaderc::CompileOptions::IncluderInterface {
+ public:
+  Includer(std::vector<std::filesystem::path> dirs, std::vector<detail::ShaderDependency>* dependencies)
+      : dirs_(std::move(dirs)), dependencies_(dependencies) {}
+
+  shaderc_include_result* GetInclude(const char* requested, shaderc_include_type type, const char* requesting,
+                                     size_t) override {
+    auto* result = new Result;
+    std::vector<std::filesystem::path> candidates;
+    if (type == shaderc_include_type_relative)
+      candidates.push_back(std::filesystem::path(requesting).parent_path() / requested);
+    for (const auto& dir : dirs_) candidates.push_back(dir / requested);
+    for (const auto& candidate : candidates) {
+      if (auto text = read_text(candidate)) {
+        result->path = candidate.lexically_normal().string();
+        result->text = std::move(*text);
+        dependencies_->push_back({result->path, detail::fnv1a(result->text)});
+        break;
+      }
+    }
+    if (result->path.empty()) {
+      std::string searched;
+      for (const auto& c : candidates) searched += (searched.empty() ? "" : ", ") + c.string();
+      result->text = fmt::format("cannot find '{}' (searched: {})", requested, searched);
+    }
+    // shaderc reads an empty source_name as "include failed" and content as the reason.
+    result->source_name = result->path.c_str();
+    result->source_name_length = result->path.size();
+    result->content = result->text.c_str();
+    result->content_length = result->text.size();
+    result->user_data = result;
+    return result;
+  }
+
+  void ReleaseInclude(shaderc_include_result* data) override { delete static_cast<Result*>(data->user_data); }
+
+ private:
+  struct Result : shaderc_include_result {
+    std::string path;
+    std::string text;
+  };
+  std::vector<std::filesystem::path> dirs_;
+  std::vector<detail::ShaderDependency>* dependencies_;
+};
+
+std::string cache_key_material(std::string_view source, const std::string& name, const CompileOptions& options) {
+  unsigned int version = 0, revision = 0;
+  shaderc_get_spv_version(&version, &revision);
+  std::string material = fmt::format("aat-spirv-1|shaderc {}.{}|opt {}|vk13 {}|name {}|", version, revision,
+                                     options.optimize, options.vulkan_1_3, name);
+  for (const auto& dir : options.include_dirs) material += "inc " + dir.string() + "|";
+  for (const auto& [key, value] : options.defines) material += "def " + key + "=" + value + "|";
+  material += source;
+  return material;
+}
+
+}  // namespace
+
+ShaderCompiler::ShaderCompiler(std::filesystem::path cache_dir) : cache_dir_(std::move(cache_dir)) {}
+
+std::filesystem::path ShaderCompiler::cache_folder() const {
+  return cache_dir_.empty() ? std::filesystem::path() : cache_dir_ / "spirv";
+}
+
+Expected<Spirv> ShaderCompiler::compile(std::string_view source, const std::string& name,
+                                        const CompileOptions& options) {
+  const std::string material = cache_key_material(source, name, options);
+  const std::uint64_t key = detail::fnv1a(material);
+  if (!cache_dir_.empty()) {
+    switch (auto lookup = detail::lookup_cached_spirv(cache_folder(), key, material); lookup.status) {
+      case detail::CacheLookup::hit: ++stats_.hits; return std::move(lookup.spirv);
+      case detail::CacheLookup::rejected: ++stats_.rejected; break;
+      case detail::CacheLookup::absent: break;
+    }
+  }
+  ++stats_.misses;
+
+  std::vector<detail::ShaderDependency> dependencies;
+  std::vector<std::filesystem::path> dirs = options.include_dirs;
+  dirs.push_back(shared_shader_dir());
+  shaderc::CompileOptions shaderc_options;
+  shaderc_options.SetIncluder(std::make_unique<Includer>(dirs, &dependencies));
+  shaderc_options.SetTargetEnvironment(shaderc_target_env_vulkan, options.vulkan_1_3 ? shaderc_env_version_vulkan_1_3
+                                                                                      : shaderc_env_version_vulkan_1_2);
+  shaderc_options.SetTargetSpirv(options.vulkan_1_3 ? shaderc_spirv_version_1_6 : shaderc_spirv_version_1_5);
+  // Optimisation strips OpName; debug info keeps the names reflection binds by.
+  shaderc_options.SetGenerateDebugInfo();
+  if (options.optimize) shaderc_options.SetOptimizationLevel(shaderc_optimization_level_performance);
+  for (const auto& [key_name, value] : options.defines) shaderc_options.AddMacroDefinition(key_name, value);
+
+  shaderc::Compiler compiler;
+  const auto result = compiler.CompileGlslToSpv(source.data(), source.size(), shaderc_compute_shader, name.c_str(),
+                                                "main", shaderc_options);
+  if (result.GetCompilationStatus() != shaderc_compilation_status_success) {
+    std::string message = result.GetErrorMessage();
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    Error error(ErrorCode::shader_compile, message.empty() ? "compilation failed" : message);
+    return std::unexpected(std::move(error).with_context("compiling GLSL '" + name + "'"));
+  }
+  Spirv spirv(result.cbegin(), result.cend());
+  if (!cache_dir_.empty()) detail::store_cached_spirv(cache_folder(), key, material, dependencies, spirv);
+  return spirv;
+}
+
+Expected<Spirv> ShaderCompiler::compile_file(const std::filesystem::path& path, const CompileOptions& options) {
+  auto source = read_text(path);
+  if (!source) return fail(ErrorCode::io, "cannot read shader '" + path.string() + "'");
+  CompileOptions with_folder = options;
+  with_folder.include_dirs.insert(with_folder.include_dirs.begin(), path.parent_path());
+  return compile(*source, path.string(), with_folder);
+}
+
+Expected<Spirv> spirv_from_bytes(std::span<const std::byte> bytes, std::string_view what) {
+  if (bytes.size() % 4 != 0 || bytes.size() < 20)
+    return fail(ErrorCode::parse, fmt::format("'{}' is not SPIR-V: {} bytes is not a whole number of 32-bit words "
+                                              "past the 20-byte header", what, bytes.size()));
+  Spirv words(bytes.size() / 4);
+  std::memcpy(words.data(), bytes.data(), bytes.size());
+  AAT_CHECK(check_spirv(words, what));
+  return words;
+}
+
+Expected<Spirv> load_spirv(const std::filesystem::path& path) {
+  auto bytes = detail::read_file_bytes(path);
+  if (!bytes) return fail(ErrorCode::io, "cannot read SPIR-V file '" + path.string() + "'");
+  return spirv_from_bytes(*bytes, path.string());
+}
+
+Expected<void> check_spirv(std::span<const std::uint32_t> words, std::string_view what) {
+  constexpr std::uint32_t kMagic = 0x07230203;
+  if (words.size() < 5 || words[0] != kMagic)
+    return fail(ErrorCode::parse, fmt::format("'{}' is not SPIR-V: the magic number is {:#010x}, expected {:#010x}",
+                                              what, words.empty() ? 0u : words[0], kMagic));
+  spvtools::SpirvTools tools(SPV_ENV_VULKAN_1_3);
+  std::string diagnostics;
+  tools.SetMessageConsumer([&](spv_message_level_t, const char*, const spv_position_t& position, const char* message) {
+    if (diagnostics.empty()) diagnostics = fmt::format("word {}: {}", position.index, message);
+  });
+  if (!tools.Validate(words.data(), words.size()))
+    return fail(ErrorCode::parse, fmt::format("'{}' is not valid SPIR-V: {}", what,
+                                              diagnostics.empty() ? "rejected by the validator" : diagnostics));
+  return {};
+}
+
+std::filesystem::path shared_shader_dir() {
+  if (const char* overridden = std::getenv("AAT_SHADER_DIR")) return overridden;
+  return AAT_SOURCE_SHADER_DIR;
+}
+
+}  // namespace aat

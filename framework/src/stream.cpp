@@ -1,0 +1,292 @@
+#include "aat/stream.hpp"
+
+#include <fmt/format.h>
+
+#include "buffer_state.hpp"
+#include "context_state.hpp"
+#include "kernel_state.hpp"
+#include "submit_once.hpp"
+#include "vk_error.hpp"
+
+namespace aat {
+
+namespace {
+
+constexpr std::uint32_t kMaxTimedDispatches = 512;
+constexpr std::uint32_t kSetsPerPool = 64;
+
+enum class Phase { recording, submitted, done };
+
+}  // namespace
+
+struct StreamState {
+  std::shared_ptr<ContextState> context;
+  vk::raii::CommandPool pool = nullptr;
+  vk::raii::CommandBuffer commands = nullptr;
+  vk::raii::Fence fence = nullptr;
+  vk::raii::QueryPool queries = nullptr;
+  std::vector<vk::raii::DescriptorPool> descriptor_pools;
+  std::uint32_t sets_in_last_pool = kSetsPerPool;
+  std::vector<std::shared_ptr<const void>> keep_alive;
+  std::vector<vk::raii::DescriptorSet> descriptor_sets;
+  std::vector<std::string> labels;
+  std::vector<DispatchTiming> timings;
+  Phase phase = Phase::recording;
+  bool auto_barriers = true;
+  bool pending_writes = false;  // a recorded command wrote memory that no barrier has covered yet
+
+  void barrier() {
+    const vk::MemoryBarrier memory{
+        .srcAccessMask = vk::AccessFlagBits::eShaderWrite | vk::AccessFlagBits::eTransferWrite,
+        .dstAccessMask = vk::AccessFlagBits::eShaderRead | vk::AccessFlagBits::eShaderWrite |
+                         vk::AccessFlagBits::eTransferRead | vk::AccessFlagBits::eTransferWrite};
+    const auto stages = vk::PipelineStageFlagBits::eComputeShader | vk::PipelineStageFlagBits::eTransfer;
+    commands.pipelineBarrier(stages, stages, {}, memory, {}, {});
+    pending_writes = false;
+  }
+
+  void before_command() {
+    if (auto_barriers && pending_writes) barrier();
+  }
+
+  Expected<void> require_recording(const char* what) const {
+    if (phase != Phase::recording)
+      return fail(ErrorCode::invalid_argument,
+                  fmt::format("cannot {}: the stream was submitted; wait() and reset() it first", what));
+    return {};
+  }
+
+  Expected<std::vector<vk::raii::DescriptorSet>> allocate_sets(const KernelState& kernel) {
+    if (kernel.set_layouts.empty()) return std::vector<vk::raii::DescriptorSet>{};
+    if (sets_in_last_pool + kernel.set_layouts.size() > kSetsPerPool) {
+      const vk::DescriptorPoolSize sizes[] = {{vk::DescriptorType::eStorageBuffer, kSetsPerPool * 16},
+                                              {vk::DescriptorType::eUniformBuffer, kSetsPerPool * 4}};
+      AAT_TRY(auto new_pool, detail::vk_call("creating a descriptor pool", [&] {
+                return vk::raii::DescriptorPool(
+                    context->device, vk::DescriptorPoolCreateInfo{
+                                         .flags = vk::DescriptorPoolCreateFlagBits::eFreeDescriptorSet,
+                                         .maxSets = kSetsPerPool, .poolSizeCount = 2, .pPoolSizes = sizes});
+              }));
+      descriptor_pools.push_back(std::move(new_pool));
+      sets_in_last_pool = 0;
+    }
+    std::vector<vk::DescriptorSetLayout> layouts;
+    for (const auto& l : kernel.set_layouts) layouts.push_back(*l);
+    sets_in_last_pool += static_cast<std::uint32_t>(layouts.size());
+    return detail::vk_call("allocating descriptor sets", [&] {
+      vk::raii::DescriptorSets sets(context->device,
+                                    vk::DescriptorSetAllocateInfo{
+                                        .descriptorPool = *descriptor_pools.back(),
+                                        .descriptorSetCount = static_cast<std::uint32_t>(layouts.size()),
+                                        .pSetLayouts = layouts.data()});
+      std::vector<vk::raii::DescriptorSet> out;
+      for (auto& set : sets) out.push_back(std::move(set));
+      return out;
+    });
+  }
+};
+
+Expected<Stream> Stream::create(const std::shared_ptr<Context>& context) {
+  if (!context) return fail(ErrorCode::invalid_argument, "Stream::create: no context");
+  auto s = std::make_unique<StreamState>();
+  s->context = context->shared_state();
+  ContextState& ctx = *s->context;
+  AAT_CHECK(detail::vk_call("creating a stream", [&] {
+    s->pool = vk::raii::CommandPool(ctx.device, vk::CommandPoolCreateInfo{
+                                                    .flags = vk::CommandPoolCreateFlagBits::eResetCommandBuffer,
+                                                    .queueFamilyIndex = ctx.queue_family});
+    s->commands = std::move(vk::raii::CommandBuffers(ctx.device, vk::CommandBufferAllocateInfo{
+                                                                     .commandPool = *s->pool,
+                                                                     .level = vk::CommandBufferLevel::ePrimary,
+                                                                     .commandBufferCount = 1})
+                                .front());
+    s->fence = vk::raii::Fence(ctx.device, vk::FenceCreateInfo{});
+    if (ctx.info.limits.timestamp_period_ns > 0)
+      s->queries = vk::raii::QueryPool(ctx.device, vk::QueryPoolCreateInfo{.queryType = vk::QueryType::eTimestamp,
+                                                                           .queryCount = 2 * kMaxTimedDispatches});
+    s->commands.begin(vk::CommandBufferBeginInfo{.flags = vk::CommandBufferUsageFlagBits::eOneTimeSubmit});
+    if (*s->queries) s->commands.resetQueryPool(*s->queries, 0, 2 * kMaxTimedDispatches);
+  }));
+  return Stream(std::move(s));
+}
+
+Stream::Stream(std::unique_ptr<StreamState> state) : state_(std::move(state)) {}
+Stream::Stream(Stream&&) noexcept = default;
+Stream& Stream::operator=(Stream&&) noexcept = default;
+
+Stream::~Stream() {
+  if (state_ && state_->phase == Phase::submitted) (void)wait();
+}
+
+void Stream::set_auto_barriers(bool enabled) { state_->auto_barriers = enabled; }
+
+void Stream::barrier() {
+  if (state_->phase == Phase::recording) state_->barrier();
+}
+
+Expected<void> Stream::dispatch(const Bindings& bindings, Workgroups groups, std::string label) {
+  StreamState& s = *state_;
+  AAT_CHECK(s.require_recording("record a dispatch"));
+  const Kernel& kernel = bindings.kernel();
+  if (kernel.state().context != s.context)
+    return fail(ErrorCode::invalid_argument, "kernel '" + kernel.name() + "' belongs to another context");
+  AAT_CHECK(bindings.validate());
+  const auto& limits = s.context->info.limits;
+  const std::uint32_t counts[3] = {groups.x, groups.y, groups.z};
+  for (int axis = 0; axis < 3; ++axis)
+    if (counts[axis] > limits.max_workgroup_count[axis])
+      return fail(ErrorCode::invalid_argument, fmt::format("kernel '{}': {} workgroups along {} exceed the device's {}",
+                                                           kernel.name(), counts[axis], "xyz"[axis],
+                                                           limits.max_workgroup_count[axis]));
+
+  const KernelState& k = kernel.state();
+  AAT_TRY(auto sets, s.allocate_sets(k));
+  const auto& interface = k.interface;
+  std::vector<vk::DescriptorBufferInfo> infos(interface.bindings.size());
+  std::vector<vk::WriteDescriptorSet> writes;
+  for (std::size_t i = 0; i < interface.bindings.size(); ++i) {
+    const Binding& b = interface.bindings[i];
+    const BufferState& buffer = bindings.buffers()[i].state();
+    infos[i] = vk::DescriptorBufferInfo{.buffer = *buffer.buffer, .offset = 0, .range = buffer.vk_size};
+    writes.push_back(vk::WriteDescriptorSet{.dstSet = *sets[b.set],
+                                            .dstBinding = b.binding,
+                                            .descriptorCount = 1,
+                                            .descriptorType = b.kind == DescriptorKind::uniform_buffer
+                                                                  ? vk::DescriptorType::eUniformBuffer
+                                                                  : vk::DescriptorType::eStorageBuffer,
+                                            .pBufferInfo = &infos[i]});
+    s.keep_alive.push_back(bindings.buffers()[i].shared_state());
+  }
+  return detail::vk_call("recording a dispatch of '" + kernel.name() + "'", [&] {
+    s.context->device.updateDescriptorSets(writes, {});
+    s.before_command();
+    const bool timed = *s.queries && s.labels.size() < kMaxTimedDispatches;
+    const auto query = static_cast<std::uint32_t>(2 * s.labels.size());
+    if (timed) s.commands.writeTimestamp(vk::PipelineStageFlagBits::eTopOfPipe, *s.queries, query);
+    s.commands.bindPipeline(vk::PipelineBindPoint::eCompute, *k.pipeline);
+    std::vector<vk::DescriptorSet> handles;
+    for (const auto& set : sets) handles.push_back(*set);
+    if (!handles.empty())
+      s.commands.bindDescriptorSets(vk::PipelineBindPoint::eCompute, *k.layout, 0, handles, {});
+    if (!bindings.push_data().empty()) {
+      std::vector<std::byte> data = bindings.push_data();
+      data.resize((data.size() + 3) / 4 * 4);
+      s.commands.pushConstants<std::byte>(*k.layout, vk::ShaderStageFlagBits::eCompute, 0, data);
+    }
+    s.commands.dispatch(groups.x, groups.y, groups.z);
+    if (timed) {
+      s.commands.writeTimestamp(vk::PipelineStageFlagBits::eBottomOfPipe, *s.queries, query + 1);
+      s.labels.push_back(label.empty() ? kernel.name() : std::move(label));
+    }
+    for (auto& set : sets) s.descriptor_sets.push_back(std::move(set));
+    s.keep_alive.push_back(kernel.shared_state());
+    s.pending_writes = true;
+  });
+}
+
+Expected<void> Stream::copy(const Buffer& source, const Buffer& destination, std::uint64_t bytes,
+                            std::uint64_t source_offset, std::uint64_t destination_offset) {
+  StreamState& s = *state_;
+  AAT_CHECK(s.require_recording("record a copy"));
+  if (!source || !destination) return fail(ErrorCode::invalid_argument, "copy: empty buffer handle");
+  if (source_offset + bytes > source.size() || destination_offset + bytes > destination.size())
+    return fail(ErrorCode::size_mismatch, fmt::format("copy of {} bytes from offset {} of a {}-byte buffer to offset "
+                                                      "{} of a {}-byte buffer is out of range", bytes, source_offset,
+                                                      source.size(), destination_offset, destination.size()));
+  if (bytes == 0) return {};
+  s.before_command();
+  s.commands.copyBuffer(*source.state().buffer, *destination.state().buffer,
+                        vk::BufferCopy{.srcOffset = source_offset, .dstOffset = destination_offset, .size = bytes});
+  s.keep_alive.push_back(source.shared_state());
+  s.keep_alive.push_back(destination.shared_state());
+  s.pending_writes = true;
+  return {};
+}
+
+Expected<void> Stream::fill(const Buffer& buffer, std::uint32_t word, std::uint64_t bytes) {
+  StreamState& s = *state_;
+  AAT_CHECK(s.require_recording("record a fill"));
+  if (!buffer) return fail(ErrorCode::invalid_argument, "fill: empty buffer handle");
+  if (bytes == ~0ull) bytes = buffer.state().vk_size;
+  if (bytes % 4 != 0 || bytes > buffer.state().vk_size)
+    return fail(ErrorCode::size_mismatch, fmt::format("fill of {} bytes: must be a multiple of 4 and at most {}",
+                                                      bytes, buffer.state().vk_size));
+  if (bytes == 0) return {};
+  s.before_command();
+  s.commands.fillBuffer(*buffer.state().buffer, 0, bytes, word);
+  s.keep_alive.push_back(buffer.shared_state());
+  s.pending_writes = true;
+  return {};
+}
+
+Expected<void> Stream::submit() {
+  StreamState& s = *state_;
+  AAT_CHECK(s.require_recording("submit"));
+  return detail::vk_call("submitting a stream", [&] {
+    detail::barrier_to_host(s.commands);
+    s.commands.end();
+    const vk::CommandBuffer handle = *s.commands;
+    std::lock_guard lock(s.context->queue_mutex);
+    s.context->queue.submit(vk::SubmitInfo{.commandBufferCount = 1, .pCommandBuffers = &handle}, *s.fence);
+    s.phase = Phase::submitted;
+  });
+}
+
+Expected<void> Stream::wait(std::chrono::milliseconds timeout) {
+  StreamState& s = *state_;
+  if (s.phase == Phase::done) return {};
+  if (s.phase != Phase::submitted) return fail(ErrorCode::invalid_argument, "wait: the stream was not submitted");
+  AAT_TRY(const vk::Result result, detail::vk_call("waiting for the device", [&] {
+            return s.context->device.waitForFences(*s.fence, VK_TRUE,
+                                                   static_cast<std::uint64_t>(timeout.count()) * 1'000'000ull);
+          }));
+  if (result == vk::Result::eTimeout)
+    return fail(ErrorCode::timeout, fmt::format("the device did not finish within {} ms", timeout.count()));
+  s.phase = Phase::done;
+  if (*s.queries && !s.labels.empty()) {
+    const auto count = static_cast<std::uint32_t>(2 * s.labels.size());
+    AAT_TRY(auto stamps, detail::vk_call("reading timestamps", [&] {
+              return s.queries.getResults<std::uint64_t>(0, count, count * sizeof(std::uint64_t), sizeof(std::uint64_t),
+                                                          vk::QueryResultFlagBits::e64 | vk::QueryResultFlagBits::eWait);
+            }));
+    const double period = s.context->info.limits.timestamp_period_ns;
+    for (std::size_t i = 0; i < s.labels.size(); ++i)
+      s.timings.push_back({s.labels[i], static_cast<double>(stamps.second[2 * i + 1] - stamps.second[2 * i]) * period * 1e-6});
+  }
+  return {};
+}
+
+Expected<void> Stream::reset() {
+  StreamState& s = *state_;
+  if (s.phase == Phase::submitted) return fail(ErrorCode::invalid_argument, "reset: wait() for the stream first");
+  return detail::vk_call("resetting a stream", [&] {
+    s.commands.reset();
+    s.context->device.resetFences(*s.fence);
+    s.descriptor_sets.clear();
+    for (auto& pool : s.descriptor_pools) pool.reset();
+    if (!s.descriptor_pools.empty()) {
+      std::swap(s.descriptor_pools.front(), s.descriptor_pools.back());
+      s.descriptor_pools.erase(s.descriptor_pools.begin() + 1, s.descriptor_pools.end());
+      s.sets_in_last_pool = 0;
+    }
+    s.keep_alive.clear();
+    s.labels.clear();
+    s.timings.clear();
+    s.pending_writes = false;
+    s.commands.begin(vk::CommandBufferBeginInfo{.flags = vk::CommandBufferUsageFlagBits::eOneTimeSubmit});
+    if (*s.queries) s.commands.resetQueryPool(*s.queries, 0, 2 * kMaxTimedDispatches);
+    s.phase = Phase::recording;
+  });
+}
+
+const std::vector<DispatchTiming>& Stream::timings() const { return state_->timings; }
+
+double Stream::total_gpu_ms() const {
+  double total = 0;
+  for (const auto& t : state_->timings) total += t.gpu_ms;
+  return total;
+}
+
+bool Stream::has_timestamps() const { return *state_->queries; }
+
+}  // namespace aat

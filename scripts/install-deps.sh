@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs exactly the Debian 12 packages AAT builds, tests and runs with.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build pkg-config
+  # Vulkan: headers incl. vulkan_raii.hpp, loader, lavapipe (CPU device), validation layers, vulkaninfo
+  libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
+  # shaders: shaderc (linked statically, see docs/architecture.md), glslc, glslang, SPIRV-Tools
+  libshaderc-dev glslc glslang-dev glslang-tools spirv-tools
+  # reflection: also installs SPIRV-Cross's static C++ libraries and CMake configs
+  libspirv-cross-c-shared-dev
+  # libraries
+  libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
+  # reference data and checks
+  python3-numpy
+)
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

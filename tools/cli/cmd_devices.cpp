@@ -1,0 +1,86 @@
+// `aat devices`: every Vulkan device, the one AAT would choose marked, and its key limits.
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+
+namespace aat::cli {
+
+namespace {
+
+std::string bytes_text(std::uint64_t bytes) {
+  if (bytes >= (1ull << 30)) return fmt::format("{:.1f} GiB", static_cast<double>(bytes) / (1ull << 30));
+  if (bytes >= (1ull << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1ull << 20));
+  return fmt::format("{:.1f} KiB", static_cast<double>(bytes) / 1024);
+}
+
+nlohmann::json device_json(const DeviceInfo& d, bool chosen) {
+  const auto& l = d.limits;
+  const auto& f = d.features;
+  return {{"index", d.index},
+          {"name", d.name},
+          {"chosen", chosen},
+          {"type", to_string(d.type)},
+          {"api_version", d.api_version_string()},
+          {"driver", d.driver_name + " " + d.driver_info},
+          {"limits",
+           {{"shared_memory_bytes", l.max_shared_memory_bytes},
+            {"workgroup_invocations", l.max_workgroup_invocations},
+            {"subgroup_size", l.subgroup_size},
+            {"subgroup_size_range", {l.min_subgroup_size, l.max_subgroup_size}},
+            {"storage_buffer_range", l.max_storage_buffer_range},
+            {"device_local_bytes", l.device_local_bytes},
+            {"compute_units", l.compute_units},
+            {"timestamp_period_ns", l.timestamp_period_ns}}},
+          {"features",
+           {{"float16", f.shader_float16},
+            {"storage_16bit", f.storage_buffer_16bit},
+            {"subgroup_size_control", f.subgroup_size_control},
+            {"cooperative_matrix_nv", f.cooperative_matrix_nv},
+            {"cooperative_matrix_khr", f.cooperative_matrix_khr}}}};
+}
+
+void print_device(const DeviceInfo& d, bool chosen) {
+  const auto& l = d.limits;
+  const auto& f = d.features;
+  fmt::print("{} [{}] {} ({}, Vulkan {}, {} {})\n", chosen ? "*" : " ", d.index, d.name, to_string(d.type),
+             d.api_version_string(), d.driver_name, d.driver_info);
+  fmt::print("      shared memory {} | workgroup {} invocations | subgroup {} ({}..{}) | storage buffer {} | "
+             "device memory {}{}\n",
+             bytes_text(l.max_shared_memory_bytes), l.max_workgroup_invocations, l.subgroup_size,
+             l.min_subgroup_size, l.max_subgroup_size, bytes_text(l.max_storage_buffer_range),
+             bytes_text(l.device_local_bytes), l.compute_units ? fmt::format(" | {} SMs", l.compute_units) : "");
+  fmt::print("      float16 {} | 16-bit storage {} | subgroup size control {} | cooperative matrix {}{} | "
+             "timestamps {}\n",
+             f.shader_float16 ? "yes" : "no", f.storage_buffer_16bit ? "yes" : "no",
+             f.subgroup_size_control ? "yes" : "no", f.cooperative_matrix_nv ? "NV" : "no",
+             f.cooperative_matrix_khr ? " (KHR offered)" : "",
+             l.timestamp_period_ns > 0 ? fmt::format("{} ns", l.timestamp_period_ns) : "no");
+}
+
+}  // namespace
+
+void add_devices_command(CLI::App& app, GlobalOptions& global) {
+  auto* cmd = app.add_subcommand("devices", "List Vulkan devices; '*' marks the one AAT chooses");
+  auto json = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *json, "Print JSON instead of text");
+  cmd->callback([&global, json] {
+    auto devices = Context::enumerate_devices();
+    if (!devices) return report(global, devices.error());
+    const char* env = std::getenv("AAT_DEVICE");
+    const std::string selector = !global.device.empty() ? global.device : (env ? env : "");
+    auto chosen = Context::choose_device(*devices, selector);
+    if (!chosen) return report(global, chosen.error());
+    if (*json) {
+      auto out = nlohmann::json::array();
+      for (const auto& d : *devices) out.push_back(device_json(d, d.index == *chosen));
+      fmt::print("{}\n", out.dump(2));
+      return;
+    }
+    for (const auto& d : *devices) print_device(d, d.index == *chosen);
+  });
+}
+
+}  // namespace aat::cli

@@ -1,0 +1,18 @@
+#include <fmt/format.h>
+
+#include "commands.hpp"
+
+namespace aat::cli {
+
+void report(GlobalOptions& global, const Error& error) {
+  fmt::print(stderr, "aat: error: {}\n", error.what());
+  global.exit_code = 1;
+}
+
+Expected<std::shared_ptr<Context>> open_context(const GlobalOptions& global) {
+  ContextOptions options;
+  options.device = global.device;
+  return Context::create(options);
+}
+
+}  // namespace aat::cli
