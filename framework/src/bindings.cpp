@@ -100,6 +100,15 @@ Expected<void> Bindings::push_bytes(std::string_view name, std::span<const std::
   return {};
 }
 
+Expected<void> Bindings::push_block(std::span<const std::byte> bytes) {
+  if (bytes.size() != push_data_.size())
+    return fail(ErrorCode::size_mismatch, fmt::format("push constants of kernel '{}' are {} bytes, got a block of {}",
+                                                      kernel_.name(), push_data_.size(), bytes.size()));
+  std::copy(bytes.begin(), bytes.end(), push_data_.begin());
+  std::fill(member_set_.begin(), member_set_.end(), true);
+  return {};
+}
+
 Expected<void> Bindings::validate() const {
   const auto& interface = kernel_.interface();
   for (std::size_t i = 0; i < interface.bindings.size(); ++i) {

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "aat/kernel.hpp"
@@ -39,6 +40,15 @@ class Bindings {
   Expected<void> push(std::string_view member, float v) { return push(member, Value(double{v})); }
   // Raw bytes for a struct-typed member (the size must match the reflected one).
   Expected<void> push_bytes(std::string_view member, std::span<const std::byte> bytes);
+
+  // The whole push-constant block at once, e.g. a bindgen-generated PushConstants struct
+  // (its static_asserts pin the layout; the size is checked here). Marks every member set.
+  Expected<void> push_block(std::span<const std::byte> bytes);
+  template <class Block>
+  Expected<void> push_struct(const Block& block) {
+    static_assert(std::is_trivially_copyable_v<Block>);
+    return push_block(std::as_bytes(std::span(&block, 1)));
+  }
 
   // Every binding bound, every push-constant member set, every buffer large enough.
   Expected<void> validate() const;
