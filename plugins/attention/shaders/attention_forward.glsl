@@ -1,0 +1,192 @@
+// Exact tiled attention, FlashAttention-style (scalar path: any Vulkan device).
+//
+// Include after defining STORAGE_T (the element type of Q, K, V, O). One workgroup owns
+// BLOCK_Q query rows of one (batch, head) and streams K/V through shared memory in tiles of
+// BLOCK_KV keys, keeping the running softmax state (max m, sum l) per row in f32:
+//   S = scale * Q_tile K_tile^T (+ bias, masks)   -> shared sS
+//   m' = max(m, rowmax S); P = exp(S - m'); l = l * exp(m - m') + rowsum P
+//   O_acc = O_acc * exp(m - m') + P V_tile       -> registers, OUTPUTS_PER_THREAD per thread
+// At the end O = O_acc / l and L = m + log l. A row with no visible key has l = 0: O = 0 and
+// L = -inf, never NaN. The Nq x Nk matrix never exists; memory is O(N).
+//
+// With WRITE_PARTIALS the workgroup covers only its split's key range (gl_WorkGroupID.z) and
+// writes its normalised state (o, lse) in f32 for merge_partials.glsl to combine exactly.
+#extension GL_EXT_control_flow_attributes : require
+#include "aat/constants.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint BLOCK_Q = 16;
+layout(constant_id = 2) const uint BLOCK_KV = 32;
+layout(constant_id = 3) const uint HEAD_DIM = 64;
+layout(constant_id = 4) const bool CAUSAL = false;
+layout(constant_id = 5) const bool HAS_LENGTHS = false;
+layout(constant_id = 6) const bool HAS_BIAS = false;
+layout(constant_id = 7) const bool WRITE_PARTIALS = false;
+layout(constant_id = 8) const uint OUTPUTS_PER_THREAD = 8;  // ceil(BLOCK_Q * HEAD_DIM / workgroup size)
+
+// K/V rows padded by one float so the score loop's column reads hit distinct banks.
+const uint KV_STRIDE = HEAD_DIM + 1;
+
+layout(std430, binding = 0) readonly buffer QBuffer { STORAGE_T q[]; } Q;
+layout(std430, binding = 1) readonly buffer KBuffer { STORAGE_T k[]; } K;
+layout(std430, binding = 2) readonly buffer VBuffer { STORAGE_T v[]; } V;
+layout(std430, binding = 3) writeonly buffer OBuffer { STORAGE_T o[]; } O;
+layout(std430, binding = 4) writeonly buffer LseBuffer { float lse[]; } L;
+layout(std430, binding = 5) readonly buffer KeyLengthBuffer { int len[]; } KeyLengths;
+layout(std430, binding = 6) readonly buffer BiasBuffer { float bias[]; } Bias;
+layout(std430, binding = 7) writeonly buffer PartialOBuffer { float o[]; } PartialO;
+layout(std430, binding = 8) writeonly buffer PartialLseBuffer { float lse[]; } PartialL;
+
+layout(push_constant) uniform AttentionParams {
+  uint batch;
+  uint q_heads;
+  uint kv_heads;
+  uint q_len;
+  uint kv_len;
+  float scale;
+  uint bias_stride_b;    // elements between batches of the bias (0: broadcast)
+  uint bias_stride_h;    // elements between heads of the bias (0: broadcast)
+  uint tiles_per_split;  // K tiles each split covers
+} p;
+
+shared float sQ[BLOCK_Q * HEAD_DIM];
+shared float sKV[BLOCK_KV * KV_STRIDE];
+shared float sS[BLOCK_Q * BLOCK_KV];
+shared float sMax[BLOCK_Q];
+shared float sSum[BLOCK_Q];
+shared float sAlpha[BLOCK_Q];
+
+// The end (exclusive) of the keys any row of this tile may see.
+uint visible_key_end(uint batch_index, uint q0, uint rows) {
+  uint end = p.kv_len;
+  if (HAS_LENGTHS) end = min(end, uint(clamp(KeyLengths.len[batch_index], 0, int(p.kv_len))));
+  if (CAUSAL) {
+    // The last row q0 + rows - 1 sees keys j <= q0 + rows - 1 + Nk - Nq.
+    const int last = int(q0 + rows) - 1 + int(p.kv_len) - int(p.q_len);
+    end = min(end, uint(max(last + 1, 0)));
+  }
+  return end;
+}
+
+void load_tile(uint base, uint row0, uint rows_valid, bool values) {
+  for (uint i = gl_LocalInvocationID.x; i < BLOCK_KV * HEAD_DIM; i += gl_WorkGroupSize.x) {
+    const uint j = i / HEAD_DIM;
+    const uint d = i % HEAD_DIM;
+    float x = 0.0;
+    if (j < rows_valid) x = values ? float(V.v[base + (row0 + j) * HEAD_DIM + d]) : float(K.k[base + (row0 + j) * HEAD_DIM + d]);
+    sKV[j * KV_STRIDE + d] = x;
+  }
+}
+
+void main() {
+  const uint tid = gl_LocalInvocationID.x;
+  const uint threads = gl_WorkGroupSize.x;
+  const uint bh = gl_WorkGroupID.y;  // batch * q_heads + head
+  const uint batch_index = bh / p.q_heads;
+  const uint head = bh % p.q_heads;
+  const uint kv_head = head / (p.q_heads / p.kv_heads);
+  const uint q0 = gl_WorkGroupID.x * BLOCK_Q;
+  const uint rows = min(BLOCK_Q, p.q_len - q0);
+  const uint q_base = (bh * p.q_len + q0) * HEAD_DIM;
+  const uint kv_base = (batch_index * p.kv_heads + kv_head) * p.kv_len * HEAD_DIM;
+
+  const uint key_end = visible_key_end(batch_index, q0, rows);
+  const uint split_begin = gl_WorkGroupID.z * p.tiles_per_split * BLOCK_KV;
+  const uint split_end = min(key_end, split_begin + p.tiles_per_split * BLOCK_KV);
+
+  for (uint i = tid; i < BLOCK_Q * HEAD_DIM; i += threads)
+    sQ[i] = (i / HEAD_DIM) < rows ? float(Q.q[q_base + i]) : 0.0;
+  if (tid < BLOCK_Q) {
+    sMax[tid] = AAT_NEG_INF;
+    sSum[tid] = 0.0;
+  }
+  float acc[OUTPUTS_PER_THREAD];
+  for (uint k = 0; k < OUTPUTS_PER_THREAD; ++k) acc[k] = 0.0;
+  barrier();
+
+  for (uint kv0 = split_begin; kv0 < split_end; kv0 += BLOCK_KV) {
+    const uint cols = min(BLOCK_KV, split_end - kv0);
+    load_tile(kv_base, kv0, cols, false);
+    barrier();
+
+    // Scores, masked to -inf.
+    for (uint i = tid; i < BLOCK_Q * BLOCK_KV; i += threads) {
+      const uint r = i / BLOCK_KV;
+      const uint j = i % BLOCK_KV;
+      float s = AAT_NEG_INF;
+      if (r < rows && j < cols) {
+        float dot = 0.0;
+        // Loops over D and Bc stay rolled: fully unrolled they cost seconds of JIT time on
+        // lavapipe per configuration and gain little once operands come from shared memory.
+        [[dont_unroll]] for (uint d = 0; d < HEAD_DIM; ++d) dot += sQ[r * HEAD_DIM + d] * sKV[j * KV_STRIDE + d];
+        s = dot * p.scale;
+        const uint qi = q0 + r;
+        const uint kj = kv0 + j;
+        if (HAS_BIAS) s += Bias.bias[batch_index * p.bias_stride_b + head * p.bias_stride_h + qi * p.kv_len + kj];
+        if (CAUSAL && int(kj) > int(qi) + int(p.kv_len) - int(p.q_len)) s = AAT_NEG_INF;
+      }
+      sS[i] = s;
+    }
+    barrier();
+
+    // Online softmax, one thread per row; the others start on nothing (V waits for the barrier).
+    if (tid < BLOCK_Q) {
+      const uint r = tid;
+      const float m_old = sMax[r];
+      float m_new = m_old;
+      [[dont_unroll]] for (uint j = 0; j < BLOCK_KV; ++j) m_new = max(m_new, sS[r * BLOCK_KV + j]);
+      float tile_sum = 0.0;
+      float alpha = 1.0;
+      if (m_new != AAT_NEG_INF) {
+        alpha = exp(m_old - m_new);  // 0 when m_old = -inf
+        [[dont_unroll]] for (uint j = 0; j < BLOCK_KV; ++j) {
+          const float s = sS[r * BLOCK_KV + j];
+          const float e = s == AAT_NEG_INF ? 0.0 : exp(s - m_new);
+          sS[r * BLOCK_KV + j] = e;
+          tile_sum += e;
+        }
+      } else {
+        for (uint j = 0; j < BLOCK_KV; ++j) sS[r * BLOCK_KV + j] = 0.0;
+      }
+      sSum[r] = sSum[r] * alpha + tile_sum;
+      sMax[r] = m_new;
+      sAlpha[r] = alpha;
+    }
+    load_tile(kv_base, kv0, cols, true);
+    barrier();
+
+    for (uint k = 0; k < OUTPUTS_PER_THREAD; ++k) {
+      const uint index = tid + k * threads;
+      if (index < BLOCK_Q * HEAD_DIM) {
+        const uint r = index / HEAD_DIM;
+        const uint d = index % HEAD_DIM;
+        float o = acc[k] * sAlpha[r];
+        [[dont_unroll]] for (uint j = 0; j < BLOCK_KV; ++j) o += sS[r * BLOCK_KV + j] * sKV[j * KV_STRIDE + d];
+        acc[k] = o;
+      }
+    }
+    barrier();
+  }
+
+  const uint rows_total = p.batch * p.q_heads * p.q_len;
+  for (uint k = 0; k < OUTPUTS_PER_THREAD; ++k) {
+    const uint index = tid + k * threads;
+    if (index >= BLOCK_Q * HEAD_DIM) continue;
+    const uint r = index / HEAD_DIM;
+    const uint d = index % HEAD_DIM;
+    if (r >= rows) continue;
+    const float l = sSum[r];
+    // l == 0 only when no key was visible; NaN stays NaN.
+    const float o = l == 0.0 ? 0.0 : acc[k] / l;
+    const float lse = l == 0.0 ? AAT_NEG_INF : sMax[r] + log(l);
+    const uint row = bh * p.q_len + q0 + r;
+    if (WRITE_PARTIALS) {
+      const uint slot = gl_WorkGroupID.z * rows_total + row;
+      PartialO.o[slot * HEAD_DIM + d] = o;
+      if (d == 0) PartialL.lse[slot] = lse;
+    } else {
+      O.o[row * HEAD_DIM + d] = STORAGE_T(o);
+      if (d == 0) L.lse[row] = lse;
+    }
+  }
+}

@@ -1,0 +1,178 @@
+#include "aat/attention/attention.hpp"
+
+#include <cmath>
+#include <map>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include "aat/bindings.hpp"
+#include "attention/attention_f16.bindings.hpp"
+#include "attention/attention_f32.bindings.hpp"
+#include "attention/merge_f16.bindings.hpp"
+#include "attention/merge_f32.bindings.hpp"
+
+namespace aat::attention {
+
+namespace {
+
+namespace forward = plugin_gen::attention::attention_f32;  // both dtypes share one interface
+namespace merge = plugin_gen::attention::merge_f32;
+static_assert(sizeof(plugin_gen::attention::attention_f16::PushConstants) == sizeof(forward::PushConstants));
+
+struct ForwardKey {
+  DType dtype;
+  std::uint32_t head_dim, block_q, block_kv, workgroup;
+  bool causal, lengths, bias, partials;
+  auto operator<=>(const ForwardKey&) const = default;
+};
+
+struct MergeKey {
+  DType dtype;
+  std::uint32_t head_dim;
+  auto operator<=>(const MergeKey&) const = default;
+};
+
+constexpr std::uint32_t kMergeWorkgroup = 64;
+
+std::uint32_t ceil_div(std::uint64_t a, std::uint64_t b) { return static_cast<std::uint32_t>((a + b - 1) / b); }
+
+}  // namespace
+
+// Pipelines are built on first use for each configuration and kept for the next call.
+struct Attention::Pipelines {
+  std::map<ForwardKey, Kernel> forward;
+  std::map<MergeKey, Kernel> merge;
+  Buffer placeholder;  // bound where a mask or the split workspace is unused
+
+  Expected<Kernel> forward_kernel(const std::shared_ptr<Context>& context, const ForwardKey& key) {
+    if (auto it = forward.find(key); it != forward.end()) return it->second;
+    const auto words = key.dtype == DType::f16 ? plugin_gen::attention::attention_f16::spirv() : forward::spirv();
+    const std::uint32_t outputs = ceil_div(std::uint64_t{key.block_q} * key.head_dim, key.workgroup);
+    KernelOptions options;
+    auto spec = [&](std::string_view name, Value v) { options.spec.emplace_back(std::string(name), v); };
+    spec("local_size_x", Value(std::int64_t{key.workgroup}));
+    spec("BLOCK_Q", Value(std::int64_t{key.block_q}));
+    spec("BLOCK_KV", Value(std::int64_t{key.block_kv}));
+    spec("HEAD_DIM", Value(std::int64_t{key.head_dim}));
+    spec("CAUSAL", Value(key.causal));
+    spec("HAS_LENGTHS", Value(key.lengths));
+    spec("HAS_BIAS", Value(key.bias));
+    spec("WRITE_PARTIALS", Value(key.partials));
+    spec("OUTPUTS_PER_THREAD", Value(std::int64_t{outputs}));
+    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()),
+                                          fmt::format("attention.forward_{}", to_string(key.dtype)), options));
+    forward.emplace(key, kernel);
+    return kernel;
+  }
+
+  Expected<Kernel> merge_kernel(const std::shared_ptr<Context>& context, const MergeKey& key) {
+    if (auto it = merge.find(key); it != merge.end()) return it->second;
+    const auto words = key.dtype == DType::f16 ? plugin_gen::attention::merge_f16::spirv() : merge::spirv();
+    KernelOptions options;
+    options.spec = {{"local_size_x", Value(std::int64_t{kMergeWorkgroup})},
+                    {"HEAD_DIM", Value(std::int64_t{key.head_dim})}};
+    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()),
+                                          fmt::format("attention.merge_{}", to_string(key.dtype)), options));
+    merge.emplace(key, kernel);
+    return kernel;
+  }
+};
+
+Expected<Attention> Attention::create(const std::shared_ptr<Context>& context) {
+  if (!context) return fail(ErrorCode::invalid_argument, "Attention::create: no context");
+  const auto& features = context->device().features;
+  if (!features.storage_buffer_16bit || !features.shader_float16)
+    return fail(ErrorCode::unsupported, fmt::format("device '{}' lacks 16-bit storage or float16 arithmetic, which "
+                                                    "the attention kernels need", context->device().name));
+  Attention attention;
+  attention.context_ = context;
+  attention.pipelines_ = std::make_shared<Pipelines>();
+  AAT_TRY(attention.pipelines_->placeholder, Buffer::create(context, 16));
+  return attention;
+}
+
+Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const Tensor& v,
+                                         const AttentionOptions& options) {
+  AAT_TRY(const AttentionShape shape, check_inputs(q, k, v, options));
+  AttentionResult result;
+  result.flops = attention_flops(shape);
+  result.tiling = optimize_tiling(context_->device(), shape);
+  Tiling& tiling = result.tiling;
+  const std::uint64_t tiles = std::max<std::uint64_t>(1, (static_cast<std::uint64_t>(shape.kv_len) + tiling.block_kv - 1) / tiling.block_kv);
+  if (options.splits) {
+    tiling.splits = static_cast<std::uint32_t>(std::min<std::uint64_t>(*options.splits, tiles));
+    tiling.reason += fmt::format("; splits forced to {}", tiling.splits);
+  }
+  const std::uint32_t tiles_per_split = ceil_div(tiles, tiling.splits);
+
+  const auto rows = static_cast<std::uint64_t>(shape.batch * shape.q_heads * shape.q_len);
+  AAT_TRY(result.out, Tensor::create(context_, shape.dtype, q.shape()));
+  AAT_TRY(result.lse, Tensor::create(context_, DType::f32, {shape.batch, shape.q_heads, shape.q_len}));
+  if (rows == 0) return result;
+
+  const bool split = tiling.splits > 1;
+  const ForwardKey key{shape.dtype,           static_cast<std::uint32_t>(shape.head_dim),
+                       tiling.block_q,        tiling.block_kv,
+                       tiling.workgroup_size, shape.causal,
+                       options.key_lengths != nullptr, options.bias != nullptr,
+                       split};
+  AAT_TRY(Kernel kernel, pipelines_->forward_kernel(context_, key));
+
+  Tensor partial_o, partial_lse;
+  if (split) {
+    AAT_TRY(partial_o, Tensor::create(context_, DType::f32, {tiling.splits, static_cast<std::int64_t>(rows), shape.head_dim}));
+    AAT_TRY(partial_lse, Tensor::create(context_, DType::f32, {tiling.splits, static_cast<std::int64_t>(rows)}));
+  }
+  const Buffer& unused = pipelines_->placeholder;
+  Bindings bindings(kernel);
+  AAT_CHECK(bindings.bind(forward::binding::Q, q));
+  AAT_CHECK(bindings.bind(forward::binding::K, k));
+  AAT_CHECK(bindings.bind(forward::binding::V, v));
+  AAT_CHECK(bindings.bind(forward::binding::O, split ? unused : result.out.buffer()));
+  AAT_CHECK(bindings.bind(forward::binding::L, split ? unused : result.lse.buffer()));
+  AAT_CHECK(bindings.bind(forward::binding::KeyLengths, options.key_lengths ? options.key_lengths->buffer() : unused));
+  AAT_CHECK(bindings.bind(forward::binding::Bias, options.bias ? options.bias->buffer() : unused));
+  AAT_CHECK(bindings.bind(forward::binding::PartialO, split ? partial_o.buffer() : unused));
+  AAT_CHECK(bindings.bind(forward::binding::PartialL, split ? partial_lse.buffer() : unused));
+
+  const float scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
+  forward::PushConstants push{};
+  push.batch = static_cast<std::uint32_t>(shape.batch);
+  push.q_heads = static_cast<std::uint32_t>(shape.q_heads);
+  push.kv_heads = static_cast<std::uint32_t>(shape.kv_heads);
+  push.q_len = static_cast<std::uint32_t>(shape.q_len);
+  push.kv_len = static_cast<std::uint32_t>(shape.kv_len);
+  push.scale = scale;
+  if (options.bias) {
+    const auto per_head = static_cast<std::uint32_t>(shape.q_len * shape.kv_len);
+    push.bias_stride_h = options.bias->dim(1) == 1 ? 0 : per_head;
+    push.bias_stride_b = options.bias->dim(0) == 1 ? 0 : per_head * static_cast<std::uint32_t>(options.bias->dim(1));
+  }
+  push.tiles_per_split = tiles_per_split;
+  AAT_CHECK(bindings.push_struct(push));
+
+  AAT_TRY(Stream stream, Stream::create(context_));
+  const Workgroups grid{ceil_div(static_cast<std::uint64_t>(shape.q_len), tiling.block_q),
+                        static_cast<std::uint32_t>(shape.batch * shape.q_heads), tiling.splits};
+  AAT_CHECK(stream.dispatch(bindings, grid, "attention.forward"));
+
+  if (split) {
+    AAT_TRY(Kernel merge_kernel,
+            pipelines_->merge_kernel(context_, MergeKey{shape.dtype, static_cast<std::uint32_t>(shape.head_dim)}));
+    Bindings merging(merge_kernel);
+    AAT_CHECK(merging.bind(merge::binding::partial_o, partial_o));
+    AAT_CHECK(merging.bind(merge::binding::partial_lse, partial_lse));
+    AAT_CHECK(merging.bind(merge::binding::out_o, result.out));
+    AAT_CHECK(merging.bind(merge::binding::out_lse, result.lse));
+    AAT_CHECK(merging.push_struct(merge::PushConstants{static_cast<std::uint32_t>(rows), tiling.splits}));
+    const std::uint32_t groups = ceil_div(rows * static_cast<std::uint64_t>(shape.head_dim), kMergeWorkgroup);
+    const std::uint32_t width = std::min<std::uint32_t>(groups, 65535);
+    AAT_CHECK(stream.dispatch(merging, Workgroups{width, ceil_div(groups, width), 1}, "attention.merge"));
+  }
+  AAT_CHECK(stream.run());
+  result.gpu_ms = stream.total_gpu_ms();
+  return result;
+}
+
+}  // namespace aat::attention

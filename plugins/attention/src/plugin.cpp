@@ -1,0 +1,99 @@
+// The attention plugin's descriptor and `aat run attention`.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "aat/attention/attention.hpp"
+#include "aat/npy.hpp"
+#include "aat/plugin_command.hpp"
+#include "aat/plugin_define.hpp"
+
+namespace {
+
+struct Arguments {
+  std::string q, k, v, out, lse, key_lengths, bias;
+  bool causal = false;
+  bool json = false;
+  std::optional<float> scale;
+  std::optional<std::uint32_t> splits;
+};
+
+aat::Expected<aat::Tensor> load(const std::shared_ptr<aat::Context>& context, const std::string& path) {
+  AAT_TRY(auto array, aat::read_npy(path));
+  return aat::with_context(aat::Tensor::from_npy(context, array), "loading '" + path + "'");
+}
+
+aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Arguments& args) {
+  AAT_TRY(auto q, load(context, args.q));
+  AAT_TRY(auto k, load(context, args.k));
+  AAT_TRY(auto v, load(context, args.v));
+  aat::attention::AttentionOptions options;
+  options.causal = args.causal;
+  options.scale = args.scale;
+  options.splits = args.splits;
+  aat::Tensor lengths, bias;
+  if (!args.key_lengths.empty()) {
+    AAT_TRY(lengths, load(context, args.key_lengths));
+    options.key_lengths = &lengths;
+  }
+  if (!args.bias.empty()) {
+    AAT_TRY(bias, load(context, args.bias));
+    options.bias = &bias;
+  }
+  AAT_TRY(auto attention, aat::attention::Attention::create(context));
+  AAT_TRY(auto result, attention.run(q, k, v, options));
+  AAT_TRY(auto out, result.out.to_npy());
+  AAT_CHECK(aat::write_npy(args.out, out));
+  if (!args.lse.empty()) {
+    AAT_TRY(auto lse, result.lse.to_npy());
+    AAT_CHECK(aat::write_npy(args.lse, lse));
+  }
+  if (args.json) {
+    nlohmann::json report = {{"kernel", "attention"},
+                             {"device", context->device().name},
+                             {"dtype", aat::to_string(q.dtype())},
+                             {"shape", {{"q", q.shape()}, {"k", k.shape()}}},
+                             {"causal", args.causal},
+                             {"tiling", nlohmann::json::parse(result.tiling.to_json())},
+                             {"flops", result.flops},
+                             {"gpu_ms", result.gpu_ms},
+                             {"tflops", result.gpu_ms > 0 ? result.flops / (result.gpu_ms * 1e9) : 0.0},
+                             {"out", args.out}};
+    fmt::print("{}\n", report.dump(2));
+  } else {
+    fmt::print("attention {} -> {} on {}: {:.3f} ms GPU, {:.3g} GFLOP (Br={} Bc={} splits={})\n", q.describe(),
+               args.out, context->device().name, result.gpu_ms, result.flops / 1e9, result.tiling.block_q,
+               result.tiling.block_kv, result.tiling.splits);
+  }
+  return {};
+}
+
+int run_attention(const aat_host* host, int argc, const char* const* argv) {
+  CLI::App app{"Exact attention O = softmax(scale * Q K^T + mask) V, FlashAttention-style.\n"
+               "Q [B, Hq, Nq, D], K and V [B, Hkv, Nk, D] as .npy (f32 or f16; the output follows Q's dtype),\n"
+               "Hq a multiple of Hkv, D a multiple of 8 up to 256. A row with no visible key gives O = 0, L = -inf.\n"
+               "Example: aat run attention --q q.npy --k k.npy --v v.npy --out o.npy --causal --json"};
+  Arguments args;
+  app.add_option("--q", args.q, "Queries [B, Hq, Nq, D] (.npy)")->required();
+  app.add_option("--k", args.k, "Keys [B, Hkv, Nk, D] (.npy)")->required();
+  app.add_option("--v", args.v, "Values [B, Hkv, Nk, D] (.npy)")->required();
+  app.add_option("--out", args.out, "Output O [B, Hq, Nq, D] (.npy)")->required();
+  app.add_option("--lse", args.lse, "Also write the row log-sum-exp L [B, Hq, Nq] (f32 .npy)");
+  app.add_flag("--causal", args.causal, "Causal mask, bottom-right aligned: query i sees keys j <= i + Nk - Nq");
+  app.add_option("--scale", args.scale, "Score scale (default 1/sqrt(D))");
+  app.add_option("--key-lengths", args.key_lengths, "i32 [B] .npy: keys j >= length[b] are masked");
+  app.add_option("--bias", args.bias, "f32 .npy broadcastable from [B or 1, H or 1, Nq, Nk], added to the scores");
+  app.add_option("--splits", args.splits, "Force the K-split count (default: chosen by optimize_tiling)");
+  app.add_flag("--json", args.json, "Print a JSON report: kernel, device, tiling, flops, gpu_ms");
+  return aat::run_plugin_command(app, host, argc, argv,
+                                 [&](const std::shared_ptr<aat::Context>& context) { return run(context, args); });
+}
+
+const aat_plugin_command kCommands[] = {
+    {"attention", "Exact tiled attention (FlashAttention-style) on .npy inputs", &run_attention},
+};
+
+}  // namespace
+
+AAT_DEFINE_PLUGIN(attention, "0.1.0", "Exact tiled attention with adaptive tile choice and exact split-K merge",
+                  kCommands)

@@ -1,0 +1,43 @@
+// Merge of NUM partial softmax states per row (split-K / flash-decoding, router work items).
+// One invocation per output element (row, d). Include after defining OUT_T (storage type of
+// the merged output) and declaring nothing else; see attention's merge_f32.comp.
+//
+// Layout: partial_o [splits][rows][D] f32, partial_lse [splits][rows] f32,
+//         out [rows][D] OUT_T, out_lse [rows] f32.
+#include "aat/softmax_state.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint HEAD_DIM = 64;
+
+layout(std430, binding = 0) readonly buffer PartialOBuffer { float o[]; } partial_o;
+layout(std430, binding = 1) readonly buffer PartialLseBuffer { float lse[]; } partial_lse;
+layout(std430, binding = 2) writeonly buffer OutBuffer { OUT_T o[]; } out_o;
+layout(std430, binding = 3) writeonly buffer OutLseBuffer { float lse[]; } out_lse;
+
+layout(push_constant) uniform MergeParams {
+  uint rows;
+  uint splits;
+} merge;
+
+void main() {
+  // A 2D grid keeps large merges under the per-axis workgroup-count limit.
+  const uint index = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+  if (index >= merge.rows * HEAD_DIM) return;
+  const uint row = index / HEAD_DIM;
+  const uint d = index % HEAD_DIM;
+
+  float m = AAT_NEG_INF;
+  for (uint s = 0; s < merge.splits; ++s) m = max(m, partial_lse.lse[s * merge.rows + row]);
+  float weight_sum = 0.0;
+  float acc = 0.0;
+  for (uint s = 0; s < merge.splits; ++s) {
+    const float lse = partial_lse.lse[s * merge.rows + row];
+    const float w = aat_state_weight(lse, m);
+    if (w != 0.0 || isnan(w)) {
+      weight_sum += w;
+      acc += w * partial_o.o[(s * merge.rows + row) * HEAD_DIM + d];
+    }
+  }
+  out_o.o[index] = OUT_T(weight_sum == 0.0 ? 0.0 : acc / weight_sum);
+  if (d == 0) out_lse.lse[row] = aat_merged_lse(m, weight_sum);
+}
