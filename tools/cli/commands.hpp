@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -22,5 +23,11 @@ Expected<std::shared_ptr<Context>> open_context(const GlobalOptions& global);
 
 void add_devices_command(CLI::App& app, GlobalOptions& global);
 void add_reflect_command(CLI::App& app, GlobalOptions& global);
+// `aat run TARGET [args...]`: a shader file (.comp/.glsl/.spv) run with no C++ written, else a plugin command.
+void add_run_command(CLI::App& app, GlobalOptions& global);
+void add_plugins_command(CLI::App& app, GlobalOptions& global);
+// `aat run TARGET args...` where TARGET is not a shader file: the plugin command named TARGET,
+// given the arguments after it unparsed. Returns the exit code (errors already reported).
+int run_plugin_command(GlobalOptions& global, const std::string& target, std::vector<std::string> args);
 
 }  // namespace aat::cli

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
 
   aat::cli::add_devices_command(app, global);
   aat::cli::add_reflect_command(app, global);
+  aat::cli::add_run_command(app, global);
+  aat::cli::add_plugins_command(app, global);
 
   try {
     app.parse(argc, argv);

@@ -13,6 +13,7 @@
 #include "aat/npy.hpp"
 #include "aat/reflect.hpp"
 #include "aat/shader.hpp"
+#include "aat/shader_run.hpp"
 #include "aat/stream.hpp"
 #include "aat/tensor.hpp"
 #include "aat/value.hpp"

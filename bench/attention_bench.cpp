@@ -1,0 +1,194 @@
+// Attention on the current device (AAT_DEVICE picks it): TFLOP/s (4 B Hq Nq Nk D, halved for
+// causal), GB/s (Q, K, V read once, O written once) and peak device memory, over a sweep of N
+// and D, with a single-threaded CPU reference timing beside the small shapes.
+//
+//   build/bin/bench_attention                                   # the sweep
+//   build/bin/bench_attention --benchmark_filter=Memory         # peak memory, N = 1k..16k
+//   build/bin/bench_attention --benchmark_format=json > out.json
+//
+// Times are GPU times from timestamp queries (manual time), after one warm-up run that
+// also absorbs pipeline creation (lavapipe JIT-compiles on first dispatch).
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "aat/attention/attention.hpp"
+
+namespace {
+
+using aat::DType;
+using aat::attention::Attention;
+using aat::attention::AttentionOptions;
+
+struct Fixture {
+  std::shared_ptr<aat::Context> context;
+  std::optional<Attention> attention;
+
+  static Fixture& get() {
+    static Fixture fixture = [] {
+      Fixture f;
+      auto context = aat::Context::create();
+      if (!context) throw std::runtime_error(context.error().what());
+      f.context = *context;
+      auto attention = Attention::create(f.context);
+      if (!attention) throw std::runtime_error(attention.error().what());
+      f.attention.emplace(std::move(*attention));
+      return f;
+    }();
+    return fixture;
+  }
+};
+
+aat::Tensor random_tensor(const std::shared_ptr<aat::Context>& context, DType dtype, std::vector<std::int64_t> shape,
+                          std::uint32_t seed) {
+  std::int64_t count = 1;
+  for (auto d : shape) count *= d;
+  std::vector<float> values(static_cast<std::size_t>(count));
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  for (auto& x : values) x = normal(rng);
+  auto tensor = aat::Tensor::create(context, dtype, shape).value();
+  if (dtype == DType::f16) tensor.upload_values<std::uint16_t>(aat::to_half(values)).value();
+  else tensor.upload_values<float>(values).value();
+  return tensor;
+}
+
+// Single-threaded float reference (online softmax per row): what one CPU core does.
+double cpu_reference_ms(std::int64_t n, std::int64_t d) {
+  std::vector<float> q(static_cast<std::size_t>(n * d)), k(q.size()), v(q.size()), o(q.size());
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  for (auto* a : {&q, &k, &v})
+    for (auto& x : *a) x = normal(rng);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<float> s(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    float m = -INFINITY;
+    for (std::int64_t j = 0; j < n; ++j) {
+      float dot = 0;
+      for (std::int64_t c = 0; c < d; ++c) dot += q[i * d + c] * k[j * d + c];
+      s[j] = dot * scale;
+      m = std::max(m, s[j]);
+    }
+    float l = 0;
+    for (std::int64_t c = 0; c < d; ++c) o[i * d + c] = 0;
+    for (std::int64_t j = 0; j < n; ++j) {
+      const float p = std::exp(s[j] - m);
+      l += p;
+      for (std::int64_t c = 0; c < d; ++c) o[i * d + c] += p * v[j * d + c];
+    }
+    for (std::int64_t c = 0; c < d; ++c) o[i * d + c] /= l;
+  }
+  benchmark::DoNotOptimize(o.data());
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Args: N, D, causal, f16, heads, batch, Nq (0 = N).
+void BM_Attention(benchmark::State& state) {
+  auto& f = Fixture::get();
+  const std::int64_t n = state.range(0), d = state.range(1);
+  const bool causal = state.range(2) != 0;
+  const DType dtype = state.range(3) ? DType::f16 : DType::f32;
+  const std::int64_t heads = state.range(4), batch = state.range(5);
+  const std::int64_t nq = state.range(6) ? state.range(6) : n;
+  auto q = random_tensor(f.context, dtype, {batch, heads, nq, d}, 1);
+  auto k = random_tensor(f.context, dtype, {batch, heads, n, d}, 2);
+  auto v = random_tensor(f.context, dtype, {batch, heads, n, d}, 3);
+  AttentionOptions options;
+  options.causal = causal;
+  auto warm = f.attention->run(q, k, v, options);
+  if (!warm) {
+    state.SkipWithError(warm.error().what().c_str());
+    return;
+  }
+  f.context->reset_peak_memory();
+  double total_ms = 0, flops = 0;
+  for (auto _ : state) {
+    auto result = f.attention->run(q, k, v, options);
+    if (!result) {
+      state.SkipWithError(result.error().what().c_str());
+      return;
+    }
+    state.SetIterationTime(result->gpu_ms / 1e3);
+    total_ms += result->gpu_ms;
+    flops = result->flops;
+    state.SetLabel(fmt::format("{} Br={} Bc={} wg={} splits={}", f.context->device().name, result->tiling.block_q,
+                               result->tiling.block_kv, result->tiling.workgroup_size, result->tiling.splits));
+  }
+  const double seconds = total_ms / 1e3 / static_cast<double>(state.iterations());
+  const double bytes = static_cast<double>((2 * nq + 2 * n) * batch * heads * d) * static_cast<double>(aat::size_of(dtype));
+  state.counters["TFLOP/s"] = flops / seconds / 1e12;
+  state.counters["GB/s"] = bytes / seconds / 1e9;
+  state.counters["peak_MiB"] = static_cast<double>(f.context->memory_stats().peak_bytes) / (1 << 20);
+}
+
+void BM_CpuReference(benchmark::State& state) {
+  const std::int64_t n = state.range(0), d = state.range(1);
+  for (auto _ : state) state.SetIterationTime(cpu_reference_ms(n, d) / 1e3);
+  state.counters["TFLOP/s"] = benchmark::Counter(4.0 * static_cast<double>(n * n * d) / 1e12,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
+bool on_cpu_device() {
+  auto& f = Fixture::get();
+  return f.context->device().type == aat::DeviceType::cpu;
+}
+
+void register_benchmarks() {
+  const bool cpu = on_cpu_device();
+  // A CPU device gets a sweep it can finish in minutes; GPUs get the full one.
+  const std::vector<std::int64_t> sizes = cpu ? std::vector<std::int64_t>{256, 512, 1024}
+                                              : std::vector<std::int64_t>{1024, 2048, 4096, 8192, 16384};
+  const std::int64_t heads = cpu ? 1 : 16;
+  for (std::int64_t d : {64, 128})
+    for (std::int64_t n : sizes)
+      for (int causal : {0, 1})
+        for (int f16 : {0, 1}) {
+          const std::int64_t batch = cpu ? 1 : std::max<std::int64_t>(1, 32768 / n) * 2;
+          benchmark::RegisterBenchmark(fmt::format("Attention/{}/N={}/D={}{}", f16 ? "f16" : "f32", n, d,
+                                                   causal ? "/causal" : "").c_str(), BM_Attention)
+              ->Args({n, d, causal, f16, heads, batch, 0})
+              ->UseManualTime()
+              ->Unit(benchmark::kMillisecond)
+              ->Iterations(cpu ? 1 : 5);
+        }
+  // Decode: one query against a long cache, where split-K matters.
+  benchmark::RegisterBenchmark("Attention/f16/decode/Nk=32768/D=128", BM_Attention)
+      ->Args({cpu ? 8192 : 32768, 128, 0, 1, cpu ? 1 : 16, 1, 1})
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(cpu ? 1 : 10);
+  for (std::int64_t n : {256, 512})
+    benchmark::RegisterBenchmark(fmt::format("CpuReference/f32/N={}/D=64", n).c_str(), BM_CpuReference)
+        ->Args({n, 64})
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(1);
+  // Peak device memory grows as O(N): Q, K, V, O and L only, never N x N. On a CPU device the
+  // queries are cut to 64 rows so the sweep finishes; K and V still have N rows.
+  for (std::int64_t n : {1024, 2048, 4096, 8192, 16384})
+    benchmark::RegisterBenchmark(fmt::format("Memory/f32/N={}/D=64", n).c_str(), BM_Attention)
+        ->Args({n, 64, 0, 0, 1, 1, cpu ? 64 : 0})
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  try {
+    register_benchmarks();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench_attention: {}\n", e.what());
+    return 1;
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,34 @@
+// `aat run TARGET args...` when TARGET is not a shader file: the plugin command of that name,
+// found through the plugin registry (AAT_PLUGIN_PATH, then the build's or install's plugins).
+#include <fmt/format.h>
+
+#include "aat/plugin.hpp"
+#include "commands.hpp"
+
+namespace aat::cli {
+
+int run_plugin_command(GlobalOptions& global, const std::string& target, std::vector<std::string> args) {
+  const auto registry = PluginRegistry::discover();
+  const Plugin* owner = nullptr;
+  const PluginCommand* command = registry.find_command(target, &owner);
+  if (!command) {
+    std::string known;
+    for (const auto& plugin : registry.plugins())
+      for (const auto& c : plugin.commands) known += (known.empty() ? "" : ", ") + c.name;
+    std::string problems;
+    for (const auto& problem : registry.problems()) problems += "\n  skipped: " + problem.error.what();
+    report(global, Error(ErrorCode::not_found,
+                         fmt::format("no shader file or plugin command named '{}' (a shader file ends in .comp, .glsl "
+                                     "or .spv); plugin commands: {}{}",
+                                     target, known.empty() ? "none found" : known, problems)));
+    return 1;
+  }
+  const std::string program = "aat run " + target;
+  std::vector<const char*> argv{program.c_str()};
+  for (const auto& a : args) argv.push_back(a.c_str());
+  const aat_host host{AAT_PLUGIN_ABI_VERSION, global.device.c_str(), nullptr};
+  global.exit_code = command->run(&host, static_cast<int>(argv.size()), argv.data());
+  return global.exit_code;
+}
+
+}  // namespace aat::cli
