@@ -244,6 +244,7 @@ Expected<std::shared_ptr<Context>> Context::create(const ContextOptions& options
           }));
   state->queue = vk::raii::Queue(state->device, state->queue_family, 0);
   state->allocator.emplace(state->physical, state->device);
+  state->force_staging = options.force_staging;
 
   state->cache_dir = options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
   const auto properties = state->physical.getProperties();

@@ -37,6 +37,7 @@ struct ContextState {
   std::optional<detail::Allocator> allocator;
   DeviceInfo info;
   std::filesystem::path cache_dir;
+  bool force_staging = false;  // ContextOptions::force_staging: device buffers are never mapped
 
   ~ContextState();
 };

@@ -23,10 +23,16 @@ vk::DescriptorType descriptor_type(DescriptorKind kind) {
 }
 
 Expected<void> build_layouts(KernelState& k) {
-  for (const auto& b : k.interface.bindings)
+  for (const auto& b : k.interface.bindings) {
     if (b.kind != DescriptorKind::storage_buffer && b.kind != DescriptorKind::uniform_buffer)
       return fail(ErrorCode::unsupported, fmt::format("binding '{}' is a {}; AAT kernels bind buffers only", b.name,
                                                       to_string(b.kind)));
+    // Bindings holds one buffer per binding and a dispatch writes one descriptor: the other
+    // elements of an array would be left unwritten.
+    if (b.array_size != 1)
+      return fail(ErrorCode::unsupported, fmt::format("binding '{}' is an array of {} buffers; AAT kernels bind one "
+                                                      "buffer per binding", b.name, b.array_size));
+  }
   std::uint32_t set_count = 0;
   for (const auto& b : k.interface.bindings) set_count = std::max(set_count, b.set + 1);
   for (std::uint32_t set = 0; set < set_count; ++set) {
@@ -174,7 +180,9 @@ Expected<Workgroups> Kernel::workgroups_for(std::array<std::uint64_t, 3> invocat
   const auto& limits = state_->context->info.limits;
   std::uint32_t counts[3];
   for (int axis = 0; axis < 3; ++axis) {
-    const std::uint64_t groups = (invocations[axis] + state_->local_size[axis] - 1) / state_->local_size[axis];
+    // Not (n + size - 1) / size: that wraps around for n near 2^64 and yields a tiny grid.
+    const std::uint64_t size = state_->local_size[axis];
+    const std::uint64_t groups = invocations[axis] / size + (invocations[axis] % size != 0 ? 1 : 0);
     if (groups > limits.max_workgroup_count[axis])
       return fail(ErrorCode::invalid_argument,
                   fmt::format("kernel '{}': {} invocations along {} need {} workgroups; the device allows {}",

@@ -74,8 +74,9 @@ Expected<std::shared_ptr<BufferState>> create_buffer_state(const std::shared_ptr
     state->buffer.bindMemory(*state->allocation.block->memory, state->allocation.offset);
   }));
   const auto type_flags = ctx.allocator->memory_type_flags(state->allocation.block->memory_type);
-  state->host_coherent_mapped =
-      state->allocation.block->mapped != nullptr && bool(type_flags & vk::MemoryPropertyFlagBits::eHostCoherent);
+  state->host_coherent_mapped = state->allocation.block->mapped != nullptr &&
+                                bool(type_flags & vk::MemoryPropertyFlagBits::eHostCoherent) &&
+                                !(ctx.force_staging && kind == MemoryKind::device);
   return state;
 }
 

@@ -6,6 +6,7 @@
 #include <spirv_cross/spirv_cross.hpp>
 
 #include "aat/shader.hpp"
+#include "spirv_interface.hpp"
 
 namespace aat {
 
@@ -169,6 +170,12 @@ KernelInterface reflect_unchecked(std::span<const std::uint32_t> spirv) {
 Expected<KernelInterface> reflect(std::span<const std::uint32_t> spirv) {
   AAT_CHECK(check_spirv(spirv, "shader"));
   try {
+    // Debian 12's SPIRV-Cross cannot parse cooperative-matrix types; the interface does not
+    // depend on them, so such modules are reflected through an interface-only copy.
+    if (detail::needs_interface_reduction(spirv)) {
+      AAT_TRY(const Spirv reduced, detail::interface_only(spirv));
+      return reflect_unchecked(reduced);
+    }
     return reflect_unchecked(spirv);
   } catch (const std::exception& e) {
     return fail(ErrorCode::reflection, std::string("cannot reflect the SPIR-V: ") + e.what());

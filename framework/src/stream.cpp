@@ -1,5 +1,7 @@
 #include "aat/stream.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "buffer_state.hpp"
@@ -26,7 +28,9 @@ struct StreamState {
   vk::raii::Fence fence = nullptr;
   vk::raii::QueryPool queries = nullptr;
   std::vector<vk::raii::DescriptorPool> descriptor_pools;
-  std::uint32_t sets_in_last_pool = kSetsPerPool;
+  struct PoolRoom {
+    std::uint32_t sets = 0, storage = 0, uniform = 0;
+  } pool_room;  // what the newest descriptor pool can still hand out
   std::vector<std::shared_ptr<const void>> keep_alive;
   std::vector<vk::raii::DescriptorSet> descriptor_sets;
   std::vector<std::string> labels;
@@ -58,21 +62,31 @@ struct StreamState {
 
   Expected<std::vector<vk::raii::DescriptorSet>> allocate_sets(const KernelState& kernel) {
     if (kernel.set_layouts.empty()) return std::vector<vk::raii::DescriptorSet>{};
-    if (sets_in_last_pool + kernel.set_layouts.size() > kSetsPerPool) {
-      const vk::DescriptorPoolSize sizes[] = {{vk::DescriptorType::eStorageBuffer, kSetsPerPool * 16},
-                                              {vk::DescriptorType::eUniformBuffer, kSetsPerPool * 4}};
+    // Pools are counted in sets and in descriptors of each type: strict drivers refuse an
+    // allocation past either, even when the other has room.
+    std::uint32_t storage = 0, uniform = 0;
+    for (const auto& b : kernel.interface.bindings)
+      (b.kind == DescriptorKind::uniform_buffer ? uniform : storage) += b.array_size;
+    const auto set_count = static_cast<std::uint32_t>(kernel.set_layouts.size());
+    if (descriptor_pools.empty() || pool_room.sets < set_count || pool_room.storage < storage || pool_room.uniform < uniform) {
+      const PoolRoom size{std::max(kSetsPerPool, set_count), std::max(kSetsPerPool * 16, storage),
+                          std::max(kSetsPerPool * 4, uniform)};
+      const vk::DescriptorPoolSize sizes[] = {{vk::DescriptorType::eStorageBuffer, size.storage},
+                                              {vk::DescriptorType::eUniformBuffer, size.uniform}};
       AAT_TRY(auto new_pool, detail::vk_call("creating a descriptor pool", [&] {
                 return vk::raii::DescriptorPool(
                     context->device, vk::DescriptorPoolCreateInfo{
                                          .flags = vk::DescriptorPoolCreateFlagBits::eFreeDescriptorSet,
-                                         .maxSets = kSetsPerPool, .poolSizeCount = 2, .pPoolSizes = sizes});
+                                         .maxSets = size.sets, .poolSizeCount = 2, .pPoolSizes = sizes});
               }));
       descriptor_pools.push_back(std::move(new_pool));
-      sets_in_last_pool = 0;
+      pool_room = size;
     }
+    pool_room.sets -= set_count;
+    pool_room.storage -= storage;
+    pool_room.uniform -= uniform;
     std::vector<vk::DescriptorSetLayout> layouts;
     for (const auto& l : kernel.set_layouts) layouts.push_back(*l);
-    sets_in_last_pool += static_cast<std::uint32_t>(layouts.size());
     return detail::vk_call("allocating descriptor sets", [&] {
       vk::raii::DescriptorSets sets(context->device,
                                     vk::DescriptorSetAllocateInfo{
@@ -147,7 +161,12 @@ Expected<void> Stream::dispatch(const Bindings& bindings, Workgroups groups, std
   for (std::size_t i = 0; i < interface.bindings.size(); ++i) {
     const Binding& b = interface.bindings[i];
     const BufferState& buffer = bindings.buffers()[i].state();
-    infos[i] = vk::DescriptorBufferInfo{.buffer = *buffer.buffer, .offset = 0, .range = buffer.vk_size};
+    // A uniform block never reads past its declared size, and binding the whole of a larger
+    // buffer would exceed maxUniformBufferRange (64 KiB on many devices).
+    const vk::DeviceSize range = b.kind == DescriptorKind::uniform_buffer
+                                     ? std::min<vk::DeviceSize>(b.block_size, buffer.vk_size)
+                                     : buffer.vk_size;
+    infos[i] = vk::DescriptorBufferInfo{.buffer = *buffer.buffer, .offset = 0, .range = range};
     writes.push_back(vk::WriteDescriptorSet{.dstSet = *sets[b.set],
                                             .dstBinding = b.binding,
                                             .descriptorCount = 1,
@@ -189,7 +208,10 @@ Expected<void> Stream::copy(const Buffer& source, const Buffer& destination, std
   StreamState& s = *state_;
   AAT_CHECK(s.require_recording("record a copy"));
   if (!source || !destination) return fail(ErrorCode::invalid_argument, "copy: empty buffer handle");
-  if (source_offset + bytes > source.size() || destination_offset + bytes > destination.size())
+  const auto out_of_range = [](std::uint64_t offset, std::uint64_t count, std::uint64_t size) {
+    return offset > size || count > size - offset;  // offset + count may wrap around
+  };
+  if (out_of_range(source_offset, bytes, source.size()) || out_of_range(destination_offset, bytes, destination.size()))
     return fail(ErrorCode::size_mismatch, fmt::format("copy of {} bytes from offset {} of a {}-byte buffer to offset "
                                                       "{} of a {}-byte buffer is out of range", bytes, source_offset,
                                                       source.size(), destination_offset, destination.size()));
@@ -263,12 +285,8 @@ Expected<void> Stream::reset() {
     s.commands.reset();
     s.context->device.resetFences(*s.fence);
     s.descriptor_sets.clear();
-    for (auto& pool : s.descriptor_pools) pool.reset();
-    if (!s.descriptor_pools.empty()) {
-      std::swap(s.descriptor_pools.front(), s.descriptor_pools.back());
-      s.descriptor_pools.erase(s.descriptor_pools.begin() + 1, s.descriptor_pools.end());
-      s.sets_in_last_pool = 0;
-    }
+    s.descriptor_pools.clear();  // the next dispatch starts a fresh pool
+    s.pool_room = {};
     s.keep_alive.clear();
     s.labels.clear();
     s.timings.clear();

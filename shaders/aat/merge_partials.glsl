@@ -2,7 +2,7 @@
 // One invocation per output element (row, d). Include after defining OUT_T (storage type of
 // the merged output) and declaring nothing else; see attention's merge_f32.comp.
 //
-// Layout: partial_o [splits][rows][D] f32, partial_lse [splits][rows] f32,
+// Layout: partial_o [splits][rows][D] f32, partial_state [splits][rows][2] f32 = (m, l),
 //         out [rows][D] OUT_T, out_lse [rows] f32.
 #include "aat/softmax_state.glsl"
 
@@ -10,7 +10,7 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint HEAD_DIM = 64;
 
 layout(std430, binding = 0) readonly buffer PartialOBuffer { float o[]; } partial_o;
-layout(std430, binding = 1) readonly buffer PartialLseBuffer { float lse[]; } partial_lse;
+layout(std430, binding = 1) readonly buffer PartialStateBuffer { vec2 ml[]; } partial_state;
 layout(std430, binding = 2) writeonly buffer OutBuffer { OUT_T o[]; } out_o;
 layout(std430, binding = 3) writeonly buffer OutLseBuffer { float lse[]; } out_lse;
 
@@ -27,13 +27,16 @@ void main() {
   const uint d = index % HEAD_DIM;
 
   float m = AAT_NEG_INF;
-  for (uint s = 0; s < merge.splits; ++s) m = max(m, partial_lse.lse[s * merge.rows + row]);
+  for (uint s = 0; s < merge.splits; ++s) {
+    const vec2 state = partial_state.ml[s * merge.rows + row];
+    if (state.y != 0.0) m = aat_max(m, state.x);
+  }
   float weight_sum = 0.0;
   float acc = 0.0;
   for (uint s = 0; s < merge.splits; ++s) {
-    const float lse = partial_lse.lse[s * merge.rows + row];
-    const float w = aat_state_weight(lse, m);
-    if (w != 0.0 || isnan(w)) {
+    const vec2 state = partial_state.ml[s * merge.rows + row];
+    const float w = aat_state_weight(state.x, state.y, m);
+    if (w != 0.0) {  // NaN passes: it must reach the output
       weight_sum += w;
       acc += w * partial_o.o[(s * merge.rows + row) * HEAD_DIM + d];
     }

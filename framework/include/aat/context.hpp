@@ -69,6 +69,10 @@ struct ContextOptions {
   bool robust_buffer_access = false;
   // Root of the SPIR-V and pipeline caches. Empty: $XDG_CACHE_HOME/aat or ~/.cache/aat.
   std::filesystem::path cache_dir;
+  // Treat MemoryKind::device buffers as not host-visible even where the memory is mapped
+  // (unified-memory devices such as lavapipe), so Buffer::write/read take the staging-buffer
+  // path a discrete GPU uses. For testing that path; costs a copy per transfer.
+  bool force_staging = false;
 };
 
 struct MemoryStats {

@@ -10,7 +10,7 @@
 // L = -inf, never NaN. The Nq x Nk matrix never exists; memory is O(N).
 //
 // With WRITE_PARTIALS the workgroup covers only its split's key range (gl_WorkGroupID.z) and
-// writes its normalised state (o, lse) in f32 for merge_partials.glsl to combine exactly.
+// writes its state (m, l, normalised o) in f32 for merge_partials.glsl to combine exactly.
 #extension GL_EXT_control_flow_attributes : require
 #include "aat/constants.glsl"
 
@@ -35,7 +35,7 @@ layout(std430, binding = 4) writeonly buffer LseBuffer { float lse[]; } L;
 layout(std430, binding = 5) readonly buffer KeyLengthBuffer { int len[]; } KeyLengths;
 layout(std430, binding = 6) readonly buffer BiasBuffer { float bias[]; } Bias;
 layout(std430, binding = 7) writeonly buffer PartialOBuffer { float o[]; } PartialO;
-layout(std430, binding = 8) writeonly buffer PartialLseBuffer { float lse[]; } PartialL;
+layout(std430, binding = 8) writeonly buffer PartialStateBuffer { vec2 ml[]; } PartialL;  // (m, l)
 
 layout(push_constant) uniform AttentionParams {
   uint batch;
@@ -134,7 +134,7 @@ void main() {
       const uint r = tid;
       const float m_old = sMax[r];
       float m_new = m_old;
-      [[dont_unroll]] for (uint j = 0; j < BLOCK_KV; ++j) m_new = max(m_new, sS[r * BLOCK_KV + j]);
+      [[dont_unroll]] for (uint j = 0; j < BLOCK_KV; ++j) m_new = aat_max(m_new, sS[r * BLOCK_KV + j]);
       float tile_sum = 0.0;
       float alpha = 1.0;
       if (m_new != AAT_NEG_INF) {
@@ -183,7 +183,7 @@ void main() {
     if (WRITE_PARTIALS) {
       const uint slot = gl_WorkGroupID.z * rows_total + row;
       PartialO.o[slot * HEAD_DIM + d] = o;
-      if (d == 0) PartialL.lse[slot] = lse;
+      if (d == 0) PartialL.ml[slot] = vec2(sMax[r], l);
     } else {
       O.o[row * HEAD_DIM + d] = STORAGE_T(o);
       if (d == 0) L.lse[row] = lse;

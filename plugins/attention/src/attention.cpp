@@ -2,11 +2,14 @@
 
 #include <cmath>
 #include <map>
+#include <span>
 #include <tuple>
 
 #include <fmt/format.h>
 
 #include "aat/bindings.hpp"
+#include "attention/attention_coopmat_d128.bindings.hpp"
+#include "attention/attention_coopmat_d64.bindings.hpp"
 #include "attention/attention_f16.bindings.hpp"
 #include "attention/attention_f32.bindings.hpp"
 #include "attention/merge_f16.bindings.hpp"
@@ -19,8 +22,11 @@ namespace {
 namespace forward = plugin_gen::attention::attention_f32;  // both dtypes share one interface
 namespace merge = plugin_gen::attention::merge_f32;
 static_assert(sizeof(plugin_gen::attention::attention_f16::PushConstants) == sizeof(forward::PushConstants));
+static_assert(sizeof(plugin_gen::attention::attention_coopmat_d64::PushConstants) == sizeof(forward::PushConstants));
+static_assert(sizeof(plugin_gen::attention::attention_coopmat_d128::PushConstants) == sizeof(forward::PushConstants));
 
 struct ForwardKey {
+  KernelPath path;
   DType dtype;
   std::uint32_t head_dim, block_q, block_kv, workgroup;
   bool causal, lengths, bias, partials;
@@ -47,21 +53,30 @@ struct Attention::Pipelines {
 
   Expected<Kernel> forward_kernel(const std::shared_ptr<Context>& context, const ForwardKey& key) {
     if (auto it = forward.find(key); it != forward.end()) return it->second;
-    const auto words = key.dtype == DType::f16 ? plugin_gen::attention::attention_f16::spirv() : forward::spirv();
-    const std::uint32_t outputs = ceil_div(std::uint64_t{key.block_q} * key.head_dim, key.workgroup);
     KernelOptions options;
     auto spec = [&](std::string_view name, Value v) { options.spec.emplace_back(std::string(name), v); };
-    spec("local_size_x", Value(std::int64_t{key.workgroup}));
-    spec("BLOCK_Q", Value(std::int64_t{key.block_q}));
     spec("BLOCK_KV", Value(std::int64_t{key.block_kv}));
-    spec("HEAD_DIM", Value(std::int64_t{key.head_dim}));
     spec("CAUSAL", Value(key.causal));
     spec("HAS_LENGTHS", Value(key.lengths));
     spec("HAS_BIAS", Value(key.bias));
     spec("WRITE_PARTIALS", Value(key.partials));
-    spec("OUTPUTS_PER_THREAD", Value(std::int64_t{outputs}));
-    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()),
-                                          fmt::format("attention.forward_{}", to_string(key.dtype)), options));
+    std::span<const std::uint32_t> words;
+    std::string name;
+    if (key.path == KernelPath::cooperative_matrix_nv) {
+      // Block Q, head dim and workgroup size are compiled into the tensor-core variants.
+      words = key.head_dim == 64 ? plugin_gen::attention::attention_coopmat_d64::spirv()
+                                 : plugin_gen::attention::attention_coopmat_d128::spirv();
+      name = fmt::format("attention.forward_coopmat_d{}", key.head_dim);
+    } else {
+      words = key.dtype == DType::f16 ? plugin_gen::attention::attention_f16::spirv() : forward::spirv();
+      name = fmt::format("attention.forward_{}", to_string(key.dtype));
+      const std::uint32_t outputs = ceil_div(std::uint64_t{key.block_q} * key.head_dim, key.workgroup);
+      spec("local_size_x", Value(std::int64_t{key.workgroup}));
+      spec("BLOCK_Q", Value(std::int64_t{key.block_q}));
+      spec("HEAD_DIM", Value(std::int64_t{key.head_dim}));
+      spec("OUTPUTS_PER_THREAD", Value(std::int64_t{outputs}));
+    }
+    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()), name, options));
     forward.emplace(key, kernel);
     return kernel;
   }
@@ -97,7 +112,13 @@ Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const
   AAT_TRY(const AttentionShape shape, check_inputs(q, k, v, options));
   AttentionResult result;
   result.flops = attention_flops(shape);
-  result.tiling = optimize_tiling(context_->device(), shape);
+  const bool allow_coopmat = options.path.value_or(KernelPath::cooperative_matrix_nv) == KernelPath::cooperative_matrix_nv;
+  if (options.path == KernelPath::cooperative_matrix_nv && !coopmat_supported(context_->device(), shape))
+    return fail(ErrorCode::unsupported,
+                fmt::format("the cooperative-matrix path needs VK_NV_cooperative_matrix, f16 and D = 64 or 128; "
+                            "device '{}', {} with D = {}", context_->device().name, to_string(shape.dtype),
+                            shape.head_dim));
+  result.tiling = optimize_tiling(context_->device(), shape, allow_coopmat);
   Tiling& tiling = result.tiling;
   const std::uint64_t tiles = std::max<std::uint64_t>(1, (static_cast<std::uint64_t>(shape.kv_len) + tiling.block_kv - 1) / tiling.block_kv);
   if (options.splits) {
@@ -112,17 +133,17 @@ Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const
   if (rows == 0) return result;
 
   const bool split = tiling.splits > 1;
-  const ForwardKey key{shape.dtype,           static_cast<std::uint32_t>(shape.head_dim),
+  const ForwardKey key{tiling.path,           shape.dtype,           static_cast<std::uint32_t>(shape.head_dim),
                        tiling.block_q,        tiling.block_kv,
                        tiling.workgroup_size, shape.causal,
                        options.key_lengths != nullptr, options.bias != nullptr,
                        split};
   AAT_TRY(Kernel kernel, pipelines_->forward_kernel(context_, key));
 
-  Tensor partial_o, partial_lse;
+  Tensor partial_o, partial_state;  // split-K: per split and row, normalised o and (m, l)
   if (split) {
     AAT_TRY(partial_o, Tensor::create(context_, DType::f32, {tiling.splits, static_cast<std::int64_t>(rows), shape.head_dim}));
-    AAT_TRY(partial_lse, Tensor::create(context_, DType::f32, {tiling.splits, static_cast<std::int64_t>(rows)}));
+    AAT_TRY(partial_state, Tensor::create(context_, DType::f32, {tiling.splits, static_cast<std::int64_t>(rows), 2}));
   }
   const Buffer& unused = pipelines_->placeholder;
   Bindings bindings(kernel);
@@ -134,7 +155,7 @@ Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const
   AAT_CHECK(bindings.bind(forward::binding::KeyLengths, options.key_lengths ? options.key_lengths->buffer() : unused));
   AAT_CHECK(bindings.bind(forward::binding::Bias, options.bias ? options.bias->buffer() : unused));
   AAT_CHECK(bindings.bind(forward::binding::PartialO, split ? partial_o.buffer() : unused));
-  AAT_CHECK(bindings.bind(forward::binding::PartialL, split ? partial_lse.buffer() : unused));
+  AAT_CHECK(bindings.bind(forward::binding::PartialL, split ? partial_state.buffer() : unused));
 
   const float scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
   forward::PushConstants push{};
@@ -162,7 +183,7 @@ Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const
             pipelines_->merge_kernel(context_, MergeKey{shape.dtype, static_cast<std::uint32_t>(shape.head_dim)}));
     Bindings merging(merge_kernel);
     AAT_CHECK(merging.bind(merge::binding::partial_o, partial_o));
-    AAT_CHECK(merging.bind(merge::binding::partial_lse, partial_lse));
+    AAT_CHECK(merging.bind(merge::binding::partial_state, partial_state));
     AAT_CHECK(merging.bind(merge::binding::out_o, result.out));
     AAT_CHECK(merging.bind(merge::binding::out_lse, result.lse));
     AAT_CHECK(merging.push_struct(merge::PushConstants{static_cast<std::uint32_t>(rows), tiling.splits}));

@@ -24,16 +24,34 @@ std::uint32_t tiling_shared_bytes(std::uint32_t block_q, std::uint32_t block_kv,
   return 4 * (block_q * head_dim + block_kv * (head_dim + 1) + block_q * block_kv + 3 * block_q);
 }
 
+std::string_view to_string(KernelPath path) {
+  return path == KernelPath::cooperative_matrix_nv ? "cooperative_matrix_nv" : "scalar";
+}
+
+std::uint32_t coopmat_shared_bytes(std::uint32_t block_kv, std::uint32_t head_dim) {
+  // attention_coopmat.glsl: sKV (padded uvec4 rows), sS (f32, +4), sP (f16, +8), row state, row-index matrix.
+  constexpr std::uint32_t block_q = 64;
+  return block_kv * (head_dim / 8 + 1) * 16 + block_q * (block_kv + 4) * 4 + block_q * (block_kv + 8) * 2 +
+         3 * block_q * 4 + 16 * 16 * 4;
+}
+
+bool coopmat_supported(const DeviceInfo& device, const AttentionShape& shape) {
+  return device.features.cooperative_matrix_nv && device.features.shader_float16 &&
+         device.features.storage_buffer_16bit && shape.dtype == DType::f16 &&
+         (shape.head_dim == 64 || shape.head_dim == 128) && device.limits.max_workgroup_invocations >= 128 &&
+         device.limits.subgroup_size == 32 && coopmat_shared_bytes(32, static_cast<std::uint32_t>(shape.head_dim)) <=
+                                                   device.limits.max_shared_memory_bytes;
+}
+
 std::uint32_t device_parallelism(const DeviceInfo& device) {
   if (device.limits.compute_units) return device.limits.compute_units * 4;  // a few workgroups per SM
   if (device.type == DeviceType::cpu) return std::max(1u, std::thread::hardware_concurrency());
   return 64;  // an unknown GPU: assume a mid-size part
 }
 
-Tiling optimize_tiling(const DeviceInfo& device, const AttentionShape& shape) {
-  const auto& limits = device.limits;
-  const auto head_dim = static_cast<std::uint32_t>(shape.head_dim);
-  Tiling t;
+namespace {
+
+void choose_scalar_tiles(const DeviceLimits& limits, std::uint32_t head_dim, const AttentionShape& shape, Tiling& t) {
 
   // Largest Br first (each K/V tile is reused by more rows), then the largest Bc that fits;
   // neither larger than the problem needs.
@@ -62,14 +80,14 @@ Tiling optimize_tiling(const DeviceInfo& device, const AttentionShape& shape) {
                                                 t.block_q * head_dim});
   size = std::max(subgroup, size / subgroup * subgroup);
   t.workgroup_size = std::min(size, limits.max_workgroup_invocations);
+}
 
-  // Split Nk when the (batch, head, query-tile) grid leaves the device idle: decode shapes.
+// Split Nk when the (batch, head, query-tile) grid leaves the device idle: decode shapes.
+void choose_splits(const DeviceInfo& device, const AttentionShape& shape, Tiling& t, std::string& why) {
   const std::uint64_t groups =
       static_cast<std::uint64_t>(shape.batch * shape.q_heads) * ceil_div(static_cast<std::uint64_t>(shape.q_len), t.block_q);
   const std::uint64_t tiles = ceil_div(static_cast<std::uint64_t>(std::max<std::int64_t>(shape.kv_len, 1)), t.block_kv);
   const std::uint32_t parallelism = device_parallelism(device);
-  std::string why = fmt::format("Br={} Bc={} fit {} of {} bytes of shared memory", t.block_q, t.block_kv,
-                                t.shared_bytes, limits.max_shared_memory_bytes);
   if (groups > 0 && groups < parallelism && tiles >= 4) {
     const std::uint64_t wanted = ceil_div(parallelism, groups);
     const std::uint64_t splits = std::min<std::uint64_t>({wanted, tiles / 2, 64});
@@ -80,12 +98,37 @@ Tiling optimize_tiling(const DeviceInfo& device, const AttentionShape& shape) {
                          tiles, t.splits);
     }
   }
+}
+
+}  // namespace
+
+Tiling optimize_tiling(const DeviceInfo& device, const AttentionShape& shape, bool allow_coopmat) {
+  const auto& limits = device.limits;
+  const auto head_dim = static_cast<std::uint32_t>(shape.head_dim);
+  Tiling t;
+  std::string why;
+  if (allow_coopmat && coopmat_supported(device, shape)) {
+    // Four subgroups x 16 query rows; the largest key tile that fits shared memory.
+    t.path = KernelPath::cooperative_matrix_nv;
+    t.block_q = 64;
+    t.block_kv = coopmat_shared_bytes(64, head_dim) <= limits.max_shared_memory_bytes ? 64 : 32;
+    t.workgroup_size = 128;
+    t.shared_bytes = coopmat_shared_bytes(t.block_kv, head_dim);
+    why = fmt::format("tensor cores (NV cooperative matrix 16x16x16, f16 -> f32); Bc={} uses {} of {} bytes of "
+                      "shared memory", t.block_kv, t.shared_bytes, limits.max_shared_memory_bytes);
+  } else {
+    choose_scalar_tiles(limits, head_dim, shape, t);
+    why = fmt::format("Br={} Bc={} fit {} of {} bytes of shared memory", t.block_q, t.block_kv, t.shared_bytes,
+                      limits.max_shared_memory_bytes);
+  }
+  choose_splits(device, shape, t, why);
   t.reason = why;
   return t;
 }
 
 std::string Tiling::to_json() const {
-  return nlohmann::json{{"block_q", block_q},
+  return nlohmann::json{{"path", to_string(path)},
+                        {"block_q", block_q},
                         {"block_kv", block_kv},
                         {"workgroup_size", workgroup_size},
                         {"splits", splits},

@@ -15,7 +15,14 @@ struct AttentionShape {
   bool causal = false;
 };
 
+enum class KernelPath {
+  scalar,                 // any Vulkan device: f32 FMA in shared memory
+  cooperative_matrix_nv,  // tensor cores through VK_NV_cooperative_matrix (f16, D = 64 or 128)
+};
+std::string_view to_string(KernelPath path);
+
 struct Tiling {
+  KernelPath path = KernelPath::scalar;
   std::uint32_t block_q = 16;         // Br: query rows per workgroup
   std::uint32_t block_kv = 32;        // Bc: keys per shared-memory tile
   std::uint32_t workgroup_size = 128; // invocations per workgroup
@@ -28,11 +35,17 @@ struct Tiling {
 
 // Picks Br, Bc, workgroup size and split count from the device's limits (shared memory,
 // invocations, subgroup size, compute units) and the shape. Never exceeds a device limit.
-// Splits Nk across workgroups when B * Hq * ceil(Nq / Br) cannot fill the device.
-Tiling optimize_tiling(const DeviceInfo& device, const AttentionShape& shape);
+// Splits Nk across workgroups when B * Hq * ceil(Nq / Br) cannot fill the device. Picks the
+// cooperative-matrix path when the device offers it and the shape fits it, unless
+// `allow_coopmat` is false.
+Tiling optimize_tiling(const DeviceInfo& device, const AttentionShape& shape, bool allow_coopmat = true);
 
 // Shared memory a tiling needs for head dim D (Q tile, K/V tile, score tile, row state).
 std::uint32_t tiling_shared_bytes(std::uint32_t block_q, std::uint32_t block_kv, std::uint32_t head_dim);
+std::uint32_t coopmat_shared_bytes(std::uint32_t block_kv, std::uint32_t head_dim);
+
+// Whether the tensor-core path can run this shape on this device.
+bool coopmat_supported(const DeviceInfo& device, const AttentionShape& shape);
 
 // Workgroups the device can keep busy at once (compute units x a few), used for splitting.
 std::uint32_t device_parallelism(const DeviceInfo& device);

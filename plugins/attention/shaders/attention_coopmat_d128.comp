@@ -1,0 +1,4 @@
+#version 450
+// Tensor-core attention, f16, D = 128. Body: attention_coopmat.glsl.
+#define HEAD_DIM 128
+#include "attention_coopmat.glsl"

@@ -1,0 +1,4 @@
+#version 450
+// Tensor-core attention, f16, D = 64. Body: attention_coopmat.glsl.
+#define HEAD_DIM 64
+#include "attention_coopmat.glsl"

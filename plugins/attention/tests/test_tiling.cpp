@@ -1,0 +1,193 @@
+// optimize_tiling on synthetic devices: pure CPU, no Vulkan device needed.
+#include "aat/attention/tiling.hpp"
+
+#include <array>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace aat::attention {
+namespace {
+
+DeviceInfo make_device(std::string name, DeviceType type, std::uint32_t shared, std::uint32_t invocations,
+                       std::uint32_t subgroup, std::uint32_t compute_units) {
+  DeviceInfo d;
+  d.name = std::move(name);
+  d.type = type;
+  d.limits.max_shared_memory_bytes = shared;
+  d.limits.max_workgroup_invocations = invocations;
+  d.limits.max_workgroup_size[0] = invocations;
+  d.limits.max_workgroup_size[1] = invocations;
+  d.limits.max_workgroup_size[2] = 64;
+  d.limits.max_workgroup_count[0] = d.limits.max_workgroup_count[1] = d.limits.max_workgroup_count[2] = 65535;
+  d.limits.subgroup_size = d.limits.min_subgroup_size = d.limits.max_subgroup_size = subgroup;
+  d.limits.compute_units = compute_units;
+  d.limits.max_push_constant_bytes = 128;
+  return d;
+}
+
+DeviceInfo lavapipe_like() { return make_device("llvmpipe-like", DeviceType::cpu, 32 * 1024, 1024, 8, 0); }
+DeviceInfo h100_like() { return make_device("H100-like 48K", DeviceType::discrete_gpu, 48 * 1024, 1024, 32, 132); }
+DeviceInfo h100_large_shared() {
+  return make_device("H100-like 227K", DeviceType::discrete_gpu, 227 * 1024, 1024, 32, 132);
+}
+DeviceInfo amd_like() { return make_device("RDNA-like", DeviceType::discrete_gpu, 64 * 1024, 1024, 64, 0); }
+// The smallest limits Vulkan allows: 16 KiB shared memory, 128 invocations.
+DeviceInfo vulkan_minimum() { return make_device("Vulkan minimum", DeviceType::integrated_gpu, 16 * 1024, 128, 4, 0); }
+
+std::vector<DeviceInfo> all_devices() {
+  return {lavapipe_like(), h100_like(), h100_large_shared(), amd_like(), vulkan_minimum()};
+}
+
+AttentionShape make_shape(std::int64_t B, std::int64_t Hq, std::int64_t Hkv, std::int64_t Nq, std::int64_t Nk,
+                          std::int64_t D, bool causal = false, DType dtype = DType::f32) {
+  AttentionShape s;
+  s.batch = B;
+  s.q_heads = Hq;
+  s.kv_heads = Hkv;
+  s.q_len = Nq;
+  s.kv_len = Nk;
+  s.head_dim = D;
+  s.causal = causal;
+  s.dtype = dtype;
+  return s;
+}
+
+std::string describe(const DeviceInfo& device, const AttentionShape& s, const Tiling& t) {
+  std::ostringstream o;
+  o << device.name << ": B" << s.batch << " Hq" << s.q_heads << " Hkv" << s.kv_heads << " Nq" << s.q_len << " Nk"
+    << s.kv_len << " D" << s.head_dim << ' ' << to_string(s.dtype) << (s.causal ? " causal" : "") << " -> Br "
+    << t.block_q << " Bc " << t.block_kv << " wg " << t.workgroup_size << " splits " << t.splits << " shared "
+    << t.shared_bytes << " (" << t.reason << ")";
+  return o.str();
+}
+
+// Every invariant a tiling must satisfy on a device, as one assertion result.
+::testing::AssertionResult valid_tiling(const DeviceInfo& device, const AttentionShape& s, const Tiling& t) {
+  auto failure = [&](const char* what) { return ::testing::AssertionFailure() << what << ": " << describe(device, s, t); };
+  const auto& limits = device.limits;
+  const auto D = static_cast<std::uint32_t>(s.head_dim);
+  if (t.block_q < 1) return failure("block_q < 1");
+  if (t.block_kv < 1) return failure("block_kv < 1");
+  if (t.shared_bytes != tiling_shared_bytes(t.block_q, t.block_kv, D))
+    return failure("shared_bytes != tiling_shared_bytes(block_q, block_kv, D)");
+  if (t.shared_bytes > limits.max_shared_memory_bytes) return failure("exceeds the shared memory limit");
+  if (t.workgroup_size < 1) return failure("empty workgroup");
+  if (t.workgroup_size > limits.max_workgroup_invocations) return failure("exceeds max workgroup invocations");
+  if (t.workgroup_size > limits.max_workgroup_size[0]) return failure("exceeds max workgroup size x");
+  if (t.workgroup_size % limits.subgroup_size != 0) return failure("workgroup not a multiple of the subgroup size");
+  if (t.splits < 1) return failure("splits < 1");
+  // Each split gets at least one K tile: splits * Bc <= Nk rounded up to Bc, and with
+  // tiles_per_split = ceil(tiles / splits) the last split still starts inside the keys.
+  const std::uint64_t nk = static_cast<std::uint64_t>(s.kv_len);
+  const std::uint64_t tiles = nk == 0 ? 1 : (nk + t.block_kv - 1) / t.block_kv;
+  if (std::uint64_t{t.splits} * t.block_kv > tiles * t.block_kv) return failure("splits * Bc > roundup(Nk, Bc)");
+  const std::uint64_t per_split = (tiles + t.splits - 1) / t.splits;
+  if ((t.splits - 1) * per_split >= tiles) return failure("the last split covers no K tile");
+  if (t.reason.empty()) return failure("no reason given");
+  return ::testing::AssertionSuccess();
+}
+
+TEST(AttentionTiling, NeverExceedsDeviceLimitsOverAllShapes) {
+  const std::vector<std::int64_t> lengths{1, 16, 1000, 32768};
+  const std::vector<std::array<std::int64_t, 3>> heads{{1, 1, 1}, {2, 16, 16}, {4, 32, 8}};  // B, Hq, Hkv
+  std::size_t checked = 0;
+  for (const auto& device : all_devices()) {
+    for (std::int64_t D = 8; D <= 256; D += 8) {
+      for (std::int64_t nq : lengths) {
+        for (std::int64_t nk : lengths) {
+          for (const auto& h : heads) {
+            for (bool causal : {false, true}) {
+              for (DType dtype : {DType::f32, DType::f16}) {
+                const auto shape = make_shape(h[0], h[1], h[2], nq, nk, D, causal, dtype);
+                const Tiling t = optimize_tiling(device, shape);
+                ASSERT_TRUE(valid_tiling(device, shape, t));
+                ++checked;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, 5u * 32 * 4 * 4 * 3 * 2 * 2);
+}
+
+TEST(AttentionTiling, IsDeterministic) {
+  const auto device = h100_like();
+  const auto shape = make_shape(1, 8, 8, 1, 32768, 128);
+  const Tiling a = optimize_tiling(device, shape), b = optimize_tiling(device, shape);
+  EXPECT_EQ(a.block_q, b.block_q);
+  EXPECT_EQ(a.block_kv, b.block_kv);
+  EXPECT_EQ(a.workgroup_size, b.workgroup_size);
+  EXPECT_EQ(a.splits, b.splits);
+  EXPECT_EQ(a.reason, b.reason);
+}
+
+// Decode: one query per (batch, head) cannot fill 132 SMs; the K axis must be split.
+TEST(AttentionTiling, DecodeSplitsOnALargeGpu) {
+  for (const auto& device : {h100_like(), h100_large_shared()}) {
+    for (std::int64_t D : {64, 128}) {
+      for (std::int64_t hkv : {8, 1}) {
+        const auto shape = make_shape(1, 8, hkv, 1, 32768, D, true);
+        const Tiling t = optimize_tiling(device, shape);
+        EXPECT_TRUE(valid_tiling(device, shape, t));
+        EXPECT_GT(t.splits, 1u) << describe(device, shape, t);
+      }
+    }
+  }
+}
+
+// A big prefill fills any device on its own: no split (the merge would be pure overhead).
+TEST(AttentionTiling, BigPrefillDoesNotSplit) {
+  for (const auto& device : all_devices()) {
+    for (std::int64_t D : {64, 128}) {
+      for (bool causal : {false, true}) {
+        const auto shape = make_shape(2, 16, 16, 4096, 4096, D, causal);
+        const Tiling t = optimize_tiling(device, shape);
+        EXPECT_TRUE(valid_tiling(device, shape, t));
+        EXPECT_EQ(t.splits, 1u) << describe(device, shape, t);
+      }
+    }
+  }
+}
+
+// A short key axis is one or two tiles: nothing to split.
+TEST(AttentionTiling, TinyKeyLengthNeverSplits) {
+  for (const auto& device : all_devices()) {
+    for (std::int64_t nk : {1, 16}) {
+      for (std::int64_t D = 8; D <= 256; D += 8) {
+        const auto shape = make_shape(1, 1, 1, 1, nk, D);
+        const Tiling t = optimize_tiling(device, shape);
+        EXPECT_EQ(t.splits, 1u) << describe(device, shape, t);
+      }
+    }
+  }
+}
+
+TEST(AttentionTiling, SharedBytesGrowWithEveryDimension) {
+  for (std::uint32_t D : {8u, 64u, 256u}) {
+    EXPECT_LT(tiling_shared_bytes(8, 32, D), tiling_shared_bytes(16, 32, D));
+    EXPECT_LT(tiling_shared_bytes(16, 16, D), tiling_shared_bytes(16, 32, D));
+    EXPECT_LT(tiling_shared_bytes(16, 32, D), tiling_shared_bytes(16, 32, D + 8));
+  }
+  // At least the Q tile and one K/V tile in f32.
+  EXPECT_GE(tiling_shared_bytes(16, 32, 64), 4u * (16 * 64 + 32 * 64));
+}
+
+TEST(AttentionTiling, DeviceParallelismIsPositive) {
+  for (const auto& device : all_devices()) EXPECT_GE(device_parallelism(device), 1u) << device.name;
+  EXPECT_GE(device_parallelism(h100_like()), 132u);
+}
+
+TEST(AttentionTiling, JsonNamesEveryField) {
+  const Tiling t = optimize_tiling(lavapipe_like(), make_shape(1, 4, 4, 128, 128, 64));
+  const std::string json = t.to_json();
+  for (const char* key : {"\"block_q\"", "\"block_kv\"", "\"workgroup_size\"", "\"splits\"", "\"shared_bytes\"", "\"reason\""})
+    EXPECT_NE(json.find(key), std::string::npos) << key << " missing from " << json;
+}
+
+}  // namespace
+}  // namespace aat::attention
