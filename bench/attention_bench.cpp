@@ -5,12 +5,16 @@
 //   build/bin/bench_attention                                   # the sweep
 //   build/bin/bench_attention --benchmark_filter=Memory         # peak memory, N = 1k..16k
 //   build/bin/bench_attention --benchmark_format=json > out.json
+//   AAT_BENCH_SHAPES="2,16,4096,4096,64,0;1,16,1,32768,128,0" build/bin/bench_attention
+//       only these shapes, f16: B,H,Nq,Nk,D,causal per entry (bench/gpu_compare.py uses it)
 //
 // Times are GPU times from timestamp queries (manual time), after one warm-up run that
 // also absorbs pipeline creation (lavapipe JIT-compiles on first dispatch).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include <fmt/format.h>
@@ -138,7 +142,29 @@ bool on_cpu_device() {
   return f.context->device().type == aat::DeviceType::cpu;
 }
 
+// AAT_BENCH_SHAPES: "B,H,Nq,Nk,D,causal;..." (f16). Returns false when unset.
+bool register_requested_shapes() {
+  const char* text = std::getenv("AAT_BENCH_SHAPES");
+  if (!text || !*text) return false;
+  std::string list(text);
+  for (std::size_t start = 0; start < list.size();) {
+    const auto end = std::min(list.find(';', start), list.size());
+    std::int64_t b = 0, h = 0, nq = 0, nk = 0, d = 0, causal = 0;
+    if (std::sscanf(list.substr(start, end - start).c_str(), "%ld,%ld,%ld,%ld,%ld,%ld", &b, &h, &nq, &nk, &d, &causal) != 6)
+      throw std::runtime_error("AAT_BENCH_SHAPES entries are B,H,Nq,Nk,D,causal; got '" + list.substr(start, end - start) + "'");
+    benchmark::RegisterBenchmark(fmt::format("Shape/f16/B={}/H={}/Nq={}/Nk={}/D={}/causal={}", b, h, nq, nk, d, causal).c_str(),
+                                 BM_Attention)
+        ->Args({nk, d, causal, 1, h, b, nq})
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(10);
+    start = end + 1;
+  }
+  return true;
+}
+
 void register_benchmarks() {
+  if (register_requested_shapes()) return;
   const bool cpu = on_cpu_device();
   // A CPU device gets a sweep it can finish in minutes; GPUs get the full one.
   const std::vector<std::int64_t> sizes = cpu ? std::vector<std::int64_t>{256, 512, 1024}
