@@ -7,6 +7,8 @@
 //   build/bin/bench_attention --benchmark_format=json > out.json
 //   AAT_BENCH_SHAPES="2,16,4096,4096,64,0;1,16,1,32768,128,0" build/bin/bench_attention
 //       only these shapes, f16: B,H,Nq,Nk,D,causal per entry (bench/gpu_compare.py uses it)
+//   AAT_BENCH_PATH=scalar          force the scalar kernel where tensor cores would be chosen
+//   AAT_BENCH_STATISTICS=1         print the driver's statistics of each kernel (registers, ...)
 //
 // Times are GPU times from timestamp queries (manual time), after one warm-up run that
 // also absorbs pipeline creation (lavapipe JIT-compiles on first dispatch).
@@ -104,12 +106,21 @@ void BM_Attention(benchmark::State& state) {
   auto v = random_tensor(f.context, dtype, {batch, heads, n, d}, 3);
   AttentionOptions options;
   options.causal = causal;
+  if (const char* path = std::getenv("AAT_BENCH_PATH"); path && std::string(path) == "scalar")
+    options.path = aat::attention::KernelPath::scalar;  // compare the paths on one device
   auto warm = f.attention->run(q, k, v, options);
   if (!warm) {
     state.SkipWithError(warm.error().what().c_str());
     return;
   }
   f.context->reset_peak_memory();
+  if (std::getenv("AAT_BENCH_STATISTICS")) {  // the driver's view of the kernel: registers, spills
+    if (auto stats = f.attention->statistics(q, k, v, options)) {
+      std::string line;
+      for (const auto& s : *stats) line += fmt::format("{}{}={}", line.empty() ? "" : " ", s.name, s.value);
+      fmt::print(stderr, "statistics B={} H={} Nq={} Nk={} D={} causal={}: {}\n", batch, heads, nq, n, d, causal, line);
+    }
+  }
   double total_ms = 0, flops = 0;
   for (auto _ : state) {
     auto result = f.attention->run(q, k, v, options);

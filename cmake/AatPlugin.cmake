@@ -9,7 +9,10 @@
 # Targets:
 #   aat_plugin_NAME  static library (the plugin's code + embedded kernels) a host links directly;
 #                    alias aat::NAME. Its include dirs: the plugin's include/ and generated headers.
-#   aat-NAME         libaat-NAME.so in the build's plugin folder, exporting aat_plugin_entry.
+#   aat-NAME         libaat-NAME.so in the build's plugin folder, exporting aat_plugin_entry;
+#                    installed to lib/aat/plugins. (The static library and the plugin's
+#                    include/ are installed and exported for the plugins named in
+#                    AAT_INSTALL_PLUGIN_APIS, see cmake/AatInstall.cmake.)
 function(aat_add_plugin name)
   cmake_parse_arguments(ARG "" "" "SOURCES;SHADERS;LIBRARIES" ${ARGN})
   set(gen_dir ${CMAKE_CURRENT_BINARY_DIR}/generated)
@@ -84,6 +87,11 @@ function(aat_add_plugin name)
     add_dependencies(aat_cli aat-${name})
   endif()
   set_property(GLOBAL APPEND PROPERTY AAT_PLUGINS ${name})
+
+  # Install: lib/aat/plugins/libaat-NAME.so, where an installed libaat.so's registry looks
+  # (plugin_registry.cpp); its RUNPATH finds lib/libaat.so two folders up.
+  set_target_properties(aat-${name} PROPERTIES INSTALL_RPATH "$ORIGIN/../..")
+  install(TARGETS aat-${name} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/aat/plugins)
 endfunction()
 
 # aat_add_plugin_test(NAME SOURCES ...): the plugin's own GoogleTest suite, one CTest entry

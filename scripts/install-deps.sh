@@ -15,7 +15,16 @@ packages=(
   libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   # reference data and checks
   python3-numpy
+  # the Python module (python/): headers and pybind11
+  python3-dev pybind11-dev
 )
+
+# `install-deps.sh --hardening` adds what scripts/ci-hardening.sh needs on top (docs/reliability.md):
+# clang 16 and its libFuzzer/sanitizer runtimes for the fuzz targets (clang 14 cannot compile
+# libstdc++ 12's std::expected). The sanitizer build itself uses g++'s runtimes (libasan, libubsan).
+if [ "${1:-}" = "--hardening" ]; then
+  packages+=(clang-16 libclang-rt-16-dev)
+fi
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

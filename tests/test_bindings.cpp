@@ -19,19 +19,7 @@ namespace {
 using testing::DeviceTest;
 using testing::unwrap;
 
-template <class T>
-::testing::AssertionResult FailsWith(const Expected<T>& result, ErrorCode code,
-                                     std::initializer_list<std::string_view> parts = {}) {
-  if (result) return ::testing::AssertionFailure() << "succeeded; expected " << to_string(code);
-  const auto& error = result.error();
-  if (error.code() != code)
-    return ::testing::AssertionFailure() << "code " << to_string(error.code()) << ", expected " << to_string(code)
-                                         << " (" << error.what() << ")";
-  for (std::string_view part : parts)
-    if (error.what().find(part) == std::string::npos)
-      return ::testing::AssertionFailure() << "message '" << error.what() << "' does not contain '" << part << "'";
-  return ::testing::AssertionSuccess();
-}
+using aat::testing::FailsWith;
 
 // Writes every push-constant member (as raw bits) and one value from each buffer to Out.
 constexpr const char* kEcho = R"(#version 450

@@ -14,6 +14,7 @@
 
 #include "aat/reflect.hpp"
 #include "aat/shader.hpp"
+#include "device_test.hpp"
 
 namespace {
 
@@ -24,19 +25,7 @@ using aat::Expected;
 using aat::ShaderCompiler;
 using aat::Spirv;
 
-template <class T>
-::testing::AssertionResult FailsWith(const Expected<T>& result, ErrorCode code,
-                                     std::initializer_list<std::string_view> parts = {}) {
-  if (result) return ::testing::AssertionFailure() << "succeeded; expected " << aat::to_string(code);
-  const auto& error = result.error();
-  if (error.code() != code)
-    return ::testing::AssertionFailure() << "code " << aat::to_string(error.code()) << ", expected "
-                                         << aat::to_string(code) << " (" << error.what() << ")";
-  for (std::string_view part : parts)
-    if (error.what().find(part) == std::string::npos)
-      return ::testing::AssertionFailure() << "message '" << error.what() << "' does not contain '" << part << "'";
-  return ::testing::AssertionSuccess();
-}
+using aat::testing::FailsWith;
 
 template <class T>
 T ok(Expected<T> result) {

@@ -15,6 +15,7 @@
 #include "aat/error.hpp"
 #include "aat/reflect.hpp"
 #include "aat/value.hpp"
+#include "device_test.hpp"
 
 namespace {
 
@@ -23,20 +24,7 @@ using aat::Expected;
 using aat::ScalarType;
 using aat::Value;
 
-// Passes when `result` is an error with `code` whose text contains every one of `parts`.
-template <class T>
-::testing::AssertionResult FailsWith(const Expected<T>& result, ErrorCode code,
-                                     std::initializer_list<std::string_view> parts = {}) {
-  if (result) return ::testing::AssertionFailure() << "succeeded; expected " << aat::to_string(code);
-  const auto& error = result.error();
-  if (error.code() != code)
-    return ::testing::AssertionFailure() << "code " << aat::to_string(error.code()) << ", expected "
-                                         << aat::to_string(code) << " (" << error.what() << ")";
-  for (std::string_view part : parts)
-    if (error.what().find(part) == std::string::npos)
-      return ::testing::AssertionFailure() << "message '" << error.what() << "' does not contain '" << part << "'";
-  return ::testing::AssertionSuccess();
-}
+using aat::testing::FailsWith;
 
 std::int64_t as_int(const Expected<Value>& value) {
   EXPECT_TRUE(value.has_value()) << value.error().what();

@@ -18,8 +18,9 @@ std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
 
 }  // namespace
 
-Allocator::Allocator(const vk::raii::PhysicalDevice& physical, const vk::raii::Device& device)
-    : device_(device), properties_(physical.getMemoryProperties()) {
+Allocator::Allocator(const vk::raii::PhysicalDevice& physical, const vk::raii::Device& device,
+                     std::function<bool(std::uint64_t)> filter)
+    : device_(device), filter_(std::move(filter)), properties_(physical.getMemoryProperties()) {
   std::uint64_t smallest_heap = ~0ull;
   for (std::uint32_t h = 0; h < properties_.memoryHeapCount; ++h)
     smallest_heap = std::min<std::uint64_t>(smallest_heap, properties_.memoryHeaps[h].size);
@@ -48,6 +49,10 @@ Expected<MemoryBlock*> Allocator::new_block(std::uint32_t memory_type, std::uint
     return fail(ErrorCode::out_of_memory,
                 fmt::format("allocation of {} bytes is larger than the whole memory heap {} ({} bytes)", size,
                             heap, heap_size));
+  if (filter_ && !filter_(size))
+    return fail(ErrorCode::out_of_memory,
+                fmt::format("allocation of {} bytes of device memory (heap {}) refused by "
+                            "ContextOptions::allocation_filter", size, heap));
   AAT_TRY(auto memory, vk_call(fmt::format("allocating {} bytes of device memory (heap {})", size, heap), [&] {
             return vk::raii::DeviceMemory(device_, vk::MemoryAllocateInfo{.allocationSize = size,
                                                                           .memoryTypeIndex = memory_type});

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,7 +34,9 @@ struct Allocation {
 
 class Allocator {
  public:
-  Allocator(const vk::raii::PhysicalDevice& physical, const vk::raii::Device& device);
+  // `filter`: ContextOptions::allocation_filter (asked before each vkAllocateMemory), may be empty.
+  Allocator(const vk::raii::PhysicalDevice& physical, const vk::raii::Device& device,
+            std::function<bool(std::uint64_t)> filter = {});
 
   Expected<Allocation> allocate(const vk::MemoryRequirements& requirements,
                                 vk::MemoryPropertyFlags required, vk::MemoryPropertyFlags preferred);
@@ -51,6 +54,7 @@ class Allocator {
   Expected<MemoryBlock*> new_block(std::uint32_t memory_type, std::uint64_t size, bool dedicated);
 
   const vk::raii::Device& device_;
+  std::function<bool(std::uint64_t)> filter_;
   vk::PhysicalDeviceMemoryProperties properties_;
   std::uint64_t block_size_;
   mutable std::mutex mutex_;

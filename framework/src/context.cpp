@@ -42,8 +42,18 @@ VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverity
                                                      void* user) {
   auto* sink = static_cast<ValidationSink*>(user);
   const char* level = severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning";
-  std::lock_guard lock(sink->mutex);
-  sink->messages.push_back(fmt::format("validation {}: {}", level, data->pMessage ? data->pMessage : ""));
+  const std::string message = fmt::format("validation {}: {}", level, data->pMessage ? data->pMessage : "");
+  {
+    std::lock_guard lock(sink->mutex);
+    sink->messages.push_back(message);
+  }
+  // Called by the layer from inside a Vulkan call: nothing may unwind through it.
+  if (sink->forward) {
+    try {
+      sink->forward(message);
+    } catch (...) {
+    }
+  }
   return VK_FALSE;
 }
 
@@ -204,7 +214,10 @@ Expected<std::uint32_t> Context::choose_device(const std::vector<DeviceInfo>& de
 
 Expected<std::shared_ptr<Context>> Context::create(const ContextOptions& options) {
   auto state = std::make_shared<ContextState>();
-  if (validation_requested(options)) state->validation = std::make_unique<ValidationSink>();
+  if (validation_requested(options)) {
+    state->validation = std::make_unique<ValidationSink>();
+    state->validation->forward = options.on_validation_message;
+  }
 
   AAT_TRY(state->instance, create_instance(state->loader, state->validation.get()));
   if (state->validation) {
@@ -243,7 +256,7 @@ Expected<std::shared_ptr<Context>> Context::create(const ContextOptions& options
             return vk::raii::Device(state->physical, device_info);
           }));
   state->queue = vk::raii::Queue(state->device, state->queue_family, 0);
-  state->allocator.emplace(state->physical, state->device);
+  state->allocator.emplace(state->physical, state->device, options.allocation_filter);
   state->force_staging = options.force_staging;
 
   state->cache_dir = options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;

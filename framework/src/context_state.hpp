@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,6 +20,7 @@ namespace aat {
 struct ValidationSink {
   std::mutex mutex;
   std::vector<std::string> messages;
+  std::function<void(const std::string&)> forward;  // ContextOptions::on_validation_message
 };
 
 struct ContextState {

@@ -79,18 +79,22 @@ void query_features(const vk::raii::PhysicalDevice& physical, DeviceInfo& info) 
   DeviceFeatures& out = info.features;
   out.cooperative_matrix_nv = has_extension(physical, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
   out.cooperative_matrix_khr = has_extension(physical, "VK_KHR_cooperative_matrix");
+  out.pipeline_statistics = has_extension(physical, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
 
   vk::PhysicalDeviceFeatures2 features{};
   vk::PhysicalDeviceVulkan11Features v11{};
   vk::PhysicalDeviceVulkan12Features v12{};
   vk::PhysicalDeviceVulkan13Features v13f{};
   vk::PhysicalDeviceCooperativeMatrixFeaturesNV coopmat{};
+  vk::PhysicalDevicePipelineExecutablePropertiesFeaturesKHR executable{};
   features.pNext = &v11;
   v11.pNext = &v12;
   void** tail = &v12.pNext;
   if (v13) { *tail = &v13f; tail = &v13f.pNext; }
   if (out.cooperative_matrix_nv) { *tail = &coopmat; tail = &coopmat.pNext; }
+  if (out.pipeline_statistics) { *tail = &executable; tail = &executable.pNext; }
   (*physical).getFeatures2(&features);
+  out.pipeline_statistics = out.pipeline_statistics && executable.pipelineExecutableInfo;
 
   out.shader_float16 = v12.shaderFloat16;
   out.shader_int8 = v12.shaderInt8;
@@ -147,6 +151,12 @@ void EnabledFeatures::select(const vk::raii::PhysicalDevice& physical, const Dev
     *tail = &coopmat_nv;
     tail = &coopmat_nv.pNext;
     extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  }
+  if (offered.pipeline_statistics) {
+    executable_properties.pipelineExecutableInfo = VK_TRUE;
+    *tail = &executable_properties;
+    tail = &executable_properties.pNext;
+    extensions.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
   }
   *tail = nullptr;
 }

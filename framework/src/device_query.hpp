@@ -21,6 +21,7 @@ struct EnabledFeatures {
   vk::PhysicalDeviceVulkan12Features v12{};
   vk::PhysicalDeviceVulkan13Features v13{};
   vk::PhysicalDeviceCooperativeMatrixFeaturesNV coopmat_nv{};
+  vk::PhysicalDevicePipelineExecutablePropertiesFeaturesKHR executable_properties{};
   std::vector<const char*> extensions;
 
   // Fills from what the device offers; links the pNext chain (so the object must not move).

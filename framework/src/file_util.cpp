@@ -11,6 +11,10 @@
 namespace aat::detail {
 
 std::optional<std::vector<std::byte>> read_file_bytes(const std::filesystem::path& path) {
+  // Regular files only: a folder opens as a stream whose size reads as 2^63-1 bytes (and a
+  // device or FIFO has no size), which sized the buffer below and threw std::bad_alloc.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return std::nullopt;
   const auto size = in.tellg();

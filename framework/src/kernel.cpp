@@ -158,6 +158,8 @@ Expected<Kernel> Kernel::create(const std::shared_ptr<Context>& context, Spirv s
                                                                      .pCode = k->spirv.data()});
           }));
   const vk::ComputePipelineCreateInfo pipeline_info{
+      .flags = features.pipeline_statistics ? vk::PipelineCreateFlagBits::eCaptureStatisticsKHR
+                                            : vk::PipelineCreateFlags{},
       .stage = {.pNext = options.required_subgroup_size ? &subgroup : nullptr,
                 .flags = stage_flags,
                 .stage = vk::ShaderStageFlagBits::eCompute,
@@ -175,6 +177,32 @@ const std::string& Kernel::name() const { return state_->name; }
 const KernelInterface& Kernel::interface() const { return state_->interface; }
 const Spirv& Kernel::spirv() const { return state_->spirv; }
 std::array<std::uint32_t, 3> Kernel::local_size() const { return state_->local_size; }
+
+Expected<std::vector<KernelStatistic>> Kernel::statistics() const {
+  const KernelState& k = *state_;
+  if (!k.context->info.features.pipeline_statistics)
+    return fail(ErrorCode::unsupported, fmt::format("device '{}' does not report pipeline statistics "
+                                                    "(VK_KHR_pipeline_executable_properties)", k.context->info.name));
+  return detail::vk_call("reading pipeline statistics of '" + k.name + "'", [&] {
+    std::vector<KernelStatistic> out;
+    const auto executables = k.context->device.getPipelineExecutablePropertiesKHR(vk::PipelineInfoKHR{.pipeline = *k.pipeline});
+    for (std::uint32_t e = 0; e < executables.size(); ++e) {
+      const auto stats = k.context->device.getPipelineExecutableStatisticsKHR(
+          vk::PipelineExecutableInfoKHR{.pipeline = *k.pipeline, .executableIndex = e});
+      for (const auto& s : stats) {
+        std::string value;
+        switch (s.format) {
+          case vk::PipelineExecutableStatisticFormatKHR::eBool32: value = s.value.b32 ? "true" : "false"; break;
+          case vk::PipelineExecutableStatisticFormatKHR::eInt64: value = std::to_string(s.value.i64); break;
+          case vk::PipelineExecutableStatisticFormatKHR::eUint64: value = std::to_string(s.value.u64); break;
+          case vk::PipelineExecutableStatisticFormatKHR::eFloat64: value = fmt::format("{}", s.value.f64); break;
+        }
+        out.push_back({executables[e].name.data(), s.name.data(), s.description.data(), value});
+      }
+    }
+    return out;
+  });
+}
 
 Expected<Workgroups> Kernel::workgroups_for(std::array<std::uint64_t, 3> invocations) const {
   const auto& limits = state_->context->info.limits;

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstdlib>
+#include <exception>
 
 #include <dlfcn.h>
 #include <fmt/format.h>
@@ -93,7 +94,18 @@ Expected<void> PluginRegistry::load(const std::filesystem::path& library) {
   if (!entry)
     return fail(ErrorCode::plugin, fmt::format("'{}' is not an AAT plugin: it does not export '{}'", library.string(),
                                                AAT_PLUGIN_ENTRY_SYMBOL));
-  AAT_CHECK(with_context(add(entry(), library), "plugin '" + library.string() + "'"));
+  // Plugin code runs here for the first time: an exception from it must not unwind into the host.
+  const aat_plugin_descriptor* descriptor = nullptr;
+  try {
+    descriptor = entry();
+  } catch (const std::exception& e) {
+    return fail(ErrorCode::plugin, fmt::format("plugin '{}': its {} threw an exception: {}", library.string(),
+                                               AAT_PLUGIN_ENTRY_SYMBOL, e.what()));
+  } catch (...) {
+    return fail(ErrorCode::plugin, fmt::format("plugin '{}': its {} threw an exception", library.string(),
+                                               AAT_PLUGIN_ENTRY_SYMBOL));
+  }
+  AAT_CHECK(with_context(add(descriptor, library), "plugin '" + library.string() + "'"));
   libraries_.push_back(std::move(lib));
   return {};
 }

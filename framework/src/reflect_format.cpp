@@ -131,7 +131,8 @@ std::string KernelInterface::to_json(int indent) const {
   for (const auto& s : spec_constants)
     out["spec_constants"].push_back(
         {{"id", s.id}, {"name", s.name}, {"type", to_string(s.type)}, {"default", s.default_string()}});
-  return out.dump(indent);
+  // Names come from the module (OpName, OpMemberName): arbitrary bytes, not always UTF-8.
+  return out.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string KernelInterface::to_text() const {

@@ -1,9 +1,11 @@
 #include "aat/shader.hpp"
 
 #include <cstring>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
+#include <dlfcn.h>
 #include <fmt/format.h>
 #include <shaderc/shaderc.hpp>
 #include <spirv-tools/libspirv.hpp>
@@ -38,6 +40,9 @@ class Includer : public shaderc::CompileOptions::IncluderInterface {
       candidates.push_back(std::filesystem::path(requesting).parent_path() / requested);
     for (const auto& dir : dirs_) candidates.push_back(dir / requested);
     for (const auto& candidate : candidates) {
+      // Regular files only: `#include "/dev/zero"` (or a FIFO) must not hang or exhaust memory.
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(candidate, ec)) continue;
       if (auto text = read_text(candidate)) {
         result->path = candidate.lexically_normal().string();
         result->text = std::move(*text);
@@ -69,6 +74,11 @@ class Includer : public shaderc::CompileOptions::IncluderInterface {
   std::vector<std::filesystem::path> dirs_;
   std::vector<detail::ShaderDependency>* dependencies_;
 };
+
+// shaderc finalizes glslang whenever its last shaderc::Compiler goes, and the next compile then
+// rebuilds glslang's built-in symbol tables (about 0.1 s). One compiler held for the life of the
+// library keeps that state; every compile still uses a compiler of its own.
+void keep_glslang_initialized() { static const shaderc::Compiler keeper; }
 
 std::string cache_key_material(std::string_view source, const std::string& name, const CompileOptions& options) {
   unsigned int version = 0, revision = 0;
@@ -115,6 +125,7 @@ Expected<Spirv> ShaderCompiler::compile(std::string_view source, const std::stri
   if (options.optimize) shaderc_options.SetOptimizationLevel(shaderc_optimization_level_performance);
   for (const auto& [key_name, value] : options.defines) shaderc_options.AddMacroDefinition(key_name, value);
 
+  keep_glslang_initialized();
   shaderc::Compiler compiler;
   const auto result = compiler.CompileGlslToSpv(source.data(), source.size(), shaderc_compute_shader, name.c_str(),
                                                 "main", shaderc_options);
@@ -169,8 +180,21 @@ Expected<void> check_spirv(std::span<const std::uint32_t> words, std::string_vie
   return {};
 }
 
+#ifndef AAT_INSTALL_SHADER_DIR_FROM_LIB  // set by cmake/AatInstall.cmake from the install layout
+#define AAT_INSTALL_SHADER_DIR_FROM_LIB "../share/aat/shaders"
+#endif
+
 std::filesystem::path shared_shader_dir() {
   if (const char* overridden = std::getenv("AAT_SHADER_DIR")) return overridden;
+  // An installed library finds <prefix>/share/aat/shaders beside its <prefix>/lib (found like
+  // the installed plugins, see plugin_registry.cpp); a build tree uses the source tree's.
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&shared_shader_dir), &info) && info.dli_fname) {
+    const auto installed =
+        (std::filesystem::path(info.dli_fname).parent_path() / AAT_INSTALL_SHADER_DIR_FROM_LIB).lexically_normal();
+    std::error_code ec;
+    if (std::filesystem::is_directory(installed, ec)) return installed;
+  }
   return AAT_SOURCE_SHADER_DIR;
 }
 

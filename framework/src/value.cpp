@@ -34,7 +34,8 @@ Expected<std::uint64_t> encode_integer(std::int64_t v, ScalarType type) {
     case ScalarType::i32: range = {std::numeric_limits<std::int32_t>::min(), 0x7fffffffull}; break;
     case ScalarType::u32: range = {0, 0xffffffffull}; break;
     case ScalarType::i64: range = {std::numeric_limits<std::int64_t>::min(), 0x7fffffffffffffffull}; break;
-    case ScalarType::u64: range = {0, ~0ull}; break;
+    // A Value carries u64 values above INT64_MAX as their bit pattern (parse_value makes them).
+    case ScalarType::u64: range = {std::numeric_limits<std::int64_t>::min(), ~0ull}; break;
     default: break;
   }
   if (v < range.lo || (v > 0 && static_cast<std::uint64_t>(v) > range.hi))
@@ -117,6 +118,8 @@ Expected<Value> parse_value(std::string_view text, ScalarType type) {
       return fail(ErrorCode::invalid_argument, fmt::format("'{}' is out of range for {}", text, to_string(type)));
     }
     const auto v = negative ? -static_cast<std::int64_t>(magnitude - 1) - 1 : static_cast<std::int64_t>(magnitude);
+    if (v < 0 && type == ScalarType::u64)  // encode_integer takes a negative u64 for a bit pattern
+      return fail(ErrorCode::invalid_argument, fmt::format("'{}' is out of range for {}", text, to_string(type)));
     AAT_CHECK(encode_integer(v, type));
     return Value(v);
   }

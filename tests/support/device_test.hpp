@@ -1,9 +1,17 @@
 // Test support: one shared Context per test binary, with validation on, and a fixture that
-// fails any test during which the validation layer reported something.
+// fails any test during which the validation layer reported something. When all tests are
+// done, a GoogleTest environment destroys the shared context and fails the run if it was still
+// referenced (a leaked Buffer, Tensor, Kernel or Stream keeps the device alive) or if the layer
+// reported anything while it was torn down (Vulkan objects never destroyed): docs/reliability.md.
 #pragma once
 
+#include <cstddef>
 #include <memory>
+#include <mutex>
+#include <initializer_list>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,6 +22,27 @@ namespace aat::testing {
 
 // The process-wide test context (created on first use, validation on).
 std::shared_ptr<Context> shared_context();
+
+// Validation messages kept outside the contexts that report them, so that what the layer says
+// while a context is destroyed is still there to check afterwards. Thread-safe.
+class ValidationLog {
+ public:
+  void add(const std::string& message);
+  std::size_t size() const;
+  std::vector<std::string> since(std::size_t mark) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> messages_;
+};
+
+// Options for a test context: validation on, every message also copied into `log`.
+ContextOptions checked_context_options(const std::shared_ptr<ValidationLog>& log);
+
+// Releases `context`, which must be the caller's last reference, and returns what went wrong:
+// references still held elsewhere (the device stays alive, so nothing was torn down), and each
+// validation message reported during the teardown, e.g. "VkBuffer ... has not been destroyed".
+std::vector<std::string> teardown_problems(std::shared_ptr<Context>&& context, const ValidationLog& log);
 
 class DeviceTest : public ::testing::Test {
  protected:
@@ -36,6 +65,21 @@ T unwrap(Expected<T> value, const char* what = "") {
     throw std::runtime_error(value.error().what());
   }
   if constexpr (!std::is_void_v<T>) return std::move(*value);
+}
+
+// Passes when `result` is an error with `code` whose text contains every one of `parts`.
+template <class T>
+::testing::AssertionResult FailsWith(const Expected<T>& result, ErrorCode code,
+                                     std::initializer_list<std::string_view> parts = {}) {
+  if (result) return ::testing::AssertionFailure() << "succeeded; expected " << to_string(code);
+  const auto& error = result.error();
+  if (error.code() != code)
+    return ::testing::AssertionFailure() << "code " << to_string(error.code()) << ", expected " << to_string(code)
+                                         << " (" << error.what() << ")";
+  for (std::string_view part : parts)
+    if (error.what().find(part) == std::string::npos)
+      return ::testing::AssertionFailure() << "message '" << error.what() << "' does not contain '" << part << "'";
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace aat::testing

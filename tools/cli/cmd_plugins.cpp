@@ -33,7 +33,8 @@ void add_plugins_command(CLI::App& app, GlobalOptions& global) {
       }
       for (const auto& problem : registry.problems())
         out["problems"].push_back({{"path", problem.path.string()}, {"error", problem.error.what()}});
-      fmt::print("{}\n", out.dump(2));
+      // Paths and names can be any bytes; invalid UTF-8 would make dump() throw.
+      fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
       return;
     }
     std::string folders;

@@ -293,7 +293,8 @@ Expected<void> run_file(GlobalOptions& global, const std::filesystem::path& file
       out["outputs"][outs[i].output.binding] = {
           {"path", outs[i].path}, {"dtype", to_string(array.dtype)}, {"shape", array.shape}};
     }
-    fmt::print("{}\n", out.dump(2));
+    // Paths and names can be any bytes; invalid UTF-8 would make dump() throw.
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
     std::string written;
     for (std::size_t i = 0; i < outs.size(); ++i) {

@@ -1,5 +1,7 @@
 // `aat run TARGET args...` when TARGET is not a shader file: the plugin command of that name,
 // found through the plugin registry (AAT_PLUGIN_PATH, then the build's or install's plugins).
+#include <exception>
+
 #include <fmt/format.h>
 
 #include "aat/plugin.hpp"
@@ -27,7 +29,16 @@ int run_plugin_command(GlobalOptions& global, const std::string& target, std::ve
   std::vector<const char*> argv{program.c_str()};
   for (const auto& a : args) argv.push_back(a.c_str());
   const aat_host host{AAT_PLUGIN_ABI_VERSION, global.device.c_str(), nullptr};
-  global.exit_code = command->run(&host, static_cast<int>(argv.size()), argv.data());
+  // The plugin boundary: a command that throws (a C++ plugin whose code lets an exception out
+  // through the C ABI) is reported as a plugin error with exit code 1, never a crash of the CLI.
+  const std::string what = fmt::format("plugin '{}' command '{}'", owner->name, target);
+  try {
+    global.exit_code = command->run(&host, static_cast<int>(argv.size()), argv.data());
+  } catch (const std::exception& e) {
+    report(global, Error(ErrorCode::plugin, fmt::format("{} threw an exception: {}", what, e.what())));
+  } catch (...) {
+    report(global, Error(ErrorCode::plugin, what + " threw an exception that is not a std::exception"));
+  }
   return global.exit_code;
 }
 

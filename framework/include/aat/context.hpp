@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,7 @@ struct DeviceFeatures {
   bool cooperative_matrix_nv = false;  // VK_NV_cooperative_matrix (what Debian 12's glslang can target)
   bool cooperative_matrix_khr = false; // reported only; this toolchain cannot emit it yet
   bool robust_buffer_access = false;   // enabled on the device only when ContextOptions asks
+  bool pipeline_statistics = false;    // VK_KHR_pipeline_executable_properties: registers, spills, ...
 };
 
 struct DeviceInfo {
@@ -73,6 +75,19 @@ struct ContextOptions {
   // (unified-memory devices such as lavapipe), so Buffer::write/read take the staging-buffer
   // path a discrete GPU uses. For testing that path; costs a copy per transfer.
   bool force_staging = false;
+
+  // Testing aids (docs/reliability.md). Both may be called from any thread and must not throw.
+  //
+  // Called with every validation message, besides keeping it for take_validation_messages(),
+  // until the Vulkan instance is gone: it also hears what the layer reports while the context
+  // is torn down, e.g. Vulkan objects still alive at vkDestroyDevice/vkDestroyInstance, when
+  // nothing can call take_validation_messages() any more. The test suite's leak check listens here.
+  std::function<void(const std::string& message)> on_validation_message;
+  // Asked before every device-memory allocation (vkAllocateMemory) with its size in bytes;
+  // returning false fails that allocation with ErrorCode::out_of_memory, as a device that ran
+  // out would. Called with the allocator's lock held. For injecting allocation failures; unset:
+  // every allocation is attempted.
+  std::function<bool(std::uint64_t bytes)> allocation_filter;
 };
 
 struct MemoryStats {

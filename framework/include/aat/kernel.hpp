@@ -27,6 +27,15 @@ struct KernelOptions {
   std::uint32_t required_subgroup_size = 0;
 };
 
+// One statistic the driver reports for a compiled pipeline (registers, spills, shared memory,
+// instruction counts — names and meanings are the driver's).
+struct KernelStatistic {
+  std::string executable;  // the driver's name for the compiled stage
+  std::string name;
+  std::string description;
+  std::string value;
+};
+
 struct KernelState;  // private
 
 class Kernel {
@@ -43,6 +52,9 @@ class Kernel {
   std::array<std::uint32_t, 3> local_size() const;
   // Workgroups that cover `invocations` per axis (ceil division), checked against device limits.
   Expected<Workgroups> workgroups_for(std::array<std::uint64_t, 3> invocations) const;
+  // What the driver says about the compiled pipeline (VK_KHR_pipeline_executable_properties);
+  // `unsupported` where the device does not offer it.
+  Expected<std::vector<KernelStatistic>> statistics() const;
 
   KernelState& state() const { return *state_; }
   const std::shared_ptr<KernelState>& shared_state() const { return state_; }

@@ -20,7 +20,9 @@
 extern "C" {
 #endif
 
-#define AAT_PLUGIN_ABI_VERSION 1u
+/* 2: aat::ContextOptions (which plugin commands build and pass to libaat) gained
+ *    on_validation_message and allocation_filter. */
+#define AAT_PLUGIN_ABI_VERSION 2u
 #define AAT_PLUGIN_ENTRY_SYMBOL "aat_plugin_entry"
 
 /* A kernel the plugin ships: its SPIR-V, embedded at build time. */

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdio>
+#include <exception>
 #include <memory>
 
 #include <CLI/CLI.hpp>
@@ -34,9 +35,15 @@ int run_plugin_command(CLI::App& app, const aat_host* host, int argc, const char
     }
     context = *created;
   }
-  auto result = body(context);
-  if (!result) {
-    std::fprintf(stderr, "aat: error: %s\n", result.error().what().c_str());
+  // An exception must not leave through the C ABI (the host catches one too, as a last resort).
+  try {
+    auto result = body(context);
+    if (!result) {
+      std::fprintf(stderr, "aat: error: %s\n", result.error().what().c_str());
+      return 1;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "aat: error: %s\n", e.what());
     return 1;
   }
   return 0;

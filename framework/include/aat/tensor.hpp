@@ -79,7 +79,8 @@ Expected<std::vector<T>> Tensor::download_values() const {
     return fail(ErrorCode::type_mismatch, "download from " + describe() + ": element type does not match");
   AAT_TRY(auto bytes, download());
   std::vector<T> values(bytes.size() / sizeof(T));
-  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(T));
+  // An empty tensor has no storage: memcpy from a null pointer is undefined even for 0 bytes.
+  if (!values.empty()) std::memcpy(values.data(), bytes.data(), values.size() * sizeof(T));
   return values;
 }
 

@@ -12,16 +12,12 @@
 // With WRITE_PARTIALS the workgroup covers only its split's key range (gl_WorkGroupID.z) and
 // writes its state (m, l, normalised o) in f32 for merge_partials.glsl to combine exactly.
 #extension GL_EXT_control_flow_attributes : require
-#include "aat/constants.glsl"
+#include "attention_common.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint BLOCK_Q = 16;
 layout(constant_id = 2) const uint BLOCK_KV = 32;
 layout(constant_id = 3) const uint HEAD_DIM = 64;
-layout(constant_id = 4) const bool CAUSAL = false;
-layout(constant_id = 5) const bool HAS_LENGTHS = false;
-layout(constant_id = 6) const bool HAS_BIAS = false;
-layout(constant_id = 7) const bool WRITE_PARTIALS = false;
 layout(constant_id = 8) const uint OUTPUTS_PER_THREAD = 8;  // ceil(BLOCK_Q * HEAD_DIM / workgroup size)
 
 // K/V rows padded by one float so the score loop's column reads hit distinct banks.
@@ -31,23 +27,6 @@ layout(std430, binding = 0) readonly buffer QBuffer { STORAGE_T q[]; } Q;
 layout(std430, binding = 1) readonly buffer KBuffer { STORAGE_T k[]; } K;
 layout(std430, binding = 2) readonly buffer VBuffer { STORAGE_T v[]; } V;
 layout(std430, binding = 3) writeonly buffer OBuffer { STORAGE_T o[]; } O;
-layout(std430, binding = 4) writeonly buffer LseBuffer { float lse[]; } L;
-layout(std430, binding = 5) readonly buffer KeyLengthBuffer { int len[]; } KeyLengths;
-layout(std430, binding = 6) readonly buffer BiasBuffer { float bias[]; } Bias;
-layout(std430, binding = 7) writeonly buffer PartialOBuffer { float o[]; } PartialO;
-layout(std430, binding = 8) writeonly buffer PartialStateBuffer { vec2 ml[]; } PartialL;  // (m, l)
-
-layout(push_constant) uniform AttentionParams {
-  uint batch;
-  uint q_heads;
-  uint kv_heads;
-  uint q_len;
-  uint kv_len;
-  float scale;
-  uint bias_stride_b;    // elements between batches of the bias (0: broadcast)
-  uint bias_stride_h;    // elements between heads of the bias (0: broadcast)
-  uint tiles_per_split;  // K tiles each split covers
-} p;
 
 shared float sQ[BLOCK_Q * HEAD_DIM];
 shared float sKV[BLOCK_KV * KV_STRIDE];
@@ -56,17 +35,6 @@ shared float sMax[BLOCK_Q];
 shared float sSum[BLOCK_Q];
 shared float sAlpha[BLOCK_Q];
 
-// The end (exclusive) of the keys any row of this tile may see.
-uint visible_key_end(uint batch_index, uint q0, uint rows) {
-  uint end = p.kv_len;
-  if (HAS_LENGTHS) end = min(end, uint(clamp(KeyLengths.len[batch_index], 0, int(p.kv_len))));
-  if (CAUSAL) {
-    // The last row q0 + rows - 1 sees keys j <= q0 + rows - 1 + Nk - Nq.
-    const int last = int(q0 + rows) - 1 + int(p.kv_len) - int(p.q_len);
-    end = min(end, uint(max(last + 1, 0)));
-  }
-  return end;
-}
 
 void load_tile(uint base, uint row0, uint rows_valid, bool values) {
   for (uint i = gl_LocalInvocationID.x; i < BLOCK_KV * HEAD_DIM; i += gl_WorkGroupSize.x) {
@@ -122,8 +90,8 @@ void main() {
         s = dot * p.scale;
         const uint qi = q0 + r;
         const uint kj = kv0 + j;
-        if (HAS_BIAS) s += Bias.bias[batch_index * p.bias_stride_b + head * p.bias_stride_h + qi * p.kv_len + kj];
-        if (CAUSAL && int(kj) > int(qi) + int(p.kv_len) - int(p.q_len)) s = AAT_NEG_INF;
+        if (HAS_BIAS) s += bias_at(batch_index, head, qi, kj);
+        if (causally_hidden(qi, kj)) s = AAT_NEG_INF;
       }
       sS[i] = s;
     }

@@ -107,25 +107,58 @@ Expected<Attention> Attention::create(const std::shared_ptr<Context>& context) {
   return attention;
 }
 
-Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const Tensor& v,
-                                         const AttentionOptions& options) {
-  AAT_TRY(const AttentionShape shape, check_inputs(q, k, v, options));
-  AttentionResult result;
-  result.flops = attention_flops(shape);
+// What a call will run: the checked shape, the tiling and the forward kernel.
+struct Attention::Plan {
+  AttentionShape shape;
+  Tiling tiling;
+  std::uint32_t tiles_per_split = 1;
+  Kernel kernel;
+};
+
+Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, const Tensor& v,
+                                          const AttentionOptions& options) {
+  Plan plan;
+  AAT_TRY(plan.shape, check_inputs(q, k, v, options));
+  const AttentionShape& shape = plan.shape;
   const bool allow_coopmat = options.path.value_or(KernelPath::cooperative_matrix_nv) == KernelPath::cooperative_matrix_nv;
   if (options.path == KernelPath::cooperative_matrix_nv && !coopmat_supported(context_->device(), shape))
     return fail(ErrorCode::unsupported,
                 fmt::format("the cooperative-matrix path needs VK_NV_cooperative_matrix, f16 and D = 64 or 128; "
                             "device '{}', {} with D = {}", context_->device().name, to_string(shape.dtype),
                             shape.head_dim));
-  result.tiling = optimize_tiling(context_->device(), shape, allow_coopmat);
-  Tiling& tiling = result.tiling;
+  plan.tiling = optimize_tiling(context_->device(), shape, allow_coopmat);
+  Tiling& tiling = plan.tiling;
   const std::uint64_t tiles = std::max<std::uint64_t>(1, (static_cast<std::uint64_t>(shape.kv_len) + tiling.block_kv - 1) / tiling.block_kv);
   if (options.splits) {
     tiling.splits = static_cast<std::uint32_t>(std::min<std::uint64_t>(*options.splits, tiles));
     tiling.reason += fmt::format("; splits forced to {}", tiling.splits);
   }
-  const std::uint32_t tiles_per_split = ceil_div(tiles, tiling.splits);
+  plan.tiles_per_split = ceil_div(tiles, tiling.splits);
+  const ForwardKey key{tiling.path,           shape.dtype,           static_cast<std::uint32_t>(shape.head_dim),
+                       tiling.block_q,        tiling.block_kv,
+                       tiling.workgroup_size, shape.causal,
+                       options.key_lengths != nullptr, options.bias != nullptr,
+                       tiling.splits > 1};
+  AAT_TRY(plan.kernel, pipelines_->forward_kernel(context_, key));
+  return plan;
+}
+
+Expected<std::vector<KernelStatistic>> Attention::statistics(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                             const AttentionOptions& options) {
+  AAT_TRY(Plan p, plan(q, k, v, options));
+  return p.kernel.statistics();
+}
+
+Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const Tensor& v,
+                                         const AttentionOptions& options) {
+  AAT_TRY(Plan p, plan(q, k, v, options));
+  const AttentionShape& shape = p.shape;
+  AttentionResult result;
+  result.flops = attention_flops(shape);
+  result.tiling = p.tiling;
+  const Tiling& tiling = result.tiling;
+  const std::uint32_t tiles_per_split = p.tiles_per_split;
+  Kernel& kernel = p.kernel;
 
   const auto rows = static_cast<std::uint64_t>(shape.batch * shape.q_heads * shape.q_len);
   AAT_TRY(result.out, Tensor::create(context_, shape.dtype, q.shape()));
@@ -133,12 +166,6 @@ Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const
   if (rows == 0) return result;
 
   const bool split = tiling.splits > 1;
-  const ForwardKey key{tiling.path,           shape.dtype,           static_cast<std::uint32_t>(shape.head_dim),
-                       tiling.block_q,        tiling.block_kv,
-                       tiling.workgroup_size, shape.causal,
-                       options.key_lengths != nullptr, options.bias != nullptr,
-                       split};
-  AAT_TRY(Kernel kernel, pipelines_->forward_kernel(context_, key));
 
   Tensor partial_o, partial_state;  // split-K: per split and row, normalised o and (m, l)
   if (split) {

@@ -54,10 +54,17 @@ class Attention {
   Expected<AttentionResult> run(const Tensor& q, const Tensor& k, const Tensor& v,
                                 const AttentionOptions& options = {});
 
+  // The driver's statistics (registers, spills, ...) of the forward kernel run() would use for
+  // these inputs; `unsupported` where the device does not report them.
+  Expected<std::vector<KernelStatistic>> statistics(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                    const AttentionOptions& options = {});
+
   const std::shared_ptr<Context>& context() const { return context_; }
 
  private:
   struct Pipelines;
+  struct Plan;
+  Expected<Plan> plan(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options);
   std::shared_ptr<Context> context_;
   std::shared_ptr<Pipelines> pipelines_;
 };

@@ -1,0 +1,414 @@
+// The C API (aat/aat.h) over the C++ framework and the attention plugin's C++ API.
+// Every entry point runs inside guarded(): no exception leaves, every error is reported as an
+// aat_status plus the thread's last error message.
+#include "aat/aat.h"
+
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+#include <type_traits>
+
+#include "aat/aat.hpp"
+#include "aat/attention/attention.hpp"
+#include "embed.hpp"
+
+struct aat_context {
+  std::shared_ptr<aat::Context> context;
+  aat::embed::Pool<aat::attention::Attention> attention;
+};
+
+struct aat_tensor {
+  std::shared_ptr<aat::Context> context;
+  aat::Tensor tensor;
+};
+
+struct aat_kernel {
+  std::shared_ptr<aat::Context> context;
+  aat::Kernel kernel;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+aat_status status_of(aat::ErrorCode code) {
+  using aat::ErrorCode;
+  switch (code) {
+    case ErrorCode::invalid_argument: return AAT_ERROR_INVALID_ARGUMENT;
+    case ErrorCode::not_found: return AAT_ERROR_NOT_FOUND;
+    case ErrorCode::io: return AAT_ERROR_IO;
+    case ErrorCode::parse: return AAT_ERROR_PARSE;
+    case ErrorCode::shader_compile: return AAT_ERROR_SHADER_COMPILE;
+    case ErrorCode::reflection: return AAT_ERROR_REFLECTION;
+    case ErrorCode::size_mismatch: return AAT_ERROR_SIZE_MISMATCH;
+    case ErrorCode::type_mismatch: return AAT_ERROR_TYPE_MISMATCH;
+    case ErrorCode::unsupported: return AAT_ERROR_UNSUPPORTED;
+    case ErrorCode::no_device: return AAT_ERROR_NO_DEVICE;
+    case ErrorCode::out_of_memory: return AAT_ERROR_OUT_OF_MEMORY;
+    case ErrorCode::vulkan: return AAT_ERROR_VULKAN;
+    case ErrorCode::validation: return AAT_ERROR_VALIDATION;
+    case ErrorCode::abi_mismatch: return AAT_ERROR_ABI_MISMATCH;
+    case ErrorCode::plugin: return AAT_ERROR_PLUGIN;
+    case ErrorCode::timeout: return AAT_ERROR_TIMEOUT;
+    case ErrorCode::internal: return AAT_ERROR_INTERNAL;
+  }
+  return AAT_ERROR_INTERNAL;
+}
+
+aat_status report(aat_status status, std::string message) {
+  last_error = std::move(message);
+  return status;
+}
+
+aat_status report(const aat::Error& error) { return report(status_of(error.code()), error.what()); }
+
+template <class T>
+aat_status report(const aat::Expected<T>& failed) {
+  return report(failed.error());
+}
+
+aat_status invalid(const char* function, const char* what) {
+  return report(AAT_ERROR_INVALID_ARGUMENT, std::string(function) + ": " + what);
+}
+
+template <class Body>
+aat_status guarded(const char* function, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return report(AAT_ERROR_OUT_OF_MEMORY, std::string(function) + ": out of host memory");
+  } catch (const std::exception& e) {
+    return report(AAT_ERROR_INTERNAL, std::string(function) + ": unexpected exception: " + e.what());
+  } catch (...) {
+    return report(AAT_ERROR_INTERNAL, std::string(function) + ": unexpected exception");
+  }
+}
+
+// A C caller can pass any int where an enum is expected; in C++ a value outside the enumerators'
+// range is not a value of the enum and loading it is undefined (UBSan: "load of value 9, which
+// is not a valid value for type 'aat_dtype'"), so enums from C are checked as their bytes.
+template <class E>
+std::underlying_type_t<E> raw_enum(const E& value) {
+  std::underlying_type_t<E> raw;
+  std::memcpy(&raw, &value, sizeof raw);
+  return raw;
+}
+
+bool valid_dtype(const aat_dtype& dtype) {
+  const auto raw = raw_enum(dtype);
+  return raw == AAT_F32 || raw == AAT_F16 || raw == AAT_I32 || raw == AAT_U8;
+}
+
+aat::DType to_dtype(aat_dtype dtype) {
+  switch (dtype) {
+    case AAT_F16: return aat::DType::f16;
+    case AAT_I32: return aat::DType::i32;
+    case AAT_U8: return aat::DType::u8;
+    case AAT_F32: break;
+  }
+  return aat::DType::f32;
+}
+
+aat_dtype from_dtype(aat::DType dtype) {
+  switch (dtype) {
+    case aat::DType::f16: return AAT_F16;
+    case aat::DType::i32: return AAT_I32;
+    case aat::DType::u8: return AAT_U8;
+    case aat::DType::f32: break;
+  }
+  return AAT_F32;
+}
+
+// Converts C values; `what` names the list in messages ("push", "spec").
+aat::Expected<std::vector<aat::embed::NamedValue>> to_values(const aat_value* values, size_t count, const char* what) {
+  std::vector<aat::embed::NamedValue> out;
+  if (count && !values) return aat::fail(aat::ErrorCode::invalid_argument, std::string(what) + ": NULL array with a count");
+  for (size_t i = 0; i < count; ++i) {
+    const aat_value& v = values[i];
+    if (!v.name || !*v.name)
+      return aat::fail(aat::ErrorCode::invalid_argument, std::string(what) + " value " + std::to_string(i) + " has no name");
+    aat::embed::NamedValue named;
+    named.name = v.name;
+    switch (raw_enum(v.kind)) {
+      case AAT_VALUE_TEXT:
+        if (!v.text)
+          return aat::fail(aat::ErrorCode::invalid_argument, std::string(what) + " value '" + v.name + "': NULL text");
+        named.text = v.text;
+        break;
+      case AAT_VALUE_INT: named.values.emplace_back(std::int64_t{v.i}); break;
+      case AAT_VALUE_FLOAT: named.values.emplace_back(v.f); break;
+      case AAT_VALUE_BOOL: named.values.emplace_back(v.i != 0); break;
+      default:
+        return aat::fail(aat::ErrorCode::invalid_argument,
+                         std::string(what) + " value '" + v.name + "': unknown kind " + std::to_string(raw_enum(v.kind)));
+    }
+    out.push_back(std::move(named));
+  }
+  return out;
+}
+
+aat_status make_kernel(aat_context* context, aat::Expected<aat::Spirv> spirv, std::string name, const aat_value* spec,
+                       size_t spec_count, aat_kernel** kernel) {
+  if (!spirv) return report(spirv);
+  auto values = to_values(spec, spec_count, "spec");
+  if (!values) return report(values);
+  auto created = aat::embed::create_kernel(context->context, std::move(*spirv), std::move(name), *values);
+  if (!created) return report(created);
+  *kernel = new aat_kernel{context->context, std::move(*created)};
+  return AAT_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* aat_last_error_message(void) { return last_error.c_str(); }
+
+const char* aat_status_string(aat_status status) {
+  if (status == AAT_OK) return "ok";
+  if (status < AAT_ERROR_INVALID_ARGUMENT || status > AAT_ERROR_INTERNAL) return "unknown";
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> all(AAT_ERROR_INTERNAL);
+    for (int code = 0; code <= static_cast<int>(aat::ErrorCode::internal); ++code) {
+      const auto error_code = static_cast<aat::ErrorCode>(code);
+      all[static_cast<std::size_t>(status_of(error_code)) - 1] = to_string(error_code);
+    }
+    return all;
+  }();
+  return names[static_cast<std::size_t>(status) - 1].c_str();
+}
+
+const char* aat_version(void) {
+  static const std::string version(aat::version());
+  return version.c_str();
+}
+
+aat_status aat_device_count(size_t* count) {
+  return guarded("aat_device_count", [&] {
+    if (!count) return invalid("aat_device_count", "count is NULL");
+    auto devices = aat::Context::enumerate_devices();
+    if (!devices) return report(devices);
+    *count = devices->size();
+    return AAT_OK;
+  });
+}
+
+aat_status aat_device_name(size_t index, char* name, size_t capacity) {
+  return guarded("aat_device_name", [&] {
+    if (!name || capacity == 0) return invalid("aat_device_name", "name is NULL or capacity is 0");
+    auto devices = aat::Context::enumerate_devices();
+    if (!devices) return report(devices);
+    if (index >= devices->size())
+      return report(AAT_ERROR_NOT_FOUND, "aat_device_name: no device " + std::to_string(index) + " (there are " +
+                                             std::to_string(devices->size()) + ")");
+    const std::string& text = (*devices)[index].name;
+    const size_t n = std::min(text.size(), capacity - 1);
+    std::memcpy(name, text.data(), n);
+    name[n] = '\0';
+    return AAT_OK;
+  });
+}
+
+aat_status aat_context_create(const char* device, aat_context** context) {
+  return guarded("aat_context_create", [&] {
+    if (!context) return invalid("aat_context_create", "context is NULL");
+    aat::ContextOptions options;
+    if (device) options.device = device;
+    auto created = aat::Context::create(options);
+    if (!created) return report(created);
+    auto handle = std::make_unique<aat_context>();
+    handle->context = std::move(*created);
+    *context = handle.release();
+    return AAT_OK;
+  });
+}
+
+aat_status aat_context_destroy(aat_context* context) {
+  return guarded("aat_context_destroy", [&] {
+    delete context;
+    return AAT_OK;
+  });
+}
+
+aat_status aat_context_device_name(const aat_context* context, const char** name) {
+  return guarded("aat_context_device_name", [&] {
+    if (!context || !name) return invalid("aat_context_device_name", "context or name is NULL");
+    *name = context->context->device().name.c_str();
+    return AAT_OK;
+  });
+}
+
+aat_status aat_context_check_validation(aat_context* context) {
+  return guarded("aat_context_check_validation", [&] {
+    if (!context) return invalid("aat_context_check_validation", "context is NULL");
+    const auto messages = context->context->take_validation_messages();
+    if (messages.empty()) return AAT_OK;
+    std::string text = "the validation layer reported " + std::to_string(messages.size()) + " message(s):";
+    for (const auto& m : messages) text += "\n  " + m;
+    return report(AAT_ERROR_VALIDATION, std::move(text));
+  });
+}
+
+aat_status aat_tensor_create(aat_context* context, aat_dtype dtype, const int64_t* shape, size_t rank,
+                             aat_tensor** tensor) {
+  return guarded("aat_tensor_create", [&] {
+    if (!context || !tensor || (rank && !shape)) return invalid("aat_tensor_create", "context, shape or tensor is NULL");
+    if (!valid_dtype(dtype)) return invalid("aat_tensor_create", "unknown dtype");
+    if (rank > 8) return invalid("aat_tensor_create", "rank above 8");
+    std::vector<std::int64_t> dims(shape, shape + rank);
+    auto created = aat::Tensor::create(context->context, to_dtype(dtype), dims);
+    if (!created) return report(created);
+    auto stream = aat::Stream::create(context->context);
+    if (!stream) return report(stream);
+    if (auto filled = stream->fill(created->buffer()); !filled) return report(filled);
+    if (auto ran = stream->run(); !ran) return report(ran);
+    *tensor = new aat_tensor{context->context, std::move(*created)};
+    return AAT_OK;
+  });
+}
+
+aat_status aat_tensor_destroy(aat_tensor* tensor) {
+  return guarded("aat_tensor_destroy", [&] {
+    delete tensor;
+    return AAT_OK;
+  });
+}
+
+aat_status aat_tensor_upload(aat_tensor* tensor, const void* data, size_t bytes) {
+  return guarded("aat_tensor_upload", [&] {
+    if (!tensor || (bytes && !data)) return invalid("aat_tensor_upload", "tensor or data is NULL");
+    if (bytes != tensor->tensor.byte_size())
+      return report(AAT_ERROR_SIZE_MISMATCH, "aat_tensor_upload: " + tensor->tensor.describe() + " holds " +
+                                                 std::to_string(tensor->tensor.byte_size()) + " bytes, got " +
+                                                 std::to_string(bytes));
+    auto done = tensor->tensor.upload({static_cast<const std::byte*>(data), bytes});
+    return done ? AAT_OK : report(done);
+  });
+}
+
+aat_status aat_tensor_download(const aat_tensor* tensor, void* data, size_t bytes) {
+  return guarded("aat_tensor_download", [&] {
+    if (!tensor || (bytes && !data)) return invalid("aat_tensor_download", "tensor or data is NULL");
+    if (bytes != tensor->tensor.byte_size())
+      return report(AAT_ERROR_SIZE_MISMATCH, "aat_tensor_download: " + tensor->tensor.describe() + " holds " +
+                                                 std::to_string(tensor->tensor.byte_size()) + " bytes, got room for " +
+                                                 std::to_string(bytes));
+    if (bytes == 0) return AAT_OK;
+    auto done = tensor->tensor.buffer().read({static_cast<std::byte*>(data), bytes});
+    return done ? AAT_OK : report(done);
+  });
+}
+
+aat_status aat_tensor_dtype(const aat_tensor* tensor, aat_dtype* dtype) {
+  return guarded("aat_tensor_dtype", [&] {
+    if (!tensor || !dtype) return invalid("aat_tensor_dtype", "tensor or dtype is NULL");
+    *dtype = from_dtype(tensor->tensor.dtype());
+    return AAT_OK;
+  });
+}
+
+aat_status aat_tensor_bytes(const aat_tensor* tensor, size_t* bytes) {
+  return guarded("aat_tensor_bytes", [&] {
+    if (!tensor || !bytes) return invalid("aat_tensor_bytes", "tensor or bytes is NULL");
+    *bytes = static_cast<size_t>(tensor->tensor.byte_size());
+    return AAT_OK;
+  });
+}
+
+aat_status aat_tensor_shape(const aat_tensor* tensor, int64_t* shape, size_t capacity, size_t* rank) {
+  return guarded("aat_tensor_shape", [&] {
+    if (!tensor || !rank) return invalid("aat_tensor_shape", "tensor or rank is NULL");
+    const auto& dims = tensor->tensor.shape();
+    if (shape)
+      for (size_t i = 0; i < std::min(capacity, dims.size()); ++i) shape[i] = dims[i];
+    *rank = dims.size();
+    return AAT_OK;
+  });
+}
+
+aat_status aat_kernel_from_file(aat_context* context, const char* path, const aat_value* spec, size_t spec_count,
+                                aat_kernel** kernel) {
+  return guarded("aat_kernel_from_file", [&] {
+    if (!context || !path || !kernel) return invalid("aat_kernel_from_file", "context, path or kernel is NULL");
+    const std::filesystem::path file(path);
+    return make_kernel(context, aat::embed::load_shader(context->context, file), file.stem().string(), spec,
+                       spec_count, kernel);
+  });
+}
+
+aat_status aat_kernel_from_source(aat_context* context, const char* glsl, const char* name, const aat_value* spec,
+                                  size_t spec_count, aat_kernel** kernel) {
+  return guarded("aat_kernel_from_source", [&] {
+    if (!context || !glsl || !kernel) return invalid("aat_kernel_from_source", "context, glsl or kernel is NULL");
+    const std::string label = name && *name ? name : "shader.comp";
+    aat::ShaderCompiler compiler(context->context->cache_dir());
+    auto spirv = compiler.compile(glsl, label);
+    return make_kernel(context, std::move(spirv), std::filesystem::path(label).stem().string(), spec, spec_count,
+                       kernel);
+  });
+}
+
+aat_status aat_kernel_destroy(aat_kernel* kernel) {
+  return guarded("aat_kernel_destroy", [&] {
+    delete kernel;
+    return AAT_OK;
+  });
+}
+
+aat_status aat_kernel_local_size(const aat_kernel* kernel, uint32_t local_size[3]) {
+  return guarded("aat_kernel_local_size", [&] {
+    if (!kernel || !local_size) return invalid("aat_kernel_local_size", "kernel or local_size is NULL");
+    const auto size = kernel->kernel.local_size();
+    for (int i = 0; i < 3; ++i) local_size[i] = size[static_cast<std::size_t>(i)];
+    return AAT_OK;
+  });
+}
+
+aat_status aat_run_shader(aat_kernel* kernel, const aat_binding* bindings, size_t binding_count, const aat_value* push,
+                          size_t push_count, const uint64_t grid[3], double* gpu_ms) {
+  return guarded("aat_run_shader", [&] {
+    if (!kernel || !grid) return invalid("aat_run_shader", "kernel or grid is NULL");
+    if (binding_count && !bindings) return invalid("aat_run_shader", "bindings is NULL with a count");
+    std::vector<aat::embed::NamedTensor> named;
+    for (size_t i = 0; i < binding_count; ++i) {
+      if (!bindings[i].name || !bindings[i].tensor)
+        return invalid("aat_run_shader", ("binding " + std::to_string(i) + " has no name or no tensor").c_str());
+      if (bindings[i].tensor->context != kernel->context)
+        return invalid("aat_run_shader",
+                       ("the tensor bound to '" + std::string(bindings[i].name) + "' belongs to another context").c_str());
+      named.push_back({bindings[i].name, bindings[i].tensor->tensor});
+    }
+    auto values = to_values(push, push_count, "push");
+    if (!values) return report(values);
+    auto ran = aat::embed::run_kernel(kernel->context, kernel->kernel, named, *values, {grid[0], grid[1], grid[2]});
+    if (!ran) return report(ran);
+    if (gpu_ms) *gpu_ms = *ran;
+    return AAT_OK;
+  });
+}
+
+aat_status aat_attention(aat_context* context, const aat_tensor* q, const aat_tensor* k, const aat_tensor* v,
+                         const aat_attention_options* options, aat_tensor** out, aat_tensor** lse) {
+  return guarded("aat_attention", [&] {
+    if (!context || !q || !k || !v || !out) return invalid("aat_attention", "context, q, k, v or out is NULL");
+    aat::attention::AttentionOptions o;
+    if (options) {
+      o.causal = options->causal != 0;
+      if (options->scale != 0.0f) o.scale = options->scale;
+      if (options->key_lengths) o.key_lengths = &options->key_lengths->tensor;
+      if (options->bias) o.bias = &options->bias->tensor;
+      if (options->splits) o.splits = options->splits;
+    }
+    auto lease = context->attention.acquire(context->context);
+    if (!lease) return report(lease);
+    auto result = (**lease).run(q->tensor, k->tensor, v->tensor, o);
+    if (!result) return report(result);
+    auto o_handle = std::make_unique<aat_tensor>(aat_tensor{context->context, std::move(result->out)});
+    if (lse) *lse = new aat_tensor{context->context, std::move(result->lse)};
+    *out = o_handle.release();
+    return AAT_OK;
+  });
+}
+
+}  // extern "C"

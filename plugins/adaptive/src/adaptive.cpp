@@ -1,0 +1,287 @@
+#include "aat/adaptive/adaptive.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "aat/bindings.hpp"
+#include "adaptive/adaptive_f16.bindings.hpp"
+#include "adaptive/adaptive_f32.bindings.hpp"
+
+namespace aat::adaptive {
+
+namespace {
+
+namespace forward = plugin_gen::adaptive::adaptive_f32;  // f16 shares the interface
+static_assert(sizeof(plugin_gen::adaptive::adaptive_f16::PushConstants) == sizeof(forward::PushConstants));
+
+std::uint32_t ceil_div(std::uint64_t a, std::uint64_t b) { return static_cast<std::uint32_t>((a + b - 1) / b); }
+
+struct ForwardKey {
+  DType dtype;
+  std::uint32_t head_dim, block_q, block_kv, workgroup;
+  bool causal, lengths;
+  auto operator<=>(const ForwardKey&) const = default;
+};
+
+// Shared memory of the kernel: attention_forward's tiles plus the slot table and cursor.
+std::uint32_t shared_bytes(std::uint32_t block_q, std::uint32_t block_kv, std::uint32_t head_dim) {
+  return attention::tiling_shared_bytes(block_q, block_kv, head_dim) + 12 * block_kv + 8;
+}
+
+struct KernelTiles {
+  std::uint32_t block_q, block_kv, workgroup;
+};
+
+// Br from the exact kernel's tiling (or the caller), the largest Bc (<= attention's) that fits
+// shared memory with the slot table, and a workgroup of whole subgroups covering Br and Bc.
+Expected<KernelTiles> choose_tiles(const DeviceInfo& device, const attention::AttentionShape& shape,
+                                   std::optional<std::uint32_t> block_q) {
+  const attention::Tiling t = attention::optimize_tiling(device, shape, false);
+  KernelTiles k{block_q.value_or(t.block_q), t.block_kv, 0};
+  const auto d = static_cast<std::uint32_t>(shape.head_dim);
+  const auto& limits = device.limits;
+  while (k.block_kv > 8 && shared_bytes(k.block_q, k.block_kv, d) > limits.max_shared_memory_bytes) k.block_kv /= 2;
+  if (shared_bytes(k.block_q, k.block_kv, d) > limits.max_shared_memory_bytes)
+    return fail(ErrorCode::unsupported, fmt::format("adaptive attention: Br = {} with D = {} needs {} bytes of shared "
+                                                    "memory, device '{}' has {}", k.block_q, d,
+                                                    shared_bytes(k.block_q, k.block_kv, d),
+                                                    limits.max_shared_memory_bytes, device.name));
+  const std::uint32_t subgroup = std::max<std::uint32_t>(1, limits.subgroup_size);
+  std::uint32_t size = std::min<std::uint32_t>({128u, limits.max_workgroup_invocations, limits.max_workgroup_size[0],
+                                                k.block_q * d});
+  size = std::max({size, k.block_q, k.block_kv});  // one invocation per row and per slot
+  size = (size + subgroup - 1) / subgroup * subgroup;
+  if (size > limits.max_workgroup_invocations || size > limits.max_workgroup_size[0])
+    return fail(ErrorCode::unsupported, fmt::format("adaptive attention: a workgroup of {} invocations exceeds device "
+                                                    "'{}'", size, device.name));
+  k.workgroup = size;
+  return k;
+}
+
+Workgroups grid_2d(std::uint32_t groups) {
+  const std::uint32_t width = std::min<std::uint32_t>(std::max(groups, 1u), 65535);
+  return Workgroups{width, ceil_div(groups, width), 1};
+}
+
+}  // namespace
+
+std::optional<std::uint32_t> exact_splits(const DeviceInfo& device, const attention::AttentionShape& shape) {
+  if (device.type != DeviceType::cpu) return std::nullopt;
+  const attention::Tiling t = attention::optimize_tiling(device, shape, false);
+  const double per_workgroup = 4.0 * static_cast<double>(t.block_q) * static_cast<double>(shape.head_dim) *
+                               static_cast<double>(shape.kv_len);
+  const auto splits = static_cast<std::uint32_t>(std::ceil(per_workgroup / router::kCpuWorkgroupFlops));
+  return std::max(splits, t.splits);
+}
+
+double information_flow_quality(std::span<const float> o, std::span<const float> exact) {
+  if (o.size() != exact.size()) return std::numeric_limits<double>::quiet_NaN();
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < o.size(); ++i) {
+    const double e = exact[i], d = static_cast<double>(o[i]) - e;
+    diff += d * d;
+    norm += e * e;
+  }
+  if (std::isnan(diff) || std::isnan(norm)) return std::numeric_limits<double>::quiet_NaN();
+  if (norm == 0) return diff == 0 ? 1.0 : 0.0;
+  return 1.0 - std::sqrt(diff / norm);
+}
+
+std::string Report::to_json() const {
+  nlohmann::json shares;
+  for (auto level : {pattern::BlockLevel::full, pattern::BlockLevel::pool2, pattern::BlockLevel::pool4,
+                     pattern::BlockLevel::skip})
+    shares[std::string(pattern::to_string(level))] = levels.share(level);
+  return nlohmann::json{{"ifq", ifq},
+                        {"cer", cer},
+                        {"ae", ae},
+                        {"levels", shares},
+                        {"dense_gpu_ms", dense_gpu_ms},
+                        {"adaptive_gpu_ms", adaptive_gpu_ms},
+                        {"dense_flops", dense_flops},
+                        {"executed_flops", executed_flops},
+                        {"stages_ms",
+                         {{"pattern", stages.pattern},
+                          {"router", stages.router},
+                          {"attention", stages.attention},
+                          {"merge", stages.merge}}},
+                        {"baseline", baseline}}
+      .dump();
+}
+
+struct AdaptiveAttention::Pipelines {
+  std::map<ForwardKey, Kernel> forward;
+  Buffer placeholder;
+
+  Expected<Kernel> forward_kernel(const std::shared_ptr<Context>& context, const ForwardKey& key) {
+    if (auto it = forward.find(key); it != forward.end()) return it->second;
+    const auto words = key.dtype == DType::f16 ? plugin_gen::adaptive::adaptive_f16::spirv() : forward::spirv();
+    KernelOptions options;
+    const std::uint32_t outputs = ceil_div(std::uint64_t{key.block_q} * key.head_dim, key.workgroup);
+    options.spec = {{"local_size_x", Value(std::int64_t{key.workgroup})},
+                    {"BLOCK_Q", Value(std::int64_t{key.block_q})},
+                    {"BLOCK_KV", Value(std::int64_t{key.block_kv})},
+                    {"HEAD_DIM", Value(std::int64_t{key.head_dim})},
+                    {"CAUSAL", Value(key.causal)},
+                    {"HAS_LENGTHS", Value(key.lengths)},
+                    {"OUTPUTS_PER_THREAD", Value(std::int64_t{outputs})}};
+    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()),
+                                          fmt::format("adaptive.attention_{}", to_string(key.dtype)), options));
+    forward.emplace(key, kernel);
+    return kernel;
+  }
+};
+
+Expected<AdaptiveAttention> AdaptiveAttention::create(const std::shared_ptr<Context>& context) {
+  if (!context) return fail(ErrorCode::invalid_argument, "AdaptiveAttention::create: no context");
+  AdaptiveAttention a;
+  a.context_ = context;
+  a.pipelines_ = std::make_shared<Pipelines>();
+  AAT_TRY(a.pipelines_->placeholder, Buffer::create(context, 16));
+  AAT_TRY(auto pattern, pattern::Pattern::create(context));
+  AAT_TRY(auto router, router::Router::create(context));
+  AAT_TRY(auto exact, attention::Attention::create(context));
+  a.pattern_ = std::make_shared<pattern::Pattern>(std::move(pattern));
+  a.router_ = std::make_shared<router::Router>(std::move(router));
+  a.exact_ = std::make_shared<attention::Attention>(std::move(exact));
+  return a;
+}
+
+Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                const AdaptiveOptions& options) {
+  attention::AttentionOptions check;
+  check.causal = options.causal;
+  check.scale = options.scale;
+  check.key_lengths = options.key_lengths;
+  AAT_TRY(const attention::AttentionShape shape, with_context(attention::check_inputs(q, k, v, check), "adaptive attention"));
+  AAT_TRY(const KernelTiles tiles, choose_tiles(context_->device(), shape, options.block_q));
+
+  AdaptiveResult result;
+  result.block_q = tiles.block_q;
+  result.block_kv = tiles.block_kv;
+  result.workgroup = tiles.workgroup;
+  AAT_TRY(result.out, Tensor::create(context_, shape.dtype, q.shape()));
+  AAT_TRY(result.lse, Tensor::create(context_, DType::f32, {shape.batch, shape.q_heads, shape.q_len}));
+  if (shape.batch * shape.q_heads * shape.q_len == 0) return result;
+
+  pattern::PatternOptions po;
+  po.causal = options.causal;
+  po.scale = options.scale;
+  po.key_lengths = options.key_lengths;
+  po.block_q = tiles.block_q;
+  po.block_k = options.block_k;
+  po.mass = options.mass;
+  po.pool2_share = options.pool2_share;
+  po.pool4_share = options.pool4_share;
+  po.sink_tiles = options.sink_tiles;
+  po.local_window = options.local_window;
+  po.halo = options.halo;
+  po.estimator = options.estimator;
+  po.variance = options.variance;
+  po.variance_cap = options.variance_cap;
+  po.query_group = options.query_group;
+  const bool pooled = !pattern::thresholds(po).all_full;
+
+  AAT_TRY(Stream stream, Stream::create(context_));
+  AAT_TRY(result.map, pattern_->record(stream, q, k, po));
+  router::Pyramid pyramid;
+  if (pooled) {
+    AAT_TRY(pyramid, router_->record_pyramid(stream, *pattern_, k, v));
+    result.pyramid_flops = 2.0 * static_cast<double>(k.element_count()) * 2.0;  // K and V, x2 and x4: one add each
+  }
+  router::RouterOptions ro;
+  ro.item_slots = options.item_slots;
+  AAT_TRY(const router::Plan plan, router_->record_plan(stream, result.map, ro));
+  result.item_slots = plan.item_slots;
+
+  Tensor partial_o, partial_state;
+  if (plan.partial_capacity > 0) {
+    AAT_TRY(partial_o, Tensor::create(context_, DType::f32, {plan.partial_capacity, tiles.block_q, shape.head_dim}));
+    AAT_TRY(partial_state, Tensor::create(context_, DType::f32, {plan.partial_capacity, tiles.block_q, 2}));
+  }
+  const Buffer& unused = pipelines_->placeholder;
+  if (plan.item_capacity > 0) {
+    const ForwardKey key{shape.dtype,      static_cast<std::uint32_t>(shape.head_dim), tiles.block_q, tiles.block_kv,
+                         tiles.workgroup,  shape.causal,                               options.key_lengths != nullptr};
+    AAT_TRY(Kernel kernel, pipelines_->forward_kernel(context_, key));
+    Bindings b(kernel);
+    AAT_CHECK(b.bind(forward::binding::Q, q));
+    AAT_CHECK(b.bind(forward::binding::K, k));
+    AAT_CHECK(b.bind(forward::binding::V, v));
+    AAT_CHECK(b.bind(forward::binding::K2, pooled ? pyramid.k2.buffer() : unused));
+    AAT_CHECK(b.bind(forward::binding::V2, pooled ? pyramid.v2.buffer() : unused));
+    AAT_CHECK(b.bind(forward::binding::K4, pooled ? pyramid.k4.buffer() : unused));
+    AAT_CHECK(b.bind(forward::binding::V4, pooled ? pyramid.v4.buffer() : unused));
+    AAT_CHECK(b.bind(forward::binding::KeyLengths, options.key_lengths ? options.key_lengths->buffer() : unused));
+    AAT_CHECK(b.bind(forward::binding::RowBlocks, plan.row_blocks));
+    AAT_CHECK(b.bind(forward::binding::Items, plan.items));
+    AAT_CHECK(b.bind(forward::binding::Counters, plan.counters));
+    AAT_CHECK(b.bind(forward::binding::O, result.out));
+    AAT_CHECK(b.bind(forward::binding::L, result.lse));
+    AAT_CHECK(b.bind(forward::binding::PartialO, partial_o ? partial_o.buffer() : unused));
+    AAT_CHECK(b.bind(forward::binding::PartialState, partial_state ? partial_state.buffer() : unused));
+    forward::PushConstants push{};
+    push.batch = static_cast<std::uint32_t>(shape.batch);
+    push.q_heads = static_cast<std::uint32_t>(shape.q_heads);
+    push.kv_heads = static_cast<std::uint32_t>(shape.kv_heads);
+    push.q_len = static_cast<std::uint32_t>(shape.q_len);
+    push.kv_len = static_cast<std::uint32_t>(shape.kv_len);
+    push.scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
+    push.tiles_q = static_cast<std::uint32_t>(result.map.grid.tiles_q);
+    push.tiles_k = static_cast<std::uint32_t>(result.map.grid.tiles_k);
+    push.block_k = options.block_k;
+    AAT_CHECK(b.push_struct(push));
+    AAT_CHECK(stream.dispatch(b, grid_2d(plan.item_capacity), "adaptive.attention"));
+  }
+  AAT_CHECK(router_->record_merge(stream, plan, partial_o, partial_state, result.out, result.lse));
+  AAT_CHECK(stream.run());
+
+  for (const auto& t : stream.timings()) {
+    if (t.label.starts_with("pattern.")) result.stages.pattern += t.gpu_ms;
+    else if (t.label == "router.merge") result.stages.merge += t.gpu_ms;
+    else if (t.label.starts_with("router.")) result.stages.router += t.gpu_ms;
+    else result.stages.attention += t.gpu_ms;
+  }
+  result.gpu_ms = stream.total_gpu_ms();
+  AAT_TRY(auto levels, result.map.levels.download_values<std::uint8_t>());
+  result.cost = pattern::map_cost(result.map.grid, levels, po);
+  AAT_TRY(auto counters, plan.counters.download_values<std::int32_t>());
+  result.items = counters[router::Counter::items];
+  if (counters[router::Counter::overflow] != 0)
+    return fail(ErrorCode::internal, "adaptive attention: the router's plan overflowed its capacity");
+  return result;
+}
+
+Expected<Report> AdaptiveAttention::report(const Tensor& q, const Tensor& k, const Tensor& v, const AdaptiveOptions& options,
+                                           const AdaptiveResult& result,
+                                           std::optional<attention::KernelPath> baseline_path) {
+  attention::AttentionOptions exact_options;
+  exact_options.causal = options.causal;
+  exact_options.scale = options.scale;
+  exact_options.key_lengths = options.key_lengths;
+  exact_options.path = baseline_path;
+  AAT_TRY(const attention::AttentionShape shape, attention::check_inputs(q, k, v, exact_options));
+  exact_options.splits = exact_splits(context_->device(), shape);
+  AAT_TRY(auto exact, exact_->run(q, k, v, exact_options));
+  AAT_TRY(auto want, exact.out.download_f32());
+  AAT_TRY(auto got, result.out.download_f32());
+  Report r;
+  r.ifq = information_flow_quality(got, want);
+  r.dense_flops = result.cost.dense_flops;
+  r.executed_flops = result.executed_flops();
+  r.cer = result.cer();
+  r.dense_gpu_ms = exact.gpu_ms;
+  r.adaptive_gpu_ms = result.gpu_ms;
+  r.ae = result.gpu_ms > 0 ? exact.gpu_ms / result.gpu_ms : 0.0;
+  r.levels = result.cost.levels;
+  r.stages = result.stages;
+  r.baseline = std::string(attention::to_string(exact.tiling.path));
+  return r;
+}
+
+}  // namespace aat::adaptive

@@ -1,0 +1,339 @@
+// Adaptive attention against the double-precision reference of attention over a block map
+// (reference.hpp): with mass 1 that is exact attention; with pooled and skipped blocks it is
+// the map the GPU's pattern chose (downloaded and fed to the reference), so the kernel's slot
+// gathering, pooled scores (+ log n), masks and the split/merge are checked exactly.
+//
+// Tolerances as the attention suite's (test_attention.cpp): f32 storage abs = rel = 2e-5 for O
+// and L (f32 accumulation over D <= 128 and a few hundred keys); f16 storage 1e-3 for O (the
+// inputs are rounded to f16 before the reference sees them; pooled K/V are stored in f16 too,
+// one more rounding of a mean: still within 1e-3 of |O| <= 4). A wrong mask, pool or merge
+// gives errors of order 1e-2 and more.
+#include "aat/adaptive/adaptive.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "aat/pattern/synthetic.hpp"
+#include "aat/plugin.hpp"
+#include "device_test.hpp"
+#include "reference.hpp"
+
+extern "C" const aat_plugin_descriptor* aat_plugin_adaptive_entry(void);
+
+namespace aat::adaptive {
+namespace {
+
+using aat::testing::unwrap;
+namespace ref = reference;
+
+struct Case {
+  std::int64_t B = 1, Hq = 1, Hkv = 1, Nq = 128, Nk = 128, D = 32;
+  DType dtype = DType::f32;
+  bool causal = false;
+  std::vector<std::int32_t> lengths;
+  AdaptiveOptions options;
+  std::uint32_t seed = 1;
+  std::string name() const {
+    std::ostringstream s;
+    s << "B" << B << " Hq" << Hq << " Hkv" << Hkv << " Nq" << Nq << " Nk" << Nk << " D" << D << ' ' << to_string(dtype)
+      << (causal ? " causal" : "") << " mass " << options.mass << " item_slots " << options.item_slots;
+    return s.str();
+  }
+};
+
+struct Inputs {
+  std::vector<float> q, k, v;
+};
+
+Inputs random_inputs(const Case& c) {
+  std::mt19937 rng(c.seed);
+  std::normal_distribution<float> normal;
+  auto fill = [&](std::int64_t n) {
+    std::vector<float> x(static_cast<std::size_t>(n));
+    for (auto& e : x) e = normal(rng);
+    return c.dtype == DType::f16 ? from_half(to_half(x)) : x;
+  };
+  return {fill(c.B * c.Hq * c.Nq * c.D), fill(c.B * c.Hkv * c.Nk * c.D), fill(c.B * c.Hkv * c.Nk * c.D)};
+}
+
+Tensor upload(const std::shared_ptr<Context>& ctx, DType dtype, std::vector<std::int64_t> shape, const std::vector<float>& x) {
+  if (dtype == DType::f16) return unwrap(Tensor::from_values<std::uint16_t>(ctx, DType::f16, std::move(shape), to_half(x)));
+  return unwrap(Tensor::from_values<float>(ctx, DType::f32, std::move(shape), x));
+}
+
+struct GpuRun {
+  std::vector<float> out, lse;
+  std::vector<std::uint8_t> levels;
+  AdaptiveResult result;
+};
+
+class AdaptiveTest : public aat::testing::DeviceTest {
+ protected:
+  static void TearDownTestSuite() { adaptive_.reset(); }
+  AdaptiveAttention& adaptive() {
+    if (!adaptive_) adaptive_ = unwrap(AdaptiveAttention::create(context()), "AdaptiveAttention::create");
+    return *adaptive_;
+  }
+
+  struct Device {
+    Tensor q, k, v, lengths;
+    AdaptiveOptions options;
+  };
+  Device upload_case(const Case& c, const Inputs& in) {
+    Device d;
+    d.q = upload(context(), c.dtype, {c.B, c.Hq, c.Nq, c.D}, in.q);
+    d.k = upload(context(), c.dtype, {c.B, c.Hkv, c.Nk, c.D}, in.k);
+    d.v = upload(context(), c.dtype, {c.B, c.Hkv, c.Nk, c.D}, in.v);
+    d.options = c.options;
+    d.options.causal = c.causal;
+    if (!c.lengths.empty()) d.lengths = unwrap(Tensor::from_values<std::int32_t>(context(), DType::i32, {c.B}, c.lengths));
+    return d;
+  }
+
+  GpuRun run(const Case& c, const Inputs& in) {
+    Device d = upload_case(c, in);
+    if (d.lengths) d.options.key_lengths = &d.lengths;
+    GpuRun r;
+    r.result = unwrap(adaptive().run(d.q, d.k, d.v, d.options), c.name().c_str());
+    r.out = unwrap(r.result.out.download_f32());
+    r.lse = unwrap(r.result.lse.download_f32());
+    r.levels = unwrap(r.result.map.levels.download_values<std::uint8_t>());
+    return r;
+  }
+
+  // Runs the case and compares O and L with the reference over the map the GPU chose.
+  GpuRun expect_matches_reference(const Case& c, const Inputs& in) {
+    SCOPED_TRACE(c.name());
+    GpuRun gpu = run(c, in);
+    ref::Problem p;
+    p.batch = c.B;
+    p.q_heads = c.Hq;
+    p.kv_heads = c.Hkv;
+    p.q_len = c.Nq;
+    p.kv_len = c.Nk;
+    p.head_dim = c.D;
+    p.causal = c.causal;
+    if (c.options.scale) p.scale = *c.options.scale;
+    p.key_lengths = c.lengths;
+    p.block_q = gpu.result.block_q;
+    p.block_k = c.options.block_k;
+    const auto want = ref::attention_over_map(p, in.q, in.k, in.v, gpu.levels);
+    const double tol = c.dtype == DType::f16 ? 1e-3 : 2e-5;
+    std::size_t bad = 0;
+    std::string first;
+    auto check = [&](const char* what, const std::vector<float>& got, const std::vector<double>& w, double t) {
+      EXPECT_EQ(got.size(), w.size());
+      for (std::size_t i = 0; i < std::min(got.size(), w.size()); ++i) {
+        const bool ok = std::isnan(w[i])   ? std::isnan(got[i])
+                        : std::isinf(w[i]) ? got[i] == w[i]
+                                           : std::abs(got[i] - w[i]) <= t * (1 + std::abs(w[i]));
+        if (!ok && bad++ == 0) first = std::string(what) + "[" + std::to_string(i) + "] got " + std::to_string(got[i]) +
+                                       " want " + std::to_string(w[i]);
+      }
+    };
+    check("O", gpu.out, want.out, tol);
+    check("L", gpu.lse, want.lse, 2e-5);
+    EXPECT_EQ(bad, 0u) << first;
+    return gpu;
+  }
+
+  static inline std::optional<AdaptiveAttention> adaptive_;
+};
+
+// =============================================================================================
+// Every block full: exact attention.
+
+TEST_F(AdaptiveTest, DensePlanIsExactAttention) {
+  Case c;
+  c.Nq = 100;
+  c.Nk = 300;
+  c.options.mass = 1.0;
+  const Inputs in = random_inputs(c);
+  const GpuRun gpu = expect_matches_reference(c, in);
+  for (auto l : gpu.levels) EXPECT_TRUE(l == 0 || l == 4);
+  EXPECT_NEAR(gpu.result.cer(), 1.0, 0.08);  // the pattern costs about 3.5/Bc of dense
+  // And it agrees with the exact kernel of the attention plugin.
+  Device d = upload_case(c, in);
+  auto exact = unwrap(adaptive().exact().run(d.q, d.k, d.v, {}));
+  const auto want = unwrap(exact.out.download_f32());
+  EXPECT_GT(information_flow_quality(gpu.out, want), 1.0 - 1e-5);
+}
+
+TEST_F(AdaptiveTest, DensePlanIsExactCausalGqaSplitIntoItems) {
+  Case c;
+  c.B = 2;
+  c.Hq = 4;
+  c.Hkv = 2;
+  c.Nq = c.Nk = 333;
+  c.causal = true;
+  c.options.mass = 1.0;
+  c.options.item_slots = 64;  // split every query tile into 64-key items: partial states + merge
+  const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
+  EXPECT_GT(gpu.result.items, 2 * 4 * 11);
+}
+
+TEST_F(AdaptiveTest, DensePlanIsExactF16WithKeyLengths) {
+  Case c;
+  c.B = 3;
+  c.Nq = 70;
+  c.Nk = 200;
+  c.D = 64;
+  c.dtype = DType::f16;
+  c.causal = true;
+  c.lengths = {200, 0, 77};
+  c.options.mass = 1.0;
+  c.options.item_slots = 100;
+  const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
+  // Batch 1 sees no key: O = 0, L = -inf.
+  for (std::int64_t i = 70 * 64; i < 2 * 70 * 64; ++i) ASSERT_EQ(gpu.out[static_cast<std::size_t>(i)], 0.0f);
+  for (std::int64_t i = 70; i < 140; ++i) ASSERT_EQ(gpu.lse[static_cast<std::size_t>(i)], -std::numeric_limits<float>::infinity());
+}
+
+TEST_F(AdaptiveTest, DensePlanIsExactForDecode) {
+  Case c;
+  c.Hq = 8;
+  c.Nq = 1;
+  c.Nk = 1000;
+  c.causal = true;
+  c.options.mass = 1.0;
+  c.options.item_slots = 256;
+  expect_matches_reference(c, random_inputs(c));
+}
+
+// 4096 keys per query row: one workgroup per query tile would do 33 MFLOP, past what lavapipe
+// computes correctly (router::kCpuWorkgroupFlops); the router's default items stay under it.
+TEST_F(AdaptiveTest, LongKeyRowsStayExactWithDefaultItems) {
+  Case c;
+  c.Nq = 64;
+  c.Nk = 4096;
+  c.D = 64;
+  c.options.mass = 1.0;
+  const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
+  EXPECT_GE(gpu.result.items, 2 * (context()->device().type == DeviceType::cpu ? 4 : 1));
+}
+
+TEST_F(AdaptiveTest, CausalWithMoreQueriesThanKeysMasksEarlyRows) {
+  Case c;
+  c.Nq = 150;
+  c.Nk = 60;
+  c.causal = true;
+  c.options.mass = 1.0;
+  const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
+  for (std::int64_t row = 0; row < 90; ++row)
+    ASSERT_EQ(gpu.lse[static_cast<std::size_t>(row)], -std::numeric_limits<float>::infinity()) << row;
+}
+
+// =============================================================================================
+// Pooled and skipped blocks: the kernel runs exactly the plan.
+
+TEST_F(AdaptiveTest, RunsPooledAndSkippedBlocksAsPlanned) {
+  Case c;
+  c.Nq = 256;
+  c.Nk = 2 * 64 * 5 + 6;  // a ragged last key tile: pools of fewer keys
+  c.causal = true;
+  c.options.mass = 0.3;
+  c.options.pool2_share = 0.4;
+  c.options.pool4_share = 0.4;
+  c.options.local_window = 0;
+  const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
+  int counts[5] = {};
+  for (auto l : gpu.levels) ++counts[l];
+  EXPECT_GT(counts[1], 0);
+  EXPECT_GT(counts[2], 0);
+  EXPECT_GT(counts[3], 0);
+  EXPECT_LT(gpu.result.cost.attention_flops, gpu.result.cost.dense_flops);
+}
+
+TEST_F(AdaptiveTest, RunsPooledBlocksSplitAcrossItemsWithLengthsF16) {
+  Case c;
+  c.B = 2;
+  c.Hq = 2;
+  c.Nq = 96;
+  c.Nk = 700;
+  c.D = 64;
+  c.dtype = DType::f16;
+  c.lengths = {700, 389};
+  c.options.mass = 0.2;
+  c.options.item_slots = 96;
+  expect_matches_reference(c, random_inputs(c));
+}
+
+TEST_F(AdaptiveTest, PropagatesNaNLikeExactAttention) {
+  Case c;
+  c.Nq = 64;
+  c.Nk = 256;
+  c.options.mass = 1.0;
+  Inputs in = random_inputs(c);
+  in.q[static_cast<std::size_t>(5 * c.D)] = std::numeric_limits<float>::quiet_NaN();  // row 5: NaN scores
+  const GpuRun gpu = expect_matches_reference(c, in);
+  EXPECT_TRUE(std::isnan(gpu.out[static_cast<std::size_t>(5 * c.D)]));
+  EXPECT_FALSE(std::isnan(gpu.out[static_cast<std::size_t>(6 * c.D)]));
+}
+
+// =============================================================================================
+// Quality on the two kinds of input.
+
+TEST_F(AdaptiveTest, StructuredInputsKeepQualityAtAFractionOfTheCost) {
+  pattern::StructuredSpec spec;
+  spec.length = 1024;
+  spec.seed = 3;
+  const auto in = pattern::structured_inputs(spec);
+  Case c;
+  c.Nq = c.Nk = 1024;
+  c.D = 64;
+  c.causal = true;
+  Device d = upload_case(c, Inputs{in.q, in.k, in.v});
+  const AdaptiveResult r = unwrap(adaptive().run(d.q, d.k, d.v, d.options));
+  const Report report = unwrap(adaptive().report(d.q, d.k, d.v, d.options, r));
+  std::printf("  structured N=1024 causal mass %.3g: IFQ %.5f CER %.2f AE %.2f (full %.2f pool2 %.2f pool4 %.2f skip %.2f)\n",
+              d.options.mass, report.ifq, report.cer, report.ae, report.levels.share(pattern::BlockLevel::full),
+              report.levels.share(pattern::BlockLevel::pool2), report.levels.share(pattern::BlockLevel::pool4),
+              report.levels.share(pattern::BlockLevel::skip));
+  EXPECT_GE(report.ifq, 0.99);
+  EXPECT_GE(report.cer, 2.0);
+  EXPECT_GT(report.ae, 0.0);
+  const auto j = nlohmann::json::parse(report.to_json());
+  for (const char* key : {"ifq", "cer", "ae", "levels"}) EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_TRUE(j["levels"].contains("pool4"));
+}
+
+TEST_F(AdaptiveTest, GaussianInputsKeepNearlyEverything) {
+  const auto in = pattern::gaussian_inputs(1, 1, 1024, 64, 4);
+  Case c;
+  c.Nq = c.Nk = 1024;
+  c.D = 64;
+  c.causal = true;
+  Device d = upload_case(c, Inputs{in.q, in.k, in.v});
+  const AdaptiveResult r = unwrap(adaptive().run(d.q, d.k, d.v, d.options));
+  const Report report = unwrap(adaptive().report(d.q, d.k, d.v, d.options, r));
+  std::printf("  gaussian N=1024 causal mass %.3g: IFQ %.5f CER %.2f AE %.2f\n", d.options.mass, report.ifq, report.cer,
+              report.ae);
+  EXPECT_GE(report.ifq, 0.99);
+  EXPECT_LT(report.cer, 1.5);
+}
+
+TEST(InformationFlowQuality, IsOneMinusTheRelativeError) {
+  const std::vector<float> exact{3, 4}, same{3, 4}, off{3, 5}, zero{0, 0};
+  EXPECT_DOUBLE_EQ(information_flow_quality(same, exact), 1.0);
+  EXPECT_DOUBLE_EQ(information_flow_quality(off, exact), 0.8);  // |(0, 1)| / |(3, 4)| = 0.2
+  EXPECT_DOUBLE_EQ(information_flow_quality(zero, zero), 1.0);
+  EXPECT_TRUE(std::isnan(information_flow_quality(std::vector<float>{NAN, 0}, exact)));
+}
+
+TEST(AdaptivePlugin, LinksStaticallyWithItsKernelsAndCommand) {
+  PluginRegistry registry;
+  ASSERT_TRUE(registry.add_static(aat_plugin_adaptive_entry()).has_value());
+  const Plugin* plugin = registry.find("adaptive");
+  ASSERT_NE(plugin, nullptr);
+  EXPECT_NE(plugin->find_kernel("adaptive_f32"), nullptr);
+  EXPECT_NE(plugin->find_kernel("adaptive_f16"), nullptr);
+  EXPECT_NE(registry.find_command("adaptive-attention"), nullptr);
+}
+
+}  // namespace
+}  // namespace aat::adaptive

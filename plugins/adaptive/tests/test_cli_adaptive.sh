@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# End-to-end test of `aat run adaptive-attention`: with --mass 1 the output equals a float64
+# NumPy attention (plugins/attention/tests/make_reference_data.py); on structured inputs the
+# --report / --json numbers are consistent (IFQ recomputed here from an exact run); errors.
+# Usage: test_cli_adaptive.sh AAT_BINARY SOURCE_DIR
+# Exits 77 (CTest SKIP_RETURN_CODE) when /usr/bin/python3 or numpy is missing.
+set -euo pipefail
+
+AAT=${1:?usage: test_cli_adaptive.sh AAT_BINARY SOURCE_DIR}
+SRC=${2:?usage: test_cli_adaptive.sh AAT_BINARY SOURCE_DIR}
+PY=/usr/bin/python3
+REF_DIR="$SRC/plugins/attention/tests"
+if [[ ! -x $PY ]] || ! "$PY" -c 'import numpy' 2>/dev/null; then
+  echo "SKIP: $PY with numpy is needed" >&2
+  exit 77
+fi
+[[ -f $REF_DIR/make_reference_data.py ]] || { echo "FAIL - $REF_DIR/make_reference_data.py not found" >&2; exit 1; }
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/aat_cli_adaptive.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+
+failures=0
+pass() { echo "ok   - $*"; }
+fail() { echo "FAIL - $*" >&2; failures=$((failures + 1)); }
+run_ok() {  # run_ok NAME CMD...: CMD must exit 0 (stdout in out.txt)
+  local name=$1 rc=0
+  shift
+  "$@" >out.txt 2>err.txt || rc=$?
+  if [[ $rc -ne 0 ]]; then fail "$name: exit status $rc (stderr: $(cat err.txt))"; return 1; fi
+  pass "$name"
+}
+check() {  # check NAME PYTHON
+  local name=$1
+  if "$PY" -c "import sys; sys.path.insert(0, '$REF_DIR'); $2" >check.txt 2>&1; then pass "$name ($(cat check.txt))"
+  else fail "$name: $(cat check.txt)"; fi
+}
+
+"$PY" - <<'EOF'
+import numpy as np
+rng = np.random.default_rng(3)
+# f32, causal, GQA (Hq 4, Hkv 2), N = 200 (not a tile multiple), D = 32.
+for n, shape in (("q", (2, 4, 200, 32)), ("k", (2, 2, 200, 32)), ("v", (2, 2, 200, 32))):
+    np.save(f"{n}.npy", rng.standard_normal(shape).astype(np.float32))
+# f16 with key lengths, Nq != Nk.
+for n, shape in (("q", (2, 2, 40, 64)), ("k", (2, 2, 300, 64)), ("v", (2, 2, 300, 64))):
+    np.save(f"h_{n}.npy", rng.standard_normal(shape).astype(np.float16))
+np.save("h_len.npy", np.array([300, 123], np.int32))
+np.save("bad_v.npy", np.zeros((2, 2, 199, 32), np.float32))
+EOF
+
+# 1. mass 1: exact attention, against float64 NumPy.
+if run_ok "--mass 1 --causal (f32, GQA)" "$AAT" run adaptive-attention --q q.npy --k k.npy --v v.npy --out o.npy \
+    --lse l.npy --causal --mass 1 --json; then
+  cp out.txt dense.json
+  check "mass 1 equals exact attention" '
+import json
+import numpy as np
+from make_reference_data import attention_reference
+q, k, v = (np.load(f"{n}.npy") for n in "qkv")
+o_ref, l_ref = attention_reference(q, k, v, causal=True)
+o, l = np.load("o.npy"), np.load("l.npy")
+assert o.dtype == np.float32 and o.shape == q.shape and l.shape == q.shape[:3]
+err = np.abs(o - o_ref).max()
+assert err < 1e-4, err
+assert np.abs(l - l_ref).max() < 1e-4
+r = json.load(open("dense.json"))
+assert r["levels"]["full"] == 1.0 and 0.9 < r["cer"] <= 1.0, r
+print(f"max |err| {err:.2g}")
+'
+fi
+if run_ok "--mass 1 f16 --key-lengths" "$AAT" run adaptive-attention --q h_q.npy --k h_k.npy --v h_v.npy \
+    --out h_o.npy --key-lengths h_len.npy --mass 1 --item-slots 64; then
+  check "f16 mass 1 equals exact attention" '
+import numpy as np
+from make_reference_data import attention_reference
+q, k, v = (np.load(f"h_{n}.npy") for n in "qkv")
+o_ref, _ = attention_reference(q, k, v, key_lengths=np.load("h_len.npy"))
+o = np.load("h_o.npy")
+assert o.dtype == np.float16
+err = np.abs(o.astype(np.float64) - o_ref).max()
+assert err < 2e-3, err
+print(f"max |err| {err:.2g}")
+'
+fi
+
+# 2. Structured inputs: --report --json gives ifq, cer, ae, levels; IFQ matches an exact run.
+run_ok "attention-inputs structured" "$AAT" run attention-inputs --kind structured --length 1024 --prefix s_
+if run_ok "--report --json (structured, causal)" "$AAT" run adaptive-attention --q s_q.npy --k s_k.npy \
+    --v s_v.npy --out s_o.npy --causal --report --json --map s_map.npy; then
+  cp out.txt report.json
+  run_ok "exact attention for the check" "$AAT" run attention --q s_q.npy --k s_k.npy --v s_v.npy --out s_exact.npy --causal
+  check "report: ifq, cer, ae, levels, consistent with the outputs" '
+import json
+import numpy as np
+r = json.load(open("report.json"))
+for key in ("ifq", "cer", "ae", "levels", "gpu_ms", "dense_gpu_ms", "stages_ms"):
+    assert key in r, key
+assert set(r["levels"]) == {"full", "pool2", "pool4", "skip"}, r["levels"]
+assert abs(sum(r["levels"].values()) - 1) < 1e-9
+o, exact = np.load("s_o.npy").astype(np.float64), np.load("s_exact.npy").astype(np.float64)
+ifq = 1 - np.linalg.norm(o - exact) / np.linalg.norm(exact)
+assert abs(ifq - r["ifq"]) < 1e-4, (ifq, r["ifq"])
+assert r["ifq"] > 0.99 and r["cer"] > 1.5 and r["ae"] > 0, r
+m = np.load("s_map.npy")
+assert m.shape == (1, 1, 32, 16) and m.dtype == np.uint8
+print("IFQ %.5f CER %.2f AE %.2f" % (r["ifq"], r["cer"], r["ae"]))
+'
+fi
+if run_ok "--report (text)" "$AAT" run adaptive-attention --q s_q.npy --k s_k.npy --v s_v.npy --out s_o2.npy \
+    --causal --report --mass 0.99; then
+  grep -q "IFQ" out.txt && grep -q "CER" out.txt && grep -q "AE" out.txt && pass "text report names IFQ, CER, AE" \
+    || fail "text report: $(cat out.txt)"
+fi
+
+# 3. Errors.
+rc=0; "$AAT" run adaptive-attention --q q.npy --k k.npy --v bad_v.npy --out e.npy >out.txt 2>err.txt || rc=$?
+[[ $rc -eq 1 ]] && grep -q "2x2x199x32" err.txt && pass "K/V shape mismatch is an error naming the shape" \
+  || fail "shape mismatch: rc $rc, $(cat err.txt)"
+rc=0; "$AAT" run adaptive-attention --q nope.npy --k k.npy --v v.npy --out e.npy >out.txt 2>err.txt || rc=$?
+[[ $rc -eq 1 ]] && grep -q "nope.npy" err.txt && pass "missing input is an error" || fail "missing input: rc $rc"
+[[ ! -e e.npy ]] && pass "no output written on error" || fail "an output was written despite the error"
+
+if [[ $failures -ne 0 ]]; then
+  echo "$failures check(s) failed" >&2
+  exit 1
+fi
+echo "all checks passed"

@@ -1,0 +1,54 @@
+// What both attention kernels (attention_forward.glsl, attention_coopmat.glsl) share: the
+// mask and split-K specialization constants, the bindings after Q, K, V and O, the push
+// constants, and the mask rules. Each kernel declares Q, K, V (bindings 0-2) and O (3) with
+// the element types it loads.
+#ifndef AAT_ATTENTION_COMMON_GLSL
+#define AAT_ATTENTION_COMMON_GLSL
+
+#include "aat/constants.glsl"
+
+layout(constant_id = 4) const bool CAUSAL = false;
+layout(constant_id = 5) const bool HAS_LENGTHS = false;
+layout(constant_id = 6) const bool HAS_BIAS = false;
+layout(constant_id = 7) const bool WRITE_PARTIALS = false;
+
+layout(std430, binding = 4) writeonly buffer LseBuffer { float lse[]; } L;
+layout(std430, binding = 5) readonly buffer KeyLengthBuffer { int len[]; } KeyLengths;
+layout(std430, binding = 6) readonly buffer BiasBuffer { float bias[]; } Bias;
+layout(std430, binding = 7) writeonly buffer PartialOBuffer { float o[]; } PartialO;
+// Split-K partial state per row: (m, l) in natural-log units (see shaders/aat/softmax_state.glsl).
+layout(std430, binding = 8) writeonly buffer PartialStateBuffer { vec2 ml[]; } PartialL;
+
+layout(push_constant) uniform AttentionParams {
+  uint batch;
+  uint q_heads;
+  uint kv_heads;
+  uint q_len;
+  uint kv_len;
+  float scale;
+  uint bias_stride_b;    // elements between batches of the bias (0: broadcast)
+  uint bias_stride_h;    // elements between heads of the bias (0: broadcast)
+  uint tiles_per_split;  // K tiles each split covers
+} p;
+
+// The end (exclusive) of the keys any of `rows` query rows from q0 may see.
+uint visible_key_end(uint batch_index, uint q0, uint rows) {
+  uint end = p.kv_len;
+  if (HAS_LENGTHS) end = min(end, uint(clamp(KeyLengths.len[batch_index], 0, int(p.kv_len))));
+  if (CAUSAL) {
+    // The last row q0 + rows - 1 sees keys j <= q0 + rows - 1 + Nk - Nq (bottom-right aligned).
+    const int last = int(q0 + rows) - 1 + int(p.kv_len) - int(p.q_len);
+    end = min(end, uint(max(last + 1, 0)));
+  }
+  return end;
+}
+
+bool causally_hidden(uint qi, uint kj) {
+  return CAUSAL && int(kj) > int(qi) + int(p.kv_len) - int(p.q_len);
+}
+
+float bias_at(uint batch_index, uint head, uint qi, uint kj) {
+  return Bias.bias[batch_index * p.bias_stride_b + head * p.bias_stride_h + qi * p.kv_len + kj];
+}
+
+#endif

@@ -1,0 +1,168 @@
+// The pattern: how much attention mass each (query tile, key tile) block is likely to hold,
+// estimated from pooled tiles, and the resolution (level) each block gets from it.
+//
+// For query tile i (block_q rows) and key tile j (block_k keys) of one (batch, head), from the
+// key tile means mean(K_j):
+//   tile estimate:  s_ij = scale * mean(Q_i) . mean(K_j) + log n_ij   (n_ij: visible keys per
+//                   row; block_k for a fully visible whole tile), density_ij = softmax_j s_ij;
+//   row estimate:   the same per group a of `query_group` query rows (q_a their mean),
+//                   s_aj = scale * q_a . mean(K_j) + log n_aj, and density_ij = mean over the
+//                   tile's groups of softmax_j s_aj (the default: a query tile only some of
+//                   whose rows attend to a block keeps its mass);
+//   variance:       (default on) + min(scale^2 / 2 * sum_d q_d^2 Var_j(k_d), variance_cap), the
+//                   log-normal second moment of the tile's scores, so a tile of a few strong
+//                   keys among weak ones is not rated by its mean score alone (capped: a tile of
+//                   two key populations makes the log-normal term overshoot).
+// The formula is {tile, variance off}.
+// Blocks ranked by density keep full resolution until they hold `mass` of the row tile's mass,
+// the next share is pooled (x2, then x4: mean-pooled keys and values), the rest is skipped;
+// blocks next to a block ranked full (within `halo` key tiles) are full too. The first key
+// tile and the tiles around the diagonal are always full; masked blocks are marked masked;
+// partially masked blocks are never pooled. See docs/adaptive.md.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "aat/attention/attention.hpp"
+#include "aat/context.hpp"
+#include "aat/kernel.hpp"
+#include "aat/stream.hpp"
+#include "aat/tensor.hpp"
+
+namespace aat::pattern {
+
+// One byte per block in the map. Pool size of a kept level: 1 << level.
+enum class BlockLevel : std::uint8_t { full = 0, pool2 = 1, pool4 = 2, skip = 3, masked = 4 };
+inline constexpr int kLevelCount = 5;
+std::string_view to_string(BlockLevel level);
+// 1, 2 or 4 for kept levels; 0 for skip and masked.
+std::uint32_t pool_size(BlockLevel level);
+
+// The default `mass`: see docs/adaptive.md ("Choosing mass") for the measurements behind it.
+inline constexpr double kDefaultMass = 0.95;
+
+enum class Estimator : std::uint8_t { tile, row };
+std::string_view to_string(Estimator estimator);
+
+struct PatternOptions {
+  bool causal = false;                  // as attention: query i sees keys j <= i + Nk - Nq
+  std::optional<float> scale;           // default 1/sqrt(D)
+  const Tensor* key_lengths = nullptr;  // i32 [B]
+  std::uint32_t block_q = 32;           // Br: query rows per tile (a multiple of 1, at most 256)
+  std::uint32_t block_k = 64;           // Bc: keys per tile (a multiple of 4, at most 1024)
+  // Share of each query tile's estimated mass kept at full resolution (0..1; >= 1: every visible
+  // block full, which is exact attention).
+  double mass = kDefaultMass;
+  // Of the remainder 1 - mass, the share pooled x2 next, then the share pooled x4; the rest
+  // (at most (1 - mass)(1 - pool2_share - pool4_share)) is skipped.
+  double pool2_share = 0.5;
+  double pool4_share = 0.25;
+  std::uint32_t sink_tiles = 1;              // leading key tiles always full
+  std::optional<std::uint32_t> local_window; // keys around the diagonal always full (default block_k)
+  std::uint32_t halo = 1;                    // key tiles beside a block ranked full kept full too
+  Estimator estimator = Estimator::row;
+  bool variance = true;
+  double variance_cap = 8.0;  // the largest variance term (logits)
+  std::uint32_t query_group = 4;  // row estimate: query rows per group (1: every row)
+};
+
+// Cumulative-mass thresholds of the levels (see pattern_map.comp).
+struct LevelThresholds {
+  double full = 0, pool2 = 0, pool4 = 0;
+  bool all_full = false;
+};
+LevelThresholds thresholds(const PatternOptions& options);
+
+enum class Visibility : std::uint8_t { masked, partial, full };
+
+// The tile grid of one problem and its mask geometry, on the host.
+struct BlockGrid {
+  attention::AttentionShape shape;
+  std::int64_t block_q = 32, block_k = 64;
+  std::int64_t tiles_q = 0, tiles_k = 0;
+  std::vector<std::int32_t> key_lengths;  // empty: none
+
+  static BlockGrid make(const attention::AttentionShape& shape, std::int64_t block_q, std::int64_t block_k,
+                        std::vector<std::int32_t> key_lengths = {});
+  std::int64_t blocks() const { return shape.batch * shape.q_heads * tiles_q * tiles_k; }
+  std::int64_t rows(std::int64_t i) const;   // query rows of tile i
+  std::int64_t cols(std::int64_t j) const;   // keys of tile j
+  std::int64_t key_limit(std::int64_t b) const;
+  Visibility visibility(std::int64_t b, std::int64_t i, std::int64_t j) const;
+  std::int64_t visible_pairs(std::int64_t b, std::int64_t i, std::int64_t j) const;
+  std::string describe() const;
+};
+
+// What a map costs and what it keeps.
+struct LevelCounts {
+  std::array<std::int64_t, kLevelCount> blocks{};  // by BlockLevel
+  std::int64_t visible() const;                    // all but masked
+  double share(BlockLevel level) const;            // of the visible blocks
+};
+
+struct MapCost {
+  double dense_flops = 0;      // 4 D x visible (query, key) pairs: exact attention
+  double attention_flops = 0;  // 4 D x (visible pairs of full blocks + rows x pooled keys of pooled blocks)
+  double pattern_flops = 0;    // tile means and block scores
+  LevelCounts levels;
+  double predicted_flops() const { return attention_flops + pattern_flops; }
+  double cer() const { return predicted_flops() > 0 ? dense_flops / predicted_flops() : 0.0; }
+};
+
+// Cost of a map (one level byte per block of `grid`, C order [B, Hq, Tq, Tk]).
+// `options` says which estimator made the map (its cost).
+MapCost map_cost(const BlockGrid& grid, std::span<const std::uint8_t> levels, const PatternOptions& options = {});
+
+struct BlockMap {
+  Tensor levels;   // u8 [B, Hq, Tq, Tk], BlockLevel values
+  Tensor density;  // f32 [B, Hq, Tq, Tk]
+  BlockGrid grid;
+};
+
+struct PatternResult {
+  BlockMap map;
+  MapCost cost;
+  double gpu_ms = 0;
+};
+
+// Prepared pipelines for one context (built on first use per configuration). Not thread-safe.
+class Pattern {
+ public:
+  static Expected<Pattern> create(const std::shared_ptr<Context>& context);
+
+  // Checks the inputs and records the pooling and map dispatches into `stream` (nothing is
+  // submitted). The returned tensors are filled once the stream has run.
+  Expected<BlockMap> record(Stream& stream, const Tensor& q, const Tensor& k, const PatternOptions& options = {});
+
+  // record + run + the map's cost.
+  Expected<PatternResult> run(const Tensor& q, const Tensor& k, const PatternOptions& options = {});
+
+  // Records the mean over consecutive groups of `pool` rows of x [..., N, D] into a new tensor
+  // [..., ceil(N / pool), D] of dtype `out` (f32, or x's dtype). With `key_lengths` (i32 [B],
+  // x [B, H, N, D]) rows at or beyond the batch's length are left out of the means.
+  // The dispatch is labelled `label` in the stream's timings. `squares`: the means of x^2.
+  Expected<Tensor> record_pool(Stream& stream, const Tensor& x, std::uint32_t pool, DType out,
+                               const Tensor* key_lengths = nullptr, const std::string& label = "pattern.pool",
+                               bool squares = false);
+
+  const std::shared_ptr<Context>& context() const { return context_; }
+
+ private:
+  struct Pipelines;
+  std::shared_ptr<Context> context_;
+  std::shared_ptr<Pipelines> pipelines_;
+};
+
+// Checks pattern options against a shape (tile sizes, shares, tile counts the map kernel holds).
+Expected<void> check_options(const attention::AttentionShape& shape, const PatternOptions& options);
+
+// The largest number of key tiles per row the map kernel holds.
+inline constexpr std::uint32_t kMaxKeyTiles = 2048;
+
+}  // namespace aat::pattern

@@ -1,0 +1,397 @@
+#include "aat/pattern/pattern.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <span>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include "aat/bindings.hpp"
+#include "pattern/pattern_map.bindings.hpp"
+#include "pattern/pool_f16.bindings.hpp"
+#include "pattern/pool_f16_f32.bindings.hpp"
+#include "pattern/pool_f32.bindings.hpp"
+
+namespace aat::pattern {
+
+namespace {
+
+namespace pool_gen = plugin_gen::pattern::pool_f32;  // the three pooling kernels share one interface
+namespace map_gen = plugin_gen::pattern::pattern_map;
+static_assert(sizeof(plugin_gen::pattern::pool_f16::PushConstants) == sizeof(pool_gen::PushConstants));
+static_assert(sizeof(plugin_gen::pattern::pool_f16_f32::PushConstants) == sizeof(pool_gen::PushConstants));
+
+constexpr std::uint32_t kPoolWorkgroup = 256;
+constexpr std::uint32_t kMapWorkgroup = 128;
+
+std::uint32_t ceil_div(std::uint64_t a, std::uint64_t b) { return static_cast<std::uint32_t>((a + b - 1) / b); }
+
+struct PoolKey {
+  DType in, out;
+  bool lengths, squares;
+  auto operator<=>(const PoolKey&) const = default;
+};
+
+struct MapKey {
+  std::uint32_t head_dim;
+  bool causal, lengths, row, variance;
+  auto operator<=>(const MapKey&) const = default;
+};
+
+// A 2D grid of `groups` workgroups, under the per-axis limit.
+Workgroups grid_2d(std::uint32_t groups) {
+  const std::uint32_t width = std::min<std::uint32_t>(std::max(groups, 1u), 65535);
+  return Workgroups{width, ceil_div(groups, width), 1};
+}
+
+}  // namespace
+
+std::string_view to_string(BlockLevel level) {
+  switch (level) {
+    case BlockLevel::full: return "full";
+    case BlockLevel::pool2: return "pool2";
+    case BlockLevel::pool4: return "pool4";
+    case BlockLevel::skip: return "skip";
+    case BlockLevel::masked: return "masked";
+  }
+  return "?";
+}
+
+std::string_view to_string(Estimator estimator) { return estimator == Estimator::row ? "row" : "tile"; }
+
+std::uint32_t pool_size(BlockLevel level) {
+  switch (level) {
+    case BlockLevel::full: return 1;
+    case BlockLevel::pool2: return 2;
+    case BlockLevel::pool4: return 4;
+    default: return 0;
+  }
+}
+
+LevelThresholds thresholds(const PatternOptions& o) {
+  LevelThresholds t;
+  t.all_full = o.mass >= 1.0;
+  const double rest = 1.0 - std::clamp(o.mass, 0.0, 1.0);
+  t.full = std::clamp(o.mass, 0.0, 1.0);
+  t.pool2 = t.full + rest * o.pool2_share;
+  t.pool4 = t.full + rest * (o.pool2_share + o.pool4_share);
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// BlockGrid
+
+BlockGrid BlockGrid::make(const attention::AttentionShape& shape, std::int64_t block_q, std::int64_t block_k,
+                          std::vector<std::int32_t> key_lengths) {
+  BlockGrid g;
+  g.shape = shape;
+  g.block_q = block_q;
+  g.block_k = block_k;
+  g.tiles_q = (shape.q_len + block_q - 1) / block_q;
+  g.tiles_k = (shape.kv_len + block_k - 1) / block_k;
+  g.key_lengths = std::move(key_lengths);
+  return g;
+}
+
+std::int64_t BlockGrid::rows(std::int64_t i) const { return std::min(block_q, shape.q_len - i * block_q); }
+std::int64_t BlockGrid::cols(std::int64_t j) const { return std::min(block_k, shape.kv_len - j * block_k); }
+
+std::int64_t BlockGrid::key_limit(std::int64_t b) const {
+  if (key_lengths.empty()) return shape.kv_len;
+  return std::clamp<std::int64_t>(key_lengths[static_cast<std::size_t>(b)], 0, shape.kv_len);
+}
+
+namespace {
+
+// End (exclusive) of the key prefix query row `a` sees (see shaders/aat/block_geometry.glsl).
+std::int64_t row_key_end(const BlockGrid& g, std::int64_t b, std::int64_t a) {
+  const std::int64_t limit = g.key_limit(b);
+  if (!g.shape.causal) return limit;
+  return std::clamp<std::int64_t>(a + g.shape.kv_len - g.shape.q_len + 1, 0, limit);
+}
+
+}  // namespace
+
+Visibility BlockGrid::visibility(std::int64_t b, std::int64_t i, std::int64_t j) const {
+  const std::int64_t q0 = i * block_q, q1 = q0 + rows(i), k0 = j * block_k, k1 = k0 + cols(j);
+  if (q1 <= q0 || k1 <= k0 || row_key_end(*this, b, q1 - 1) <= k0) return Visibility::masked;
+  if (row_key_end(*this, b, q0) >= k1) return Visibility::full;
+  return Visibility::partial;
+}
+
+std::int64_t BlockGrid::visible_pairs(std::int64_t b, std::int64_t i, std::int64_t j) const {
+  const std::int64_t q0 = i * block_q, q1 = q0 + rows(i), k0 = j * block_k, k1 = k0 + cols(j);
+  std::int64_t pairs = 0;
+  for (std::int64_t a = q0; a < q1; ++a) pairs += std::clamp<std::int64_t>(std::min(k1, row_key_end(*this, b, a)) - k0, 0, k1 - k0);
+  return pairs;
+}
+
+std::string BlockGrid::describe() const {
+  return fmt::format("{}x{} tiles of {}x{} (B={} Hq={} Nq={} Nk={}{})", tiles_q, tiles_k, block_q, block_k,
+                     shape.batch, shape.q_heads, shape.q_len, shape.kv_len, shape.causal ? " causal" : "");
+}
+
+std::int64_t LevelCounts::visible() const {
+  std::int64_t n = 0;
+  for (int l = 0; l < kLevelCount; ++l)
+    if (l != static_cast<int>(BlockLevel::masked)) n += blocks[static_cast<std::size_t>(l)];
+  return n;
+}
+
+double LevelCounts::share(BlockLevel level) const {
+  const auto n = visible();
+  return n > 0 ? static_cast<double>(blocks[static_cast<std::size_t>(level)]) / static_cast<double>(n) : 0.0;
+}
+
+MapCost map_cost(const BlockGrid& g, std::span<const std::uint8_t> levels, const PatternOptions& options) {
+  MapCost cost;
+  const auto& s = g.shape;
+  const double per_pair = 4.0 * static_cast<double>(s.head_dim);
+  double visible_row_tiles = 0;  // (query row, key tile) pairs with a visible key, roughly
+  // Visible pairs per (b, i, j), shared by the heads.
+  std::vector<std::int64_t> pairs(static_cast<std::size_t>(g.tiles_q * g.tiles_k));
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    for (std::int64_t i = 0; i < g.tiles_q; ++i)
+      for (std::int64_t j = 0; j < g.tiles_k; ++j)
+        pairs[static_cast<std::size_t>(i * g.tiles_k + j)] = g.visible_pairs(b, i, j);
+    for (std::int64_t h = 0; h < s.q_heads; ++h) {
+      for (std::int64_t i = 0; i < g.tiles_q; ++i) {
+        for (std::int64_t j = 0; j < g.tiles_k; ++j) {
+          const auto n = pairs[static_cast<std::size_t>(i * g.tiles_k + j)];
+          const auto index = static_cast<std::size_t>(((b * s.q_heads + h) * g.tiles_q + i) * g.tiles_k + j);
+          auto level = index < levels.size() ? levels[index] : std::uint8_t{4};
+          if (n == 0) level = static_cast<std::uint8_t>(BlockLevel::masked);
+          if (level >= kLevelCount) level = static_cast<std::uint8_t>(BlockLevel::skip);
+          cost.levels.blocks[level] += 1;
+          if (n > 0) visible_row_tiles += static_cast<double>(g.rows(i));
+          cost.dense_flops += per_pair * static_cast<double>(n);
+          const auto lvl = static_cast<BlockLevel>(level);
+          if (lvl == BlockLevel::full || ((lvl == BlockLevel::pool2 || lvl == BlockLevel::pool4) &&
+                                          g.visibility(b, i, j) == Visibility::partial)) {
+            cost.attention_flops += per_pair * static_cast<double>(n);
+          } else if (lvl == BlockLevel::pool2 || lvl == BlockLevel::pool4) {
+            const std::int64_t p = pool_size(lvl);
+            cost.attention_flops += per_pair * static_cast<double>(g.rows(i) * ((g.cols(j) + p - 1) / p));
+          }
+        }
+      }
+    }
+  }
+  const double d = static_cast<double>(s.head_dim);
+  // Means (one add per element), then 2 D per block score: once per tile (tile estimate) or
+  // twice per query row and visible key tile (row estimate: the normaliser and density passes).
+  const double group = static_cast<double>(std::gcd(std::max(options.query_group, 1u), static_cast<std::uint32_t>(g.block_q)));
+  const double scores = options.estimator == Estimator::row ? 2.0 * visible_row_tiles / group
+                                                            : static_cast<double>(cost.levels.visible());
+  const double key_passes = options.variance ? 2.0 : 1.0;  // means (and means of squares) of K
+  cost.pattern_flops = d * static_cast<double>(s.batch) *
+                           (static_cast<double>(s.q_heads * s.q_len) + key_passes * static_cast<double>(s.kv_heads * s.kv_len)) +
+                       (options.variance ? 7.0 : 2.0) * d * scores;  // dot 2 D; spread x^2 (m2 - m^2): 5 D
+  return cost;
+}
+
+Expected<void> check_options(const attention::AttentionShape& shape, const PatternOptions& o) {
+  if (o.block_q < 1 || o.block_q > 256)
+    return fail(ErrorCode::invalid_argument, fmt::format("pattern block_q = {} must be 1..256", o.block_q));
+  if (o.block_k < 4 || o.block_k > 1024 || o.block_k % 4 != 0)
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("pattern block_k = {} must be a multiple of 4 from 4 to 1024", o.block_k));
+  if (!(o.mass >= 0.0) || !(o.pool2_share >= 0.0) || !(o.pool4_share >= 0.0) || o.pool2_share + o.pool4_share > 1.0)
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("pattern shares must satisfy mass >= 0, pool2_share, pool4_share >= 0 and "
+                            "pool2_share + pool4_share <= 1; got mass {}, pool2 {}, pool4 {}",
+                            o.mass, o.pool2_share, o.pool4_share));
+  const std::int64_t tiles_k = (shape.kv_len + o.block_k - 1) / o.block_k;
+  if (tiles_k > kMaxKeyTiles)
+    return fail(ErrorCode::unsupported, fmt::format("Nk = {} makes {} key tiles of {}; the map kernel holds at most {} "
+                                                    "per row: use a larger block_k", shape.kv_len, tiles_k,
+                                                    o.block_k, kMaxKeyTiles));
+  const std::int64_t tiles_q = (shape.q_len + o.block_q - 1) / o.block_q;
+  if (tiles_q > 65535)
+    return fail(ErrorCode::unsupported, fmt::format("Nq = {} makes {} query tiles; at most 65535", shape.q_len, tiles_q));
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pattern
+
+struct Pattern::Pipelines {
+  std::map<PoolKey, Kernel> pool;
+  std::map<MapKey, Kernel> map;
+  Buffer placeholder;
+
+  Expected<Kernel> pool_kernel(const std::shared_ptr<Context>& context, const PoolKey& key) {
+    if (auto it = pool.find(key); it != pool.end()) return it->second;
+    std::span<const std::uint32_t> words;
+    if (key.in == DType::f32 && key.out == DType::f32) words = plugin_gen::pattern::pool_f32::spirv();
+    else if (key.in == DType::f16 && key.out == DType::f16) words = plugin_gen::pattern::pool_f16::spirv();
+    else if (key.in == DType::f16 && key.out == DType::f32) words = plugin_gen::pattern::pool_f16_f32::spirv();
+    else
+      return fail(ErrorCode::unsupported, fmt::format("pooling {} into {} is not supported", to_string(key.in),
+                                                      to_string(key.out)));
+    KernelOptions options;
+    options.spec = {{"local_size_x", Value(std::int64_t{kPoolWorkgroup})},
+                    {"HAS_LENGTHS", Value(key.lengths)},
+                    {"SQUARES", Value(key.squares)}};
+    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()),
+                                          fmt::format("pattern.pool_{}_{}", to_string(key.in), to_string(key.out)),
+                                          options));
+    pool.emplace(key, kernel);
+    return kernel;
+  }
+
+  Expected<Kernel> map_kernel(const std::shared_ptr<Context>& context, const MapKey& key) {
+    if (auto it = map.find(key); it != map.end()) return it->second;
+    const auto words = map_gen::spirv();
+    KernelOptions options;
+    options.spec = {{"local_size_x", Value(std::int64_t{kMapWorkgroup})},
+                    {"HEAD_DIM", Value(std::int64_t{key.head_dim})},
+                    {"MAX_TILES", Value(std::int64_t{kMaxKeyTiles})},
+                    {"CAUSAL", Value(key.causal)},
+                    {"HAS_LENGTHS", Value(key.lengths)},
+                    {"ROW_ESTIMATE", Value(key.row)},
+                    {"VARIANCE", Value(key.variance)}};
+    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()), "pattern.map", options));
+    map.emplace(key, kernel);
+    return kernel;
+  }
+};
+
+Expected<Pattern> Pattern::create(const std::shared_ptr<Context>& context) {
+  if (!context) return fail(ErrorCode::invalid_argument, "Pattern::create: no context");
+  const auto& features = context->device().features;
+  if (!features.storage_buffer_16bit || !features.shader_float16 || !features.storage_buffer_8bit)
+    return fail(ErrorCode::unsupported, fmt::format("device '{}' lacks 8/16-bit storage or float16 arithmetic, which "
+                                                    "the pattern kernels need", context->device().name));
+  Pattern pattern;
+  pattern.context_ = context;
+  pattern.pipelines_ = std::make_shared<Pipelines>();
+  AAT_TRY(pattern.pipelines_->placeholder, Buffer::create(context, 16));
+  return pattern;
+}
+
+Expected<Tensor> Pattern::record_pool(Stream& stream, const Tensor& x, std::uint32_t pool, DType out,
+                                      const Tensor* key_lengths, const std::string& label, bool squares) {
+  if (!x || x.rank() < 2)
+    return fail(ErrorCode::invalid_argument, fmt::format("pooling needs [..., N, D], got {}", x ? x.describe() : "none"));
+  if (pool == 0) return fail(ErrorCode::invalid_argument, "pool size must be at least 1");
+  if (key_lengths && (x.rank() != 4 || key_lengths->dtype() != DType::i32 || key_lengths->rank() != 1 ||
+                      key_lengths->dim(0) != x.dim(0)))
+    return fail(ErrorCode::invalid_argument, fmt::format("pooling with key lengths needs x [B, H, N, D] and i32 [B] "
+                                                         "lengths; got {} and {}", x.describe(), key_lengths->describe()));
+  const std::int64_t n = x.dim(-2), d = x.dim(-1);
+  const std::int64_t groups = n > 0 && d > 0 ? x.element_count() / (n * d) : 0;
+  const std::int64_t pooled = (n + pool - 1) / pool;
+  auto shape = x.shape();
+  shape[shape.size() - 2] = pooled;
+  AAT_TRY(Tensor result, Tensor::create(context_, out, shape));
+  const std::uint64_t elements = static_cast<std::uint64_t>(groups * pooled * d);
+  if (elements == 0) return result;
+  if (elements >= (std::uint64_t{1} << 31) || static_cast<std::uint64_t>(x.element_count()) >= (std::uint64_t{1} << 31))
+    return fail(ErrorCode::unsupported, fmt::format("pooling {}: 2^31 or more elements", x.describe()));
+  AAT_TRY(Kernel kernel, pipelines_->pool_kernel(context_, PoolKey{x.dtype(), out, key_lengths != nullptr, squares}));
+  Bindings bindings(kernel);
+  AAT_CHECK(bindings.bind(pool_gen::binding::src, x));
+  AAT_CHECK(bindings.bind(pool_gen::binding::dst, result));
+  AAT_CHECK(bindings.bind(pool_gen::binding::KeyLengths, key_lengths ? key_lengths->buffer() : pipelines_->placeholder));
+  pool_gen::PushConstants push{};
+  push.groups = static_cast<std::uint32_t>(groups);
+  push.rows = static_cast<std::uint32_t>(n);
+  push.dim = static_cast<std::uint32_t>(d);
+  push.pool = pool;
+  push.pooled_rows = static_cast<std::uint32_t>(pooled);
+  push.groups_per_batch = x.rank() == 4 ? static_cast<std::uint32_t>(x.dim(1)) : 1u;
+  AAT_CHECK(bindings.push_struct(push));
+  AAT_CHECK(stream.dispatch(bindings, grid_2d(ceil_div(elements, kPoolWorkgroup)), label));
+  return result;
+}
+
+Expected<BlockMap> Pattern::record(Stream& stream, const Tensor& q, const Tensor& k, const PatternOptions& options) {
+  attention::AttentionOptions check;
+  check.causal = options.causal;
+  check.scale = options.scale;
+  check.key_lengths = options.key_lengths;
+  AAT_TRY(const attention::AttentionShape shape, with_context(attention::check_inputs(q, k, k, check), "pattern"));
+  AAT_CHECK(check_options(shape, options));
+  std::vector<std::int32_t> lengths;
+  if (options.key_lengths) {
+    AAT_TRY(lengths, options.key_lengths->download_values<std::int32_t>());
+  }
+
+  BlockMap map;
+  map.grid = BlockGrid::make(shape, options.block_q, options.block_k, std::move(lengths));
+  const auto& g = map.grid;
+  const std::vector<std::int64_t> map_shape{shape.batch, shape.q_heads, g.tiles_q, g.tiles_k};
+  AAT_TRY(map.levels, Tensor::create(context_, DType::u8, map_shape));
+  AAT_TRY(map.density, Tensor::create(context_, DType::f32, map_shape));
+  if (g.blocks() == 0) return map;
+
+  // Row estimate: the means of groups of query rows in f32 (Q itself for groups of 1 in f32);
+  // tile estimate: the tile means.
+  const bool row = options.estimator == Estimator::row;
+  const std::uint32_t group = std::gcd(std::max(options.query_group, 1u), options.block_q);
+  Tensor q_rows = q;
+  if (!row || q.dtype() != DType::f32 || group > 1) {
+    AAT_TRY(q_rows, record_pool(stream, q, row ? group : options.block_q, DType::f32));
+  }
+  AAT_TRY(Tensor k_mean, record_pool(stream, k, options.block_k, DType::f32, options.key_lengths));
+  Tensor k_square = k_mean;  // unread without the variance term
+  if (options.variance) {
+    AAT_TRY(k_square, record_pool(stream, k, options.block_k, DType::f32, options.key_lengths, "pattern.pool", true));
+  }
+
+  const MapKey key{static_cast<std::uint32_t>(shape.head_dim), shape.causal, options.key_lengths != nullptr, row,
+                   options.variance};
+  AAT_TRY(Kernel kernel, pipelines_->map_kernel(context_, key));
+  Bindings bindings(kernel);
+  AAT_CHECK(bindings.bind(map_gen::binding::QMean, q_rows));
+  AAT_CHECK(bindings.bind(map_gen::binding::KMean, k_mean));
+  AAT_CHECK(bindings.bind(map_gen::binding::KSquare, k_square));
+  AAT_CHECK(bindings.bind(map_gen::binding::KeyLengths,
+                          options.key_lengths ? options.key_lengths->buffer() : pipelines_->placeholder));
+  AAT_CHECK(bindings.bind(map_gen::binding::Density, map.density));
+  AAT_CHECK(bindings.bind(map_gen::binding::Levels, map.levels));
+  const LevelThresholds t = thresholds(options);
+  map_gen::PushConstants push{};
+  push.batch = static_cast<std::uint32_t>(shape.batch);
+  push.q_heads = static_cast<std::uint32_t>(shape.q_heads);
+  push.kv_heads = static_cast<std::uint32_t>(shape.kv_heads);
+  push.q_len = static_cast<std::uint32_t>(shape.q_len);
+  push.kv_len = static_cast<std::uint32_t>(shape.kv_len);
+  push.block_q = options.block_q;
+  push.block_k = options.block_k;
+  push.tiles_q = static_cast<std::uint32_t>(g.tiles_q);
+  push.tiles_k = static_cast<std::uint32_t>(g.tiles_k);
+  push.scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
+  push.threshold_full = static_cast<float>(t.full);
+  push.threshold_pool2 = static_cast<float>(t.pool2);
+  push.threshold_pool4 = static_cast<float>(t.pool4);
+  push.sink_tiles = options.sink_tiles;
+  push.local_window = options.local_window.value_or(options.block_k);
+  push.all_full = t.all_full ? 1u : 0u;
+  push.halo = options.halo;
+  push.variance_cap = static_cast<float>(options.variance_cap);
+  push.query_group = group;
+  push.grouped_len = static_cast<std::uint32_t>((shape.q_len + group - 1) / group);
+  AAT_CHECK(bindings.push_struct(push));
+  AAT_CHECK(stream.dispatch(bindings, Workgroups{static_cast<std::uint32_t>(g.tiles_q),
+                                                 static_cast<std::uint32_t>(shape.batch * shape.q_heads), 1},
+                            "pattern.map"));
+  return map;
+}
+
+Expected<PatternResult> Pattern::run(const Tensor& q, const Tensor& k, const PatternOptions& options) {
+  AAT_TRY(Stream stream, Stream::create(context_));
+  PatternResult result;
+  AAT_TRY(result.map, record(stream, q, k, options));
+  AAT_CHECK(stream.run());
+  result.gpu_ms = stream.total_gpu_ms();
+  AAT_TRY(auto levels, result.map.levels.download_values<std::uint8_t>());
+  result.cost = map_cost(result.map.grid, levels, options);
+  return result;
+}
+
+}  // namespace aat::pattern

@@ -1,0 +1,170 @@
+// The pattern plugin's descriptor, `aat run pattern` and `aat run attention-inputs`.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "aat/dtype.hpp"
+#include "aat/npy.hpp"
+#include "aat/pattern/pattern.hpp"
+#include "aat/pattern/synthetic.hpp"
+#include "aat/plugin_command.hpp"
+#include "aat/plugin_define.hpp"
+
+namespace {
+
+using aat::pattern::BlockLevel;
+
+aat::Expected<aat::Tensor> load(const std::shared_ptr<aat::Context>& context, const std::string& path) {
+  AAT_TRY(auto array, aat::read_npy(path));
+  return aat::with_context(aat::Tensor::from_npy(context, array), "loading '" + path + "'");
+}
+
+nlohmann::json levels_json(const aat::pattern::LevelCounts& counts) {
+  nlohmann::json j;
+  for (int l = 0; l < aat::pattern::kLevelCount; ++l) {
+    const auto level = static_cast<BlockLevel>(l);
+    if (level == BlockLevel::masked) continue;
+    j[std::string(aat::pattern::to_string(level))] = counts.share(level);
+  }
+  return j;
+}
+
+struct PatternArguments {
+  std::string q, k, key_lengths, map, density;
+  bool causal = false, json = false;
+  std::optional<float> scale;
+  aat::pattern::PatternOptions options;
+};
+
+int run_pattern(const aat_host* host, int argc, const char* const* argv) {
+  CLI::App app{"The block map of adaptive attention: per (query tile, key tile) block the estimated attention mass\n"
+               "from pooled tiles and a level (0 full, 1 pooled x2, 2 pooled x4, 3 skipped, 4 masked).\n"
+               "Example: aat run pattern --q q.npy --k k.npy --causal --mass 0.99 --map map.npy --json"};
+  PatternArguments args;
+  auto& o = args.options;
+  app.add_option("--q", args.q, "Queries [B, Hq, Nq, D] (.npy, f32 or f16)")->required();
+  app.add_option("--k", args.k, "Keys [B, Hkv, Nk, D] (.npy, same dtype)")->required();
+  app.add_option("--map", args.map, "Output: levels, u8 [B, Hq, ceil(Nq/Br), ceil(Nk/Bc)] (.npy)")->required();
+  app.add_option("--density", args.density, "Output: estimated mass share per block, f32, same shape (.npy)");
+  app.add_flag("--causal", args.causal, "Causal mask, bottom-right aligned");
+  app.add_option("--scale", args.scale, "Score scale (default 1/sqrt(D))");
+  app.add_option("--key-lengths", args.key_lengths, "i32 [B] .npy: keys j >= length[b] are masked");
+  app.add_option("--mass", o.mass, fmt::format("Mass share kept at full resolution (default {})", o.mass));
+  app.add_option("--pool2-share", o.pool2_share, "Share of the rest pooled x2 (default 0.5)");
+  app.add_option("--pool4-share", o.pool4_share, "Share of the rest pooled x4 (default 0.25)");
+  app.add_option("--block-q", o.block_q, "Query rows per tile (default 32)");
+  app.add_option("--block-k", o.block_k, "Keys per tile (default 64)");
+  app.add_option("--sink-tiles", o.sink_tiles, "Leading key tiles always full (default 1)");
+  app.add_option("--halo", o.halo, "Key tiles beside a block ranked full kept full (default 1)");
+  std::string estimator = "row";
+  app.add_option("--estimator", estimator, "row (per query row, default) or tile (the tile's mean query)")
+      ->check(CLI::IsMember({"row", "tile"}))
+      ->each([&](const std::string& e) { o.estimator = e == "tile" ? aat::pattern::Estimator::tile : aat::pattern::Estimator::row; });
+  app.add_flag("!--no-variance", o.variance, "Leave out the variance term of the block scores");
+  app.add_option("--variance-cap", o.variance_cap, "Largest variance term of a block score (default 8)");
+  app.add_option("--local-window", o.local_window, "Keys around the diagonal always full (default: block-k)");
+  app.add_flag("--json", args.json, "Print a JSON report");
+  return aat::run_plugin_command(app, host, argc, argv, [&](const std::shared_ptr<aat::Context>& context)
+                                                            -> aat::Expected<void> {
+    AAT_TRY(auto q, load(context, args.q));
+    AAT_TRY(auto k, load(context, args.k));
+    aat::Tensor lengths;
+    o.causal = args.causal;
+    o.scale = args.scale;
+    if (!args.key_lengths.empty()) {
+      AAT_TRY(lengths, load(context, args.key_lengths));
+      o.key_lengths = &lengths;
+    }
+    AAT_TRY(auto pattern, aat::pattern::Pattern::create(context));
+    AAT_TRY(auto result, pattern.run(q, k, o));
+    AAT_TRY(auto map, result.map.levels.to_npy());
+    AAT_CHECK(aat::write_npy(args.map, map));
+    if (!args.density.empty()) {
+      AAT_TRY(auto density, result.map.density.to_npy());
+      AAT_CHECK(aat::write_npy(args.density, density));
+    }
+    const auto& cost = result.cost;
+    if (args.json) {
+      nlohmann::json report = {{"kernel", "pattern"},
+                               {"device", context->device().name},
+                               {"grid", result.map.grid.describe()},
+                               {"block_q", o.block_q},
+                               {"block_k", o.block_k},
+                               {"mass", o.mass},
+                               {"dense_flops", cost.dense_flops},
+                               {"predicted_flops", cost.predicted_flops()},
+                               {"cer", cost.cer()},
+                               {"levels", levels_json(cost.levels)},
+                               {"gpu_ms", result.gpu_ms},
+                               {"map", args.map}};
+      fmt::print("{}\n", report.dump(2));
+    } else {
+      fmt::print("pattern {} -> {} on {}: {:.3f} ms GPU; predicted {:.3g} of {:.3g} dense GFLOP (CER {:.2f}); "
+                 "full {:.1f}% pool2 {:.1f}% pool4 {:.1f}% skip {:.1f}% of visible blocks\n",
+                 result.map.grid.describe(), args.map, context->device().name, result.gpu_ms,
+                 cost.predicted_flops() / 1e9, cost.dense_flops / 1e9, cost.cer(),
+                 100 * cost.levels.share(BlockLevel::full), 100 * cost.levels.share(BlockLevel::pool2),
+                 100 * cost.levels.share(BlockLevel::pool4), 100 * cost.levels.share(BlockLevel::skip));
+    }
+    return {};
+  });
+}
+
+int run_inputs(const aat_host* host, int argc, const char* const* argv) {
+  CLI::App app{"Writes synthetic Q, K, V (.npy, [B, H, N, D]) for adaptive attention: 'gaussian' (iid N(0,1)) or\n"
+               "'structured' (attention sinks, a local band and long-range retrieval passages; docs/adaptive.md).\n"
+               "Example: aat run attention-inputs --kind structured --length 4096 --prefix s_"};
+  std::string kind = "structured", prefix;
+  std::string dtype = "f32";
+  aat::pattern::StructuredSpec spec;
+  app.add_option("--kind", kind, "gaussian or structured (default structured)")
+      ->check(CLI::IsMember({"gaussian", "structured"}));
+  app.add_option("--prefix", prefix, "Write PREFIXq.npy, PREFIXk.npy, PREFIXv.npy")->required();
+  app.add_option("--batch", spec.batch, "B (default 1)");
+  app.add_option("--heads", spec.heads, "H (default 1)");
+  app.add_option("--length", spec.length, "N (default 1024)");
+  app.add_option("--head-dim", spec.head_dim, "D (default 64)");
+  app.add_option("--seed", spec.seed, "Random seed (default 1)");
+  app.add_option("--dtype", dtype, "f32 or f16 (default f32)")->check(CLI::IsMember({"f32", "f16"}));
+  app.add_option("--noise", spec.noise, "structured: background logit std (default 1)");
+  app.add_option("--sinks", spec.sinks, "structured: sink keys (default 4)");
+  app.add_option("--sink-logit", spec.sink_logit, "structured: sink logit (default 12)");
+  app.add_option("--local-logit", spec.local_logit, "structured: peak local logit (default 18)");
+  app.add_option("--local-width", spec.local_width, "structured: local correlation length in tokens (default 32)");
+  app.add_option("--local-dims", spec.local_dims, "structured: coordinates of the local walk (default 3D/4)");
+  app.add_option("--retrievals", spec.retrievals, "structured: retrieval passages (default 4, at most D/8)");
+  app.add_option("--retrieval-logit", spec.retrieval_logit, "structured: retrieval logit (default 14)");
+  return aat::run_plugin_command(app, host, argc, argv, [&](const std::shared_ptr<aat::Context>&)
+                                                            -> aat::Expected<void> {
+    aat::pattern::HostQkv qkv;
+    try {
+      qkv = kind == "gaussian"
+                ? aat::pattern::gaussian_inputs(spec.batch, spec.heads, spec.length, spec.head_dim, spec.seed)
+                : aat::pattern::structured_inputs(spec);
+    } catch (const std::exception& e) {
+      return aat::fail(aat::ErrorCode::invalid_argument, e.what());
+    }
+    const auto shape = qkv.shape();
+    for (auto [name, values] : {std::pair{"q", &qkv.q}, {"k", &qkv.k}, {"v", &qkv.v}}) {
+      const std::string path = prefix + name + ".npy";
+      if (dtype == "f16") {
+        const auto half = aat::to_half(*values);
+        AAT_CHECK(aat::write_npy(path, aat::DType::f16, shape, std::as_bytes(std::span(half))));
+      } else {
+        AAT_CHECK(aat::write_npy(path, aat::DType::f32, shape, std::as_bytes(std::span(*values))));
+      }
+    }
+    fmt::print("wrote {}{{q,k,v}}.npy ({} {} [{}])\n", prefix, kind, dtype, aat::shape_to_string(shape));
+    return {};
+  });
+}
+
+const aat_plugin_command kCommands[] = {
+    {"pattern", "Block map of adaptive attention: estimated mass and level per (query tile, key tile)", &run_pattern},
+    {"attention-inputs", "Synthetic Q, K, V .npy files: gaussian or structured (sinks, local, retrieval)", &run_inputs},
+};
+
+}  // namespace
+
+AAT_DEFINE_PLUGIN(pattern, "0.1.0", "Adaptive attention's pattern: block densities from pooled tiles and levels",
+                  kCommands)

@@ -1,0 +1,272 @@
+#include "reference.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+namespace aat::pattern::reference {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+void require(bool condition, const char* what) {
+  if (!condition) throw std::invalid_argument(std::string("pattern reference: ") + what);
+}
+
+bool sees(const Problem& p, std::int64_t b, std::int64_t a, std::int64_t j) {
+  const std::int64_t length = p.key_lengths.empty() ? p.kv_len : p.key_lengths[static_cast<std::size_t>(b)];
+  if (j >= length) return false;
+  if (p.causal && j > a + p.kv_len - p.q_len) return false;
+  return true;
+}
+
+struct Tile {
+  std::int64_t q0, q1, k0, k1;
+};
+
+Tile tile(const Problem& p, std::int64_t i, std::int64_t j) {
+  return {i * p.block_q, std::min((i + 1) * p.block_q, p.q_len), j * p.block_k, std::min((j + 1) * p.block_k, p.kv_len)};
+}
+
+bool forced(const Problem& p, std::int64_t i, std::int64_t j) {
+  if (j < p.sink_tiles) return true;
+  const Tile t = tile(p, i, j);
+  const std::int64_t offset = p.kv_len - p.q_len;
+  const std::int64_t lo = t.q0 + offset - p.local_window;
+  const std::int64_t hi = t.q1 - 1 + offset + (p.causal ? 0 : p.local_window);
+  return t.k1 - 1 >= lo && t.k0 <= hi;
+}
+
+std::size_t index(const Problem& p, std::int64_t b, std::int64_t h, std::int64_t i, std::int64_t j) {
+  return static_cast<std::size_t>(((b * p.q_heads + h) * p.tiles_q() + i) * p.tiles_k() + j);
+}
+
+}  // namespace
+
+Visible visibility(const Problem& p, std::int64_t b, std::int64_t i, std::int64_t j) {
+  const Tile t = tile(p, i, j);
+  std::int64_t seen = 0, total = 0;
+  for (std::int64_t a = t.q0; a < t.q1; ++a)
+    for (std::int64_t key = t.k0; key < t.k1; ++key) {
+      ++total;
+      seen += sees(p, b, a, key) ? 1 : 0;
+    }
+  if (seen == 0) return Visible::masked;
+  return seen == total ? Visible::full : Visible::partial;
+}
+
+std::int64_t visible_pairs(const Problem& p, std::int64_t b, std::int64_t i, std::int64_t j) {
+  const Tile t = tile(p, i, j);
+  std::int64_t seen = 0;
+  for (std::int64_t a = t.q0; a < t.q1; ++a)
+    for (std::int64_t key = t.k0; key < t.k1; ++key) seen += sees(p, b, a, key) ? 1 : 0;
+  return seen;
+}
+
+Map levels_from_density(const Problem& p, std::span<const double> density) {
+  require(static_cast<std::int64_t>(density.size()) == p.blocks(), "density size");
+  const std::int64_t tq = p.tiles_q(), tk = p.tiles_k();
+  Map m;
+  m.density.assign(density.begin(), density.end());
+  m.levels.assign(density.size(), 4);
+  m.before.assign(density.size(), kNaN);
+  m.forced.assign(density.size(), 0);
+  for (std::int64_t b = 0; b < p.batch; ++b)
+    for (std::int64_t h = 0; h < p.q_heads; ++h)
+      for (std::int64_t i = 0; i < tq; ++i) {
+        bool nan_row = false;
+        std::vector<std::int64_t> ranked;  // visible, not forced
+        double forced_mass = 0;
+        for (std::int64_t j = 0; j < tk; ++j) {
+          const auto at = index(p, b, h, i, j);
+          if (visibility(p, b, i, j) == Visible::masked) continue;
+          if (std::isnan(density[at])) nan_row = true;
+          if (forced(p, i, j)) {
+            m.forced[at] = 1;
+            forced_mass += density[at];
+          } else {
+            ranked.push_back(j);
+          }
+        }
+        std::stable_sort(ranked.begin(), ranked.end(), [&](std::int64_t x, std::int64_t y) {
+          const double dx = density[index(p, b, h, i, x)], dy = density[index(p, b, h, i, y)];
+          return dx > dy || (dx == dy && x < y);
+        });
+        for (std::int64_t j = 0; j < tk; ++j) {
+          const auto at = index(p, b, h, i, j);
+          if (visibility(p, b, i, j) != Visible::masked) m.levels[at] = 0;
+        }
+        if (nan_row || p.all_full) continue;
+        double before = forced_mass;
+        std::vector<bool> ranked_full(static_cast<std::size_t>(tk), false);
+        for (std::int64_t j : ranked) {
+          const auto at = index(p, b, h, i, j);
+          const std::uint8_t level = before < p.threshold_full    ? 0
+                                     : before < p.threshold_pool2 ? 1
+                                     : before < p.threshold_pool4 ? 2
+                                                                  : 3;
+          ranked_full[static_cast<std::size_t>(j)] = level == 0;
+          m.levels[at] = level;
+          m.before[at] = before;
+          before += density[at];
+        }
+        for (std::int64_t j : ranked) {
+          const auto at = index(p, b, h, i, j);
+          for (std::int64_t n = std::max<std::int64_t>(0, j - p.halo); n <= std::min(tk - 1, j + p.halo); ++n)
+            if (ranked_full[static_cast<std::size_t>(n)]) m.levels[at] = 0;
+          if ((m.levels[at] == 1 || m.levels[at] == 2) && visibility(p, b, i, j) == Visible::partial) m.levels[at] = 0;
+        }
+      }
+  return m;
+}
+
+Map block_map(const Problem& p, std::span<const float> q, std::span<const float> k) {
+  const std::int64_t D = p.head_dim, tq = p.tiles_q(), tk = p.tiles_k();
+  require(static_cast<std::int64_t>(q.size()) == p.batch * p.q_heads * p.q_len * D, "Q size");
+  require(static_cast<std::int64_t>(k.size()) == p.batch * p.kv_heads * p.kv_len * D, "K size");
+  require(p.key_lengths.empty() || static_cast<std::int64_t>(p.key_lengths.size()) == p.batch, "key lengths");
+  const double scale = p.scale.value_or(1.0 / std::sqrt(static_cast<double>(D)));
+  std::vector<double> density(static_cast<std::size_t>(p.blocks()), 0.0);
+
+  for (std::int64_t b = 0; b < p.batch; ++b) {
+    const std::int64_t length = p.key_lengths.empty() ? p.kv_len : p.key_lengths[static_cast<std::size_t>(b)];
+    for (std::int64_t h = 0; h < p.q_heads; ++h) {
+      const std::int64_t kvh = h / (p.q_heads / p.kv_heads);
+      const float* kb = k.data() + (b * p.kv_heads + kvh) * p.kv_len * D;
+      const float* qb = q.data() + (b * p.q_heads + h) * p.q_len * D;
+      // Key tile means over the keys below the length.
+      std::vector<double> k_mean(static_cast<std::size_t>(tk * D), 0.0), k_var(k_mean.size(), 0.0);
+      for (std::int64_t j = 0; j < tk; ++j) {
+        const Tile t = tile(p, 0, j);
+        const std::int64_t end = std::min(t.k1, length);
+        for (std::int64_t key = t.k0; key < end; ++key)
+          for (std::int64_t d = 0; d < D; ++d) k_mean[static_cast<std::size_t>(j * D + d)] += kb[key * D + d];
+        if (end > t.k0)
+          for (std::int64_t d = 0; d < D; ++d) k_mean[static_cast<std::size_t>(j * D + d)] /= static_cast<double>(end - t.k0);
+        for (std::int64_t key = t.k0; key < end; ++key)
+          for (std::int64_t d = 0; d < D; ++d) {
+            const double dev = kb[key * D + d] - k_mean[static_cast<std::size_t>(j * D + d)];
+            k_var[static_cast<std::size_t>(j * D + d)] += dev * dev / static_cast<double>(end - t.k0);
+          }
+      }
+      // The block score of a query vector x (mean or row) against key tile j.
+      auto score = [&](auto x, std::int64_t j) {
+        double dot = 0, spread = 0;
+        for (std::int64_t d = 0; d < D; ++d) {
+          const double xd = static_cast<double>(x[d]);
+          dot += xd * k_mean[static_cast<std::size_t>(j * D + d)];
+          spread += xd * xd * k_var[static_cast<std::size_t>(j * D + d)];
+        }
+        return scale * dot + (p.variance ? std::min(0.5 * scale * scale * spread, p.variance_cap) : 0.0);
+      };
+      for (std::int64_t i = 0; i < tq && p.row_estimate; ++i) {
+        const Tile ti = tile(p, i, 0);
+        double seeing = 0;
+        bool nan = false;
+        std::vector<double> sum_p(static_cast<std::size_t>(tk), 0.0);
+        for (std::int64_t g0 = ti.q0; g0 < ti.q1; g0 += p.query_group) {
+          const std::int64_t g1 = std::min(g0 + p.query_group, ti.q1);
+          std::vector<double> x(static_cast<std::size_t>(D), 0.0);
+          for (std::int64_t a = g0; a < g1; ++a)
+            for (std::int64_t d = 0; d < D; ++d) x[static_cast<std::size_t>(d)] += qb[a * D + d] / static_cast<double>(g1 - g0);
+          std::vector<double> s(static_cast<std::size_t>(tk), kNegInf);
+          double max = kNegInf;
+          for (std::int64_t j = 0; j < tk; ++j) {
+            const Tile tj = tile(p, i, j);
+            std::int64_t n = 0;
+            for (std::int64_t a = g0; a < g1; ++a)
+              for (std::int64_t key = tj.k0; key < tj.k1; ++key) n += sees(p, b, a, key) ? 1 : 0;
+            if (n == 0) continue;
+            s[static_cast<std::size_t>(j)] = score(x.data(), j) + std::log(static_cast<double>(n) / static_cast<double>(g1 - g0));
+            if (std::isnan(s[static_cast<std::size_t>(j)])) nan = true;
+            else max = std::max(max, s[static_cast<std::size_t>(j)]);
+          }
+          if (max == kNegInf) continue;
+          const double weight = static_cast<double>(g1 - g0);
+          seeing += weight;
+          double sum = 0;
+          for (double e : s) sum += e == kNegInf ? 0.0 : std::exp(e - max);
+          for (std::int64_t j = 0; j < tk; ++j)
+            if (s[static_cast<std::size_t>(j)] != kNegInf)
+              sum_p[static_cast<std::size_t>(j)] += weight * std::exp(s[static_cast<std::size_t>(j)] - max) / sum;
+        }
+        for (std::int64_t j = 0; j < tk; ++j) {
+          if (visible_pairs(p, b, i, j) == 0) continue;
+          density[index(p, b, h, i, j)] = nan ? kNaN : sum_p[static_cast<std::size_t>(j)] / std::max(seeing, 1.0);
+        }
+      }
+      for (std::int64_t i = 0; i < tq && !p.row_estimate; ++i) {
+        const Tile ti = tile(p, i, 0);
+        std::vector<double> q_mean(static_cast<std::size_t>(D), 0.0);
+        for (std::int64_t a = ti.q0; a < ti.q1; ++a)
+          for (std::int64_t d = 0; d < D; ++d) q_mean[static_cast<std::size_t>(d)] += qb[a * D + d];
+        for (auto& x : q_mean) x /= static_cast<double>(ti.q1 - ti.q0);
+        std::vector<double> s(static_cast<std::size_t>(tk), kNegInf);
+        double max = kNegInf;
+        bool nan = false;
+        for (std::int64_t j = 0; j < tk; ++j) {
+          const std::int64_t pairs = visible_pairs(p, b, i, j);
+          if (pairs == 0) continue;
+          const double sj = score(q_mean.data(), j) + std::log(static_cast<double>(pairs) / static_cast<double>(ti.q1 - ti.q0));
+          s[static_cast<std::size_t>(j)] = sj;
+          if (std::isnan(sj)) nan = true;
+          else max = std::max(max, sj);
+        }
+        double sum = 0;
+        for (std::int64_t j = 0; j < tk; ++j)
+          if (s[static_cast<std::size_t>(j)] != kNegInf) sum += std::exp(s[static_cast<std::size_t>(j)] - max);
+        for (std::int64_t j = 0; j < tk; ++j) {
+          const double sj = s[static_cast<std::size_t>(j)];
+          if (sj == kNegInf) continue;
+          density[index(p, b, h, i, j)] = nan ? kNaN : std::exp(sj - max) / sum;
+        }
+      }
+    }
+  }
+  return levels_from_density(p, density);
+}
+
+std::vector<double> exact_block_mass(const Problem& p, std::span<const float> q, std::span<const float> k) {
+  const std::int64_t D = p.head_dim, tq = p.tiles_q(), tk = p.tiles_k();
+  const double scale = p.scale.value_or(1.0 / std::sqrt(static_cast<double>(D)));
+  std::vector<double> mass(static_cast<std::size_t>(p.blocks()), 0.0);
+  std::vector<double> w(static_cast<std::size_t>(p.kv_len));
+  for (std::int64_t b = 0; b < p.batch; ++b)
+    for (std::int64_t h = 0; h < p.q_heads; ++h) {
+      const std::int64_t kvh = h / (p.q_heads / p.kv_heads);
+      const float* kb = k.data() + (b * p.kv_heads + kvh) * p.kv_len * D;
+      const float* qb = q.data() + (b * p.q_heads + h) * p.q_len * D;
+      for (std::int64_t i = 0; i < tq; ++i) {
+        const Tile ti = tile(p, i, 0);
+        std::int64_t rows_seeing = 0;
+        std::vector<double> row_mass(static_cast<std::size_t>(tk), 0.0);
+        for (std::int64_t a = ti.q0; a < ti.q1; ++a) {
+          double max = kNegInf;
+          for (std::int64_t j = 0; j < p.kv_len; ++j) {
+            w[static_cast<std::size_t>(j)] = kNegInf;
+            if (!sees(p, b, a, j)) continue;
+            double dot = 0;
+            for (std::int64_t d = 0; d < D; ++d) dot += static_cast<double>(qb[a * D + d]) * kb[j * D + d];
+            w[static_cast<std::size_t>(j)] = scale * dot;
+            max = std::max(max, scale * dot);
+          }
+          if (max == kNegInf) continue;
+          ++rows_seeing;
+          double sum = 0;
+          for (double& x : w) sum += x == kNegInf ? 0.0 : std::exp(x - max);
+          for (std::int64_t j = 0; j < p.kv_len; ++j)
+            if (w[static_cast<std::size_t>(j)] != kNegInf)
+              row_mass[static_cast<std::size_t>(j / p.block_k)] += std::exp(w[static_cast<std::size_t>(j)] - max) / sum;
+        }
+        for (std::int64_t j = 0; j < tk; ++j)
+          if (rows_seeing > 0) mass[index(p, b, h, i, j)] = row_mass[static_cast<std::size_t>(j)] / static_cast<double>(rows_seeing);
+      }
+    }
+  return mass;
+}
+
+}  // namespace aat::pattern::reference

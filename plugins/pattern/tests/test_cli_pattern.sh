@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# End-to-end test of `aat run attention-inputs` and `aat run pattern`: synthetic .npy inputs,
+# the block map and densities checked with NumPy (shapes, dtypes, masks, mass kept, the JSON).
+# Usage: test_cli_pattern.sh AAT_BINARY SOURCE_DIR
+# Exits 77 (CTest SKIP_RETURN_CODE) when /usr/bin/python3 or numpy is missing.
+set -euo pipefail
+
+AAT=${1:?usage: test_cli_pattern.sh AAT_BINARY SOURCE_DIR}
+SRC=${2:?usage: test_cli_pattern.sh AAT_BINARY SOURCE_DIR}
+PY=/usr/bin/python3
+if [[ ! -x $PY ]] || ! "$PY" -c 'import numpy' 2>/dev/null; then
+  echo "SKIP: $PY with numpy is needed" >&2
+  exit 77
+fi
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/aat_cli_pattern.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+
+failures=0
+pass() { echo "ok   - $*"; }
+fail() { echo "FAIL - $*" >&2; failures=$((failures + 1)); }
+run_ok() {  # run_ok NAME CMD...: CMD must exit 0 (stdout in out.txt)
+  local name=$1 rc=0
+  shift
+  "$@" >out.txt 2>err.txt || rc=$?
+  if [[ $rc -ne 0 ]]; then fail "$name: exit status $rc (stderr: $(cat err.txt))"; return 1; fi
+  pass "$name"
+}
+check() {  # check NAME PYTHON: the script must exit 0
+  local name=$1
+  if "$PY" -c "$2" >check.txt 2>&1; then pass "$name"; else fail "$name: $(cat check.txt)"; fi
+}
+
+# 1. Synthetic inputs: shapes, dtypes, the sink and retrieval coordinates.
+run_ok "attention-inputs structured" "$AAT" run attention-inputs --kind structured --length 512 --heads 2 --prefix s_
+run_ok "attention-inputs gaussian f16" "$AAT" run attention-inputs --kind gaussian --length 300 --dtype f16 --prefix g_
+check "inputs have the documented layout" '
+import numpy as np
+q, k, v = (np.load(f"s_{n}.npy") for n in "qkv")
+assert q.shape == k.shape == v.shape == (1, 2, 512, 64) and q.dtype == np.float32, (q.shape, q.dtype)
+assert np.all(k[..., 4:, 0] == 0) and np.all(k[..., :4, 0] > 0), "sinks: the first 4 keys carry dim 0"
+assert np.all(q[..., 0] == k[0, 0, 0, 0]), "every query carries the sink coordinate"
+g = np.load("g_q.npy")
+assert g.dtype == np.float16 and g.shape == (1, 1, 300, 64)
+assert abs(float(g.astype(np.float64).std()) - 1) < 0.1
+'
+
+# 2. The map of the causal structured input: u8 levels, f32 densities, masks, mass, JSON.
+if run_ok "pattern --causal --json" "$AAT" run pattern --q s_q.npy --k s_k.npy --causal --mass 0.9 \
+    --map map.npy --density density.npy --json; then
+  cp out.txt report.json
+  check "map: shape, masked blocks, forced blocks, densities, mass kept" '
+import json
+import numpy as np
+m, d = np.load("map.npy"), np.load("density.npy")
+assert m.dtype == np.uint8 and m.shape == (1, 2, 16, 8), (m.dtype, m.shape)
+assert d.dtype == np.float32 and d.shape == m.shape
+rows, cols = np.meshgrid(np.arange(16), np.arange(8), indexing="ij")
+masked = cols * 64 > rows * 32 + 31          # causal: key tile starts after the tile last row
+assert np.all(m[..., masked] == 4) and np.all(d[..., masked] == 0), "masked blocks"
+assert np.all(m[..., ~masked] < 4)
+assert np.all(m[..., :, 0] == 0), "the first key tile is always full"
+diag = (rows * 32) // 64
+assert np.all(np.take_along_axis(m, np.broadcast_to(diag[:, :1], (1, 2, 16, 1)), 3) == 0), "diagonal full"
+assert np.allclose(d.sum(-1), 1, atol=1e-5), "densities of each row tile sum to 1"
+kept = np.where(m == 0, d, 0).sum(-1)
+assert np.all(kept >= 0.9 - 1e-5), kept.min()
+r = json.load(open("report.json"))
+for key in ("dense_flops", "predicted_flops", "cer", "levels", "gpu_ms", "device"):
+    assert key in r, key
+assert 0 < r["predicted_flops"] < r["dense_flops"] and r["cer"] > 1, r
+assert abs(sum(r["levels"].values()) - 1) < 1e-9, r["levels"]
+'
+fi
+
+# 3. mass 1: every visible block full; the tile estimator (the issue formula) also runs.
+run_ok "pattern --mass 1" "$AAT" run pattern --q s_q.npy --k s_k.npy --causal --mass 1 --map full.npy
+run_ok "pattern --estimator tile --no-variance" "$AAT" run pattern --q g_q.npy --k g_k.npy --estimator tile \
+  --no-variance --block-q 16 --block-k 32 --map tile.npy
+check "mass 1 keeps every visible block; the tile map has its shape" '
+import numpy as np
+m = np.load("full.npy")
+assert set(np.unique(m)) <= {0, 4} and (m == 0).sum() == 2 * sum(min(8, (i * 32 + 31) // 64 + 1) for i in range(16))
+t = np.load("tile.npy")
+assert t.shape == (1, 1, 19, 10) and t.max() < 4
+'
+
+# 4. Errors.
+"$PY" -c 'import numpy as np; np.save("bad_k.npy", np.zeros((1, 2, 512, 32), np.float32))'
+rc=0; "$AAT" run pattern --q s_q.npy --k bad_k.npy --map e.npy >out.txt 2>err.txt || rc=$?
+[[ $rc -eq 1 ]] && grep -q "1x2x512x32" err.txt && pass "head dim mismatch is an error naming the shape" \
+  || fail "head dim mismatch: rc $rc, $(cat err.txt)"
+rc=0; "$AAT" run pattern --q s_q.npy --k s_k.npy --block-k 30 --map e.npy >out.txt 2>err.txt || rc=$?
+[[ $rc -eq 1 ]] && grep -q "block_k" err.txt && pass "bad block-k is an error" || fail "block-k 30: rc $rc, $(cat err.txt)"
+[[ ! -e e.npy ]] && pass "no map written on error" || fail "a map was written despite the error"
+
+if [[ $failures -ne 0 ]]; then
+  echo "$failures check(s) failed" >&2
+  exit 1
+fi
+echo "all checks passed"

@@ -1,0 +1,663 @@
+// The Python module `aat` (its compiled half, aat._aat; python/aat/__init__.py is the rest).
+//
+// NumPy arrays in and out: an input array's memory is uploaded straight into the device buffer
+// and a result is downloaded straight into a new array's memory (no other copies; a
+// non-contiguous input is made contiguous first). Device work runs with the GIL released, so
+// Python threads can run kernels concurrently on one context. Errors raise aat.Error (a
+// RuntimeError) whose text is the framework's message and whose .code names the ErrorCode.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "aat/aat.hpp"
+#include "aat/attention/attention.hpp"
+#include "aat/plugin.hpp"
+#include "embed.hpp"
+
+#if AAT_PY_HAVE_GEODESIC
+#include "aat/geodesic/geodesic.hpp"
+#endif
+#if AAT_PY_HAVE_FLOW
+#include "aat/flow/flow.hpp"
+#endif
+#if AAT_PY_HAVE_ADAPTIVE
+#include "aat/adaptive/adaptive.hpp"
+#endif
+
+namespace py = pybind11;
+
+namespace {
+
+// ---- errors ----------------------------------------------------------------------------
+
+struct FrameworkError : std::exception {
+  explicit FrameworkError(aat::Error e) : error(std::move(e)), text(error.what()) {}
+  const char* what() const noexcept override { return text.c_str(); }
+  aat::Error error;
+  std::string text;
+};
+
+template <class T>
+T take(aat::Expected<T>&& result) {
+  if (!result) throw FrameworkError(std::move(result.error()));
+  if constexpr (!std::is_void_v<T>) return std::move(*result);
+}
+
+PyObject* error_class = nullptr;  // aat.Error, created at import
+
+// ---- contexts ----------------------------------------------------------------------------
+
+// A context plus the per-thread objects calls borrow (pipelines are built once, reused).
+struct ContextHandle {
+  std::shared_ptr<aat::Context> context;
+  aat::embed::Pool<aat::attention::Attention> attention;
+#if AAT_PY_HAVE_GEODESIC
+  aat::embed::Pool<aat::geodesic::Geodesic> geodesic;
+#endif
+#if AAT_PY_HAVE_FLOW
+  aat::embed::Pool<aat::flow::Flow> flow;
+#endif
+#if AAT_PY_HAVE_ADAPTIVE
+  aat::embed::Pool<aat::adaptive::AdaptiveAttention> adaptive;
+#endif
+};
+using ContextPtr = std::shared_ptr<ContextHandle>;
+
+ContextPtr make_context(const std::string& device) {
+  aat::ContextOptions options;
+  options.device = device;
+  auto ctx = std::make_shared<ContextHandle>();
+  {
+    py::gil_scoped_release nogil;
+    auto created = aat::Context::create(options);
+    if (!created) throw FrameworkError(std::move(created.error()));
+    ctx->context = std::move(*created);
+  }
+  return ctx;
+}
+
+std::mutex default_mutex;
+ContextPtr default_ctx;
+
+// The default context (AAT_DEVICE, else the best device), opened on first use. The GIL stays
+// held while it is created, so two threads never race to create it.
+ContextPtr default_context() {
+  std::lock_guard lock(default_mutex);
+  if (!default_ctx) default_ctx = make_context("");
+  return default_ctx;
+}
+
+ContextPtr context_or_default(const std::optional<ContextPtr>& context) {
+  return context && *context ? *context : default_context();
+}
+
+py::dict device_dict(const aat::DeviceInfo& d) {
+  py::dict out;
+  out["index"] = d.index;
+  out["name"] = d.name;
+  out["type"] = std::string(aat::to_string(d.type));
+  out["vendor_id"] = d.vendor_id;
+  out["device_id"] = d.device_id;
+  out["api_version"] = d.api_version_string();
+  out["driver"] = d.driver_name;
+  out["driver_info"] = d.driver_info;
+  py::dict limits;
+  limits["max_shared_memory_bytes"] = d.limits.max_shared_memory_bytes;
+  limits["max_workgroup_invocations"] = d.limits.max_workgroup_invocations;
+  limits["subgroup_size"] = d.limits.subgroup_size;
+  limits["device_local_bytes"] = d.limits.device_local_bytes;
+  limits["compute_units"] = d.limits.compute_units;
+  out["limits"] = limits;
+  py::dict features;
+  features["shader_float16"] = d.features.shader_float16;
+  features["storage_buffer_16bit"] = d.features.storage_buffer_16bit;
+  features["subgroup_size_control"] = d.features.subgroup_size_control;
+  features["cooperative_matrix_nv"] = d.features.cooperative_matrix_nv;
+  out["features"] = features;
+  return out;
+}
+
+py::list devices() {
+  std::vector<aat::DeviceInfo> all;
+  {
+    py::gil_scoped_release nogil;
+    auto listed = aat::Context::enumerate_devices();
+    if (!listed) throw FrameworkError(std::move(listed.error()));
+    all = std::move(*listed);
+  }
+  const auto chosen = aat::Context::choose_device(all, "");
+  py::list out;
+  for (const auto& d : all) {
+    py::dict entry = device_dict(d);
+    entry["default"] = chosen.has_value() && *chosen == d.index;
+    out.append(entry);
+  }
+  return out;
+}
+
+// ---- arrays ----------------------------------------------------------------------------
+
+// A C-contiguous NumPy array viewed as bytes (keeps the array alive; GIL needed to copy/destroy).
+struct HostArray {
+  py::array array;
+  aat::DType dtype = aat::DType::f32;
+  std::vector<std::int64_t> shape;
+  const std::byte* data = nullptr;
+  std::size_t bytes = 0;
+};
+
+std::optional<aat::DType> dtype_of(const py::dtype& dt) {
+  if (dt.byteorder() == '>') return std::nullopt;
+  const char kind = dt.kind();
+  const auto size = dt.itemsize();
+  if (kind == 'f' && size == 4) return aat::DType::f32;
+  if (kind == 'f' && size == 2) return aat::DType::f16;
+  if (kind == 'i' && size == 4) return aat::DType::i32;
+  if (kind == 'u' && size == 1) return aat::DType::u8;
+  return std::nullopt;
+}
+
+py::dtype numpy_dtype(aat::DType dtype) {
+  switch (dtype) {
+    case aat::DType::f16: return py::dtype("float16");
+    case aat::DType::i32: return py::dtype("int32");
+    case aat::DType::u8: return py::dtype("uint8");
+    case aat::DType::f32: break;
+  }
+  return py::dtype("float32");
+}
+
+std::string dtype_name(const py::dtype& dt) { return py::str(static_cast<const py::object&>(dt)); }
+
+HostArray host_array(py::handle object, const std::string& what, std::optional<aat::DType> required = {}) {
+  HostArray h;
+  h.array = py::array::ensure(object);
+  if (!h.array) throw py::type_error(what + ": expected a NumPy array (or something np.asarray accepts)");
+  if (!(h.array.flags() & py::array::c_style))
+    h.array = py::module_::import("numpy").attr("ascontiguousarray")(h.array).cast<py::array>();
+  const auto dtype = dtype_of(h.array.dtype());
+  if (!dtype)
+    throw py::type_error(what + ": dtype " + dtype_name(h.array.dtype()) +
+                         " is not supported; use float32, float16, int32 or uint8 (e.g. x.astype(np.float32))");
+  if (required && *dtype != *required)
+    throw py::type_error(what + ": expected " + dtype_name(numpy_dtype(*required)) + ", got " +
+                         dtype_name(h.array.dtype()));
+  h.dtype = *dtype;
+  for (py::ssize_t i = 0; i < h.array.ndim(); ++i) h.shape.push_back(static_cast<std::int64_t>(h.array.shape(i)));
+  h.data = static_cast<const std::byte*>(h.array.data());
+  h.bytes = static_cast<std::size_t>(h.array.nbytes());
+  return h;
+}
+
+// Device tensor with the array's contents: one copy, host memory -> device (call without the GIL).
+aat::Tensor upload(const std::shared_ptr<aat::Context>& context, const HostArray& h, const std::string& what) {
+  auto tensor = take(aat::with_context(aat::Tensor::create(context, h.dtype, h.shape), "allocating " + what));
+  take(aat::with_context(tensor.upload({h.data, h.bytes}), "uploading " + what));
+  return tensor;
+}
+
+py::array empty_like(const aat::Tensor& t) {
+  std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
+  return py::array(numpy_dtype(t.dtype()), shape);
+}
+
+// Device -> the array's memory (call without the GIL).
+void download_into(const aat::Tensor& t, py::array& array, const std::string& what) {
+  if (t.byte_size() == 0) return;
+  auto* data = static_cast<std::byte*>(array.mutable_data());
+  take(aat::with_context(t.buffer().read({data, static_cast<std::size_t>(t.byte_size())}), "downloading " + what));
+}
+
+py::array download(const aat::Tensor& t, const std::string& what) {
+  py::array out = empty_like(t);
+  py::gil_scoped_release nogil;
+  download_into(t, out, what);
+  return out;
+}
+
+// ---- attention ---------------------------------------------------------------------------
+
+py::object attention(py::handle q, py::handle k, py::handle v, bool causal, std::optional<float> scale,
+                     py::object key_lengths, py::object bias, bool return_lse, std::optional<std::uint32_t> splits,
+                     std::optional<ContextPtr> context) {
+  const ContextPtr ctx = context_or_default(context);
+  const HostArray hq = host_array(q, "q"), hk = host_array(k, "k"), hv = host_array(v, "v");
+  std::optional<HostArray> hlen, hbias;
+  if (!key_lengths.is_none())
+    hlen = host_array(py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>::ensure(key_lengths),
+                      "key_lengths", aat::DType::i32);
+  if (!bias.is_none()) hbias = host_array(bias, "bias", aat::DType::f32);
+
+  aat::attention::AttentionResult result;
+  {
+    py::gil_scoped_release nogil;
+    const aat::Tensor tq = upload(ctx->context, hq, "q"), tk = upload(ctx->context, hk, "k"),
+                      tv = upload(ctx->context, hv, "v");
+    aat::Tensor tlen, tbias;
+    aat::attention::AttentionOptions options;
+    options.causal = causal;
+    options.scale = scale;
+    options.splits = splits;
+    if (hlen) {
+      tlen = upload(ctx->context, *hlen, "key_lengths");
+      options.key_lengths = &tlen;
+    }
+    if (hbias) {
+      tbias = upload(ctx->context, *hbias, "bias");
+      options.bias = &tbias;
+    }
+    auto lease = take(ctx->attention.acquire(ctx->context));
+    result = take(lease->run(tq, tk, tv, options));
+  }
+  py::array out = download(result.out, "the attention output");
+  if (!return_lse) return out;
+  py::array lse = download(result.lse, "the attention log-sum-exp");
+  return py::make_tuple(out, lse);
+}
+
+#if AAT_PY_HAVE_ADAPTIVE
+// Adaptive attention (pattern -> router -> attention over the plan -> merge). With report=True
+// also runs exact attention on the same inputs and returns (o, report dict: ifq, cer, ae, ...).
+py::object adaptive_attention(py::handle q, py::handle k, py::handle v, bool causal, std::optional<double> mass,
+                              bool report, std::optional<float> scale, py::object key_lengths,
+                              std::optional<ContextPtr> context) {
+  const ContextPtr ctx = context_or_default(context);
+  const HostArray hq = host_array(q, "q"), hk = host_array(k, "k"), hv = host_array(v, "v");
+  std::optional<HostArray> hlen;
+  if (!key_lengths.is_none())
+    hlen = host_array(py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>::ensure(key_lengths),
+                      "key_lengths", aat::DType::i32);
+  aat::adaptive::AdaptiveResult result;
+  std::string report_json;
+  {
+    py::gil_scoped_release nogil;
+    const aat::Tensor tq = upload(ctx->context, hq, "q"), tk = upload(ctx->context, hk, "k"),
+                      tv = upload(ctx->context, hv, "v");
+    aat::Tensor tlen;
+    aat::adaptive::AdaptiveOptions options;
+    options.causal = causal;
+    options.scale = scale;
+    if (mass) options.mass = *mass;
+    if (hlen) {
+      tlen = upload(ctx->context, *hlen, "key_lengths");
+      options.key_lengths = &tlen;
+    }
+    auto lease = take(ctx->adaptive.acquire(ctx->context));
+    result = take(lease->run(tq, tk, tv, options));
+    if (report) report_json = take(lease->report(tq, tk, tv, options, result)).to_json();
+  }
+  py::array out = download(result.out, "the adaptive attention output");
+  if (!report) return out;
+  return py::make_tuple(out, py::module_::import("json").attr("loads")(report_json));
+}
+#endif
+
+// ---- shader-only kernels -----------------------------------------------------------------
+
+// A push or spec value: bool, int, float, str (parsed as the shader's type), or a sequence.
+void append_value(py::handle item, std::vector<aat::Value>& values, const std::string& what) {
+  if (py::isinstance<py::bool_>(item) || py::isinstance(item, py::module_::import("numpy").attr("bool_"))) {
+    values.emplace_back(item.cast<bool>());
+  } else if (PyIndex_Check(item.ptr())) {
+    values.emplace_back(static_cast<std::int64_t>(py::int_(py::reinterpret_borrow<py::object>(item)).cast<long long>()));
+  } else if (PyFloat_Check(item.ptr()) || py::hasattr(item, "__float__")) {
+    values.emplace_back(py::float_(py::reinterpret_borrow<py::object>(item)).cast<double>());
+  } else {
+    throw py::type_error(what + ": expected a bool, int, float or str, got " +
+                         std::string(py::str(item.get_type().attr("__name__"))));
+  }
+}
+
+aat::embed::NamedValue named_value(const std::string& name, py::handle value, const std::string& what) {
+  aat::embed::NamedValue named;
+  named.name = name;
+  const std::string where = what + " '" + name + "'";
+  if (py::isinstance<py::str>(value)) {
+    named.text = value.cast<std::string>();
+  } else if (py::isinstance<py::sequence>(value) || py::isinstance<py::array>(value)) {
+    for (py::handle item : py::iter(value)) append_value(item, named.values, where);
+  } else {
+    append_value(value, named.values, where);
+  }
+  return named;
+}
+
+std::vector<aat::embed::NamedValue> named_values(const py::object& dict, const std::string& what) {
+  std::vector<aat::embed::NamedValue> out;
+  if (dict.is_none()) return out;
+  for (auto [key, value] : dict.cast<py::dict>()) out.push_back(named_value(py::str(key), value, what));
+  return out;
+}
+
+std::array<std::uint64_t, 3> to_grid(const py::object& grid) {
+  std::array<std::uint64_t, 3> out{1, 1, 1};
+  if (PyIndex_Check(grid.ptr())) {
+    out[0] = grid.cast<std::uint64_t>();
+    return out;
+  }
+  const auto items = grid.cast<std::vector<std::uint64_t>>();
+  if (items.empty() || items.size() > 3) throw py::value_error("grid: give 1 to 3 invocation counts");
+  for (std::size_t i = 0; i < items.size(); ++i) out[i] = items[i];
+  return out;
+}
+
+struct OutputSpec {
+  std::string name;
+  std::optional<aat::DType> dtype;
+  std::optional<std::vector<std::int64_t>> shape;
+};
+
+py::dict run(const std::string& shader, py::dict bindings, py::object outputs, py::object push, py::object spec,
+             py::object grid, std::optional<ContextPtr> context) {
+  const ContextPtr ctx = context_or_default(context);
+  std::vector<std::pair<std::string, HostArray>> inputs;
+  for (auto [key, value] : bindings) {
+    const std::string name = py::str(key);
+    inputs.emplace_back(name, host_array(value, "binding '" + name + "'"));
+  }
+  std::vector<OutputSpec> wanted;
+  if (!outputs.is_none()) {
+    if (py::isinstance<py::dict>(outputs)) {
+      for (auto [key, value] : outputs.cast<py::dict>()) {
+        OutputSpec o{py::str(key), {}, {}};
+        if (!value.is_none()) {
+          const auto pair = value.cast<py::tuple>();
+          if (pair.size() != 2) throw py::value_error("output '" + o.name + "': give None or (shape, dtype)");
+          o.shape = pair[0].cast<std::vector<std::int64_t>>();
+          const py::dtype dt = py::dtype::from_args(py::reinterpret_borrow<py::object>(pair[1]));
+          o.dtype = dtype_of(dt);
+          if (!o.dtype)
+            throw py::type_error("output '" + o.name + "': dtype " + dtype_name(dt) +
+                                 " is not supported; use float32, float16, int32 or uint8");
+        }
+        wanted.push_back(std::move(o));
+      }
+    } else {
+      for (py::handle name : py::iter(outputs)) wanted.push_back({py::str(name), {}, {}});
+    }
+  }
+  // Outputs that are not inputs are allocated (zero-filled); those that are read the input back.
+  for (const auto& o : wanted) {
+    const auto input = std::find_if(inputs.begin(), inputs.end(), [&](const auto& i) { return i.first == o.name; });
+    if (input == inputs.end() && (!o.dtype || !o.shape))
+      throw py::value_error("output '" + o.name + "' is not in bindings, so it needs (shape, dtype) to be allocated");
+    if (input != inputs.end() && ((o.dtype && *o.dtype != input->second.dtype) ||
+                                  (o.shape && *o.shape != input->second.shape)))
+      throw py::value_error("output '" + o.name + "' is declared with a dtype/shape other than its input's");
+  }
+  const auto push_values = named_values(push, "push constant");
+  const auto spec_values = named_values(spec, "specialization constant");
+  const auto groups = to_grid(grid);
+
+  std::vector<aat::Tensor> result_tensors;
+  {
+    py::gil_scoped_release nogil;
+    auto spirv = take(aat::embed::load_shader(ctx->context, shader));
+    const auto kernel_name = std::filesystem::path(shader).stem().string();
+    const auto kernel = take(aat::embed::create_kernel(ctx->context, std::move(spirv), kernel_name, spec_values));
+    std::vector<aat::embed::NamedTensor> bound;
+    for (const auto& [name, h] : inputs) bound.push_back({name, upload(ctx->context, h, "binding '" + name + "'")});
+    std::vector<aat::Tensor> zero;
+    for (const auto& o : wanted) {
+      const auto input = std::find_if(bound.begin(), bound.end(), [&](const auto& b) { return b.name == o.name; });
+      if (input != bound.end()) {
+        result_tensors.push_back(input->tensor);
+        continue;
+      }
+      auto t = take(aat::with_context(aat::Tensor::create(ctx->context, *o.dtype, *o.shape),
+                                      "allocating output '" + o.name + "'"));
+      bound.push_back({o.name, t});
+      zero.push_back(t);
+      result_tensors.push_back(t);
+    }
+    take(aat::embed::run_kernel(ctx->context, kernel, bound, push_values, groups, zero));
+  }
+  py::dict out;
+  for (std::size_t i = 0; i < wanted.size(); ++i)
+    out[py::str(wanted[i].name)] = download(result_tensors[i], "output '" + wanted[i].name + "'");
+  return out;
+}
+
+// ---- geodesic and flow -------------------------------------------------------------------
+
+#if AAT_PY_HAVE_GEODESIC
+py::array geodesic(py::handle phi, py::handle states, std::uint32_t steps, double dt, std::array<double, 4> extent,
+                   std::optional<ContextPtr> context) {
+  const ContextPtr ctx = context_or_default(context);
+  const HostArray hphi = host_array(phi, "phi", aat::DType::f32);
+  const HostArray hstates = host_array(states, "states", aat::DType::f32);
+  aat::Tensor out;
+  {
+    py::gil_scoped_release nogil;
+    const aat::Tensor tphi = upload(ctx->context, hphi, "phi"), tstates = upload(ctx->context, hstates, "states");
+    auto lease = take(ctx->geodesic.acquire(ctx->context));
+    const aat::geodesic::Extent e{extent[0], extent[1], extent[2], extent[3]};
+    out = take(lease->integrate(tphi, e, tstates, steps, dt)).out;
+  }
+  return download(out, "the geodesic states");
+}
+#endif
+
+#if AAT_PY_HAVE_FLOW
+py::object flow(py::handle phi, double spacing, std::uint32_t steps, double dt, const std::string& boundary,
+                bool report, std::optional<ContextPtr> context) {
+  const ContextPtr ctx = context_or_default(context);
+  const HostArray hphi = host_array(phi, "phi", aat::DType::f32);
+  const auto which = take(aat::flow::parse_boundary(boundary));
+  aat::flow::FlowResult result;
+  {
+    py::gil_scoped_release nogil;
+    const aat::Tensor tphi = upload(ctx->context, hphi, "phi");
+    auto lease = take(ctx->flow.acquire(ctx->context));
+    result = take(lease->evolve(tphi, spacing, steps, dt, which));
+  }
+  py::array out = download(result.phi, "phi");
+  if (!report) return out;
+  py::dict info;
+  info["substeps"] = result.substeps;
+  info["dt_substep"] = result.dt_substep;
+  info["stable_dt"] = result.stable_dt;
+  info["min_phi"] = result.min_phi;
+  info["max_phi"] = result.max_phi;
+  info["gpu_ms"] = result.gpu_ms;
+  return py::make_tuple(out, info);
+}
+#endif
+
+// ---- plugin commands ----------------------------------------------------------------------
+
+std::mutex registry_mutex;
+
+const aat::PluginRegistry& registry() {
+  static const aat::PluginRegistry loaded = aat::PluginRegistry::discover();
+  return loaded;
+}
+
+py::list plugins() {
+  std::lock_guard lock(registry_mutex);
+  py::list out;
+  for (const auto& p : registry().plugins()) {
+    py::dict entry;
+    entry["name"] = p.name;
+    entry["version"] = p.version;
+    entry["description"] = p.description;
+    entry["path"] = p.path.string();
+    py::list commands;
+    for (const auto& c : p.commands) commands.append(c.name);
+    entry["commands"] = commands;
+    py::list kernels;
+    for (const auto& k : p.kernels) kernels.append(k.name);
+    entry["kernels"] = kernels;
+    out.append(entry);
+  }
+  return out;
+}
+
+// Reads what was written to a temporary file standing in for fd.
+std::string read_all(std::FILE* file) {
+  std::string text;
+  std::fflush(file);
+  std::rewind(file);
+  char buffer[4096];
+  while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, file)) text.append(buffer, n);
+  return text;
+}
+
+// `aat run <command> args...` in this process, on the context; stdout and stderr captured.
+py::tuple run_command(const std::string& command, const std::vector<std::string>& args,
+                      std::optional<ContextPtr> context) {
+  const ContextPtr ctx = context_or_default(context);
+  std::lock_guard lock(registry_mutex);
+  const aat::Plugin* owner = nullptr;
+  const aat::PluginCommand* found = registry().find_command(command, &owner);
+  if (!found) {
+    std::string known;
+    for (const auto& p : registry().plugins())
+      for (const auto& c : p.commands) known += (known.empty() ? "" : ", ") + c.name;
+    throw FrameworkError(aat::Error(aat::ErrorCode::not_found,
+                                    "no plugin offers the command '" + command + "'; available: " +
+                                        (known.empty() ? std::string("none") : known)));
+  }
+  std::vector<std::string> storage{"aat run " + command};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<const char*> argv;
+  for (const auto& s : storage) argv.push_back(s.c_str());
+  std::shared_ptr<aat::Context> shared = ctx->context;
+  const aat_host host{AAT_PLUGIN_ABI_VERSION, "", &shared};
+
+  int code = 0;
+  std::string out_text, err_text;
+  {
+    py::gil_scoped_release nogil;
+    std::FILE* out_file = std::tmpfile();
+    std::FILE* err_file = std::tmpfile();
+    if (!out_file || !err_file) throw std::runtime_error("run_command: cannot create temporary files");
+    std::fflush(stdout);
+    std::fflush(stderr);
+    const int saved_out = dup(1), saved_err = dup(2);
+    dup2(fileno(out_file), 1);
+    dup2(fileno(err_file), 2);
+    code = found->run(&host, static_cast<int>(argv.size()), argv.data());
+    std::fflush(stdout);
+    std::fflush(stderr);
+    dup2(saved_out, 1);
+    dup2(saved_err, 2);
+    close(saved_out);
+    close(saved_err);
+    out_text = read_all(out_file);
+    err_text = read_all(err_file);
+    std::fclose(out_file);
+    std::fclose(err_file);
+  }
+  return py::make_tuple(code, out_text, err_text);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_aat, m) {
+  m.doc() = "AAT: attention and geometric kernels on any Vulkan device (compiled part; import aat)";
+
+  // Leaked on purpose: the type must outlive every translator call, up to interpreter exit.
+  auto* error = new py::exception<FrameworkError>(m, "Error", PyExc_RuntimeError);
+  error_class = error->ptr();
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const FrameworkError& e) {
+      py::object instance = py::reinterpret_borrow<py::object>(error_class)(e.text);
+      instance.attr("code") = std::string(aat::to_string(e.error.code()));
+      PyErr_SetObject(error_class, instance.ptr());
+    }
+  });
+
+  m.def("version", [] { return std::string(aat::version()); });
+  m.def("devices", &devices, "Every Vulkan device: a list of dicts; 'default' marks the one AAT picks.");
+
+  py::class_<ContextHandle, ContextPtr>(m, "Context", "A Vulkan device opened for AAT; share it freely across threads.")
+      .def(py::init(&make_context), py::arg("device") = "",
+           "device: index or name substring; '' = AAT_DEVICE, else the best device")
+      .def_property_readonly("device", [](const ContextHandle& c) { return device_dict(c.context->device()); })
+      .def_property_readonly("name", [](const ContextHandle& c) { return c.context->device().name; })
+      .def_property_readonly("validation", [](const ContextHandle& c) { return c.context->validation_enabled(); })
+      .def("take_validation_messages", [](ContextHandle& c) { return c.context->take_validation_messages(); })
+      .def("memory_stats", [](const ContextHandle& c) {
+        const auto s = c.context->memory_stats();
+        py::dict d;
+        d["live_bytes"] = s.live_bytes;
+        d["peak_bytes"] = s.peak_bytes;
+        d["reserved_bytes"] = s.reserved_bytes;
+        d["live_buffers"] = s.live_buffers;
+        return d;
+      })
+      .def("__repr__", [](const ContextHandle& c) { return "<aat.Context " + c.context->device().name + ">"; });
+
+  m.def("default_context", &default_context, "The context module functions use when given none (opened on first use).");
+  m.def("_reset_default_context", [] {
+    std::lock_guard lock(default_mutex);
+    default_ctx.reset();
+  });
+
+  m.def("attention", &attention, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("causal") = false,
+        py::arg("scale") = py::none(), py::arg("key_lengths") = py::none(), py::arg("bias") = py::none(),
+        py::arg("return_lse") = false, py::arg("splits") = py::none(), py::arg("context") = py::none(),
+        R"doc(Exact attention o = softmax(scale * q k^T + mask + bias) v, FlashAttention-style.
+
+q: [B, Hq, Nq, D]; k, v: [B, Hkv, Nk, D]; float32 or float16 (all alike; o follows q's dtype);
+Hq a multiple of Hkv; D a multiple of 8 up to 256.
+causal: query i sees keys j <= i + Nk - Nq. scale: default 1/sqrt(D).
+key_lengths: ints [B], keys j >= key_lengths[b] masked. bias: float32 broadcastable from [B|1, H|1, Nq, Nk].
+return_lse: also return the row log-sum-exp (float32 [B, Hq, Nq]) as (o, lse).
+splits: force the K-split count. context: an aat.Context (default: aat.default_context()).)doc");
+  m.def("run", &run, py::arg("shader"), py::arg("bindings"), py::arg("outputs") = py::none(),
+        py::arg("push") = py::none(), py::arg("spec") = py::none(), py::arg("grid") = 1,
+        py::arg("context") = py::none(),
+        R"doc(Runs a compute shader (GLSL .comp, or .spv) with no C++ written for it.
+
+bindings: {binding name: array} uploaded and bound by the shader's names.
+outputs: {name: None} reads an input back after the dispatch; {name: (shape, dtype)} allocates a
+zero-filled array for a binding that is no input. A list of input names works too.
+push: {member: value} push constants (bool, int, float, a sequence for vectors/arrays, or text
+parsed as the shader's type). spec: {name or id: value} specialization constants.
+grid: invocations per axis (int or up to 3 ints); ceil(grid / local size) workgroups run.
+Returns {output name: array}.)doc");
+#if AAT_PY_HAVE_GEODESIC
+  m.def("geodesic", &geodesic, py::arg("phi"), py::arg("states"), py::kw_only(), py::arg("steps"), py::arg("dt"),
+        py::arg("extent") = std::array<double, 4>{0.0, 0.0, 1.0, 1.0}, py::arg("context") = py::none(),
+        R"doc(Geodesics of the metric e^{2 phi}(dx^2 + dy^2), integrated with RK4 on the device.
+
+phi: float32 [ny, nx] on the rectangle extent = (x0, y0, x1, y1). states: float32 [M, 4] = (x, y, x', y').
+Returns float32 [M, 6] = (x, y, x', y', length, status); status 1: left the rectangle.)doc");
+#endif
+#if AAT_PY_HAVE_FLOW
+  m.def("flow", &flow, py::arg("phi"), py::kw_only(), py::arg("spacing"), py::arg("steps"), py::arg("dt"),
+        py::arg("boundary") = "periodic", py::arg("report") = false, py::arg("context") = py::none(),
+        R"doc(Ricci flow d phi/dt = e^{-2 phi} Laplacian(phi) of the metric e^{2 phi}(dx^2 + dy^2).
+
+phi: float32 [ny, nx], grid spacing `spacing`, `steps` explicit steps of `dt` (split into stable
+sub-steps when needed), boundary "periodic" or "neumann". Returns phi after steps * dt; with
+report=True, (phi, {substeps, dt_substep, stable_dt, min_phi, max_phi, gpu_ms}).)doc");
+#endif
+#if AAT_PY_HAVE_ADAPTIVE
+  m.def("adaptive_attention", &adaptive_attention, py::arg("q"), py::arg("k"), py::arg("v"),
+        py::arg("causal") = false, py::arg("mass") = py::none(), py::arg("report") = false, py::kw_only(),
+        py::arg("scale") = py::none(), py::arg("key_lengths") = py::none(), py::arg("context") = py::none(),
+        R"doc(Adaptive attention: pattern -> router -> attention over the kept blocks -> exact merge.
+
+Shapes, dtypes and masks as aat.attention (no bias). mass: the attention mass the block map
+keeps (>= 1: every visible block, exact attention); default the pattern plugin's.
+report=True: also runs exact attention on the same inputs and returns (o, report) where report
+is a dict: ifq (1 - ||o - exact|| / ||exact||), cer (dense / executed FLOPs), ae (exact GPU time /
+adaptive GPU time), levels, stages, ...)doc");
+#endif
+  m.def("plugins", &plugins, "Plugins the registry finds (AAT_PLUGIN_PATH, then the build's or install's folder).");
+  m.def("run_command", &run_command, py::arg("command"), py::arg("args"), py::arg("context") = py::none(),
+        "Runs `aat run <command> args...` in this process; returns (exit_code, stdout, stderr).");
+}
