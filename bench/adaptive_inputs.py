@@ -87,7 +87,7 @@ def block_mass(w, bq, bk):
 
 
 def block_map(q, k, causal, bq=32, bk=64, mass=0.95, pool2=0.5, pool4=0.25, sink_tiles=1, window=None, halo=1,
-              estimator="row", variance=True, min_full=0, cap=8.0):
+              estimator="row", variance=True, min_full=0, cap=8.0, query_group=4):
     """(density, levels) [Tq, Tk] as the pattern kernel computes them (0 full .. 3 skip, 4 masked)."""
     nq, nk, d = len(q), len(k), q.shape[1]
     window = bk if window is None else window
@@ -116,8 +116,13 @@ def block_map(q, k, causal, bq=32, bk=64, mass=0.95, pool2=0.5, pool4=0.25, sink
         q0, q1 = i * bq, min((i + 1) * bq, nq)
         pairs = counts[q0:q1].sum(0)
         if estimator == "row":
-            seeing = counts[q0:q1].sum(1) > 0
-            dens = softmax(scores(q[q0:q1][seeing], counts[q0:q1][seeing])).sum(0) / max(seeing.sum(), 1)
+            starts = range(q0, q1, query_group)
+            xs = np.stack([q[a:min(a + query_group, q1)].mean(0) for a in starts])
+            ns = np.stack([counts[a:min(a + query_group, q1)].mean(0) for a in starts])
+            weights = np.array([min(a + query_group, q1) - a for a in starts], float) * (ns.sum(1) > 0)
+            p = softmax(scores(xs, ns))
+            p = np.where(np.isfinite(p), p, 0.0)
+            dens = (weights[:, None] * p).sum(0) / max(weights.sum(), 1.0)
         else:
             dens = softmax(scores(q[q0:q1].mean(0), pairs / (q1 - q0)))
         dens = np.where(pairs > 0, dens, 0.0)

@@ -32,6 +32,7 @@ const uint NO_SLOT = 0xffffffffu;
 const int SLOT_POOLED = -1;  // a pooled key: no per-key mask
 const int SLOT_EMPTY = -2;   // past the item's last block
 const uint ROW_MASK = 0x3fffffffu;
+const uint MAX_STAGED = 256;  // an item's first block entries, staged in shared memory
 
 layout(std430, binding = 0) readonly buffer QBuffer { STORAGE_T q[]; } Q;
 layout(std430, binding = 1) readonly buffer KBuffer { STORAGE_T k[]; } K;
@@ -71,6 +72,12 @@ shared uint sSlotRow[BLOCK_KV];   // (level << 30) | row in that level's tensor
 shared int sSlotKey[BLOCK_KV];    // key index (full slots), SLOT_POOLED or SLOT_EMPTY
 shared float sSlotBias[BLOCK_KV]; // log(keys in the pool); 0 for full slots
 shared uint sCursor[2];           // the next tile's first block and slot within it
+shared uint sEntries[MAX_STAGED]; // the item's block entries (the rest are read from RowBlocks)
+
+// Entry n of the row tile's list; staged ones (from the item's first block on) from shared memory.
+uint entry_at(uint list_base, uint first, uint n) {
+  return n - first < MAX_STAGED ? sEntries[n - first] : RowBlocks.entry[list_base + n];
+}
 
 uint entry_width(uint entry) {
   const uint j = entry >> 2;
@@ -131,6 +138,7 @@ void main() {
     sCursor[0] = item.y;
     sCursor[1] = 0u;
   }
+  for (uint t = tid; t < min(block_end - item.y, MAX_STAGED); t += threads) sEntries[t] = RowBlocks.entry[list_base + item.y + t];
   float acc[OUTPUTS_PER_THREAD];
   for (uint k = 0; k < OUTPUTS_PER_THREAD; ++k) acc[k] = 0.0;
   barrier();
@@ -148,7 +156,7 @@ void main() {
       uint src = 0u;
       float bias = 0.0;
       [[dont_unroll]] while (n < block_end) {
-        const uint entry = RowBlocks.entry[list_base + n];
+        const uint entry = entry_at(list_base, item.y, n);
         const uint width = entry_width(entry);
         if (s < width) {
           const uint j = entry >> 2;
@@ -177,7 +185,7 @@ void main() {
       uint n = cursor_block;
       uint s = cursor_slot + BLOCK_KV;
       [[dont_unroll]] while (n < block_end) {
-        const uint width = entry_width(RowBlocks.entry[list_base + n]);
+        const uint width = entry_width(entry_at(list_base, item.y, n));
         if (s < width) break;
         s -= width;
         ++n;

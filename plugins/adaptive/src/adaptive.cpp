@@ -28,9 +28,9 @@ struct ForwardKey {
   auto operator<=>(const ForwardKey&) const = default;
 };
 
-// Shared memory of the kernel: attention_forward's tiles plus the slot table and cursor.
+// Shared memory of the kernel: attention_forward's tiles, the slot table, cursor and staged entries.
 std::uint32_t shared_bytes(std::uint32_t block_q, std::uint32_t block_kv, std::uint32_t head_dim) {
-  return attention::tiling_shared_bytes(block_q, block_kv, head_dim) + 12 * block_kv + 8;
+  return attention::tiling_shared_bytes(block_q, block_kv, head_dim) + 12 * block_kv + 8 + 4 * 256;  // + staged entries
 }
 
 struct KernelTiles {

@@ -88,6 +88,16 @@ void choose_splits(const DeviceInfo& device, const AttentionShape& shape, Tiling
       static_cast<std::uint64_t>(shape.batch * shape.q_heads) * ceil_div(static_cast<std::uint64_t>(shape.q_len), t.block_q);
   const std::uint64_t tiles = ceil_div(static_cast<std::uint64_t>(std::max<std::int64_t>(shape.kv_len, 1)), t.block_kv);
   const std::uint32_t parallelism = device_parallelism(device);
+  // lavapipe (Mesa 22.3) returns wrong results when one workgroup does more than ~14 MFLOP
+  // (seen: N = 1800, D = 64 unsplit). On CPU devices each split covers at most 1024 keys,
+  // i.e. at most Br x 1024 x D x 4 <= 8.4 MFLOP for every tiling this file picks.
+  if (device.type == DeviceType::cpu && shape.kv_len > 1024) {
+    const std::uint64_t cap = 1024 / t.block_kv;
+    const std::uint64_t per_split = std::min<std::uint64_t>(cap, tiles);
+    t.splits = static_cast<std::uint32_t>(ceil_div(tiles, per_split));
+    why += fmt::format("; CPU device: {} splits of at most 1024 keys (a lavapipe workaround)", t.splits);
+    return;
+  }
   if (groups > 0 && groups < parallelism && tiles >= 4) {
     const std::uint64_t wanted = ceil_div(parallelism, groups);
     const std::uint64_t splits = std::min<std::uint64_t>({wanted, tiles / 2, 64});

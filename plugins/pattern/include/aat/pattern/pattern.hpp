@@ -45,7 +45,7 @@ std::string_view to_string(BlockLevel level);
 std::uint32_t pool_size(BlockLevel level);
 
 // The default `mass`: see docs/adaptive.md ("Choosing mass") for the measurements behind it.
-inline constexpr double kDefaultMass = 0.95;
+inline constexpr double kDefaultMass = 0.9;
 
 enum class Estimator : std::uint8_t { tile, row };
 std::string_view to_string(Estimator estimator);
