@@ -26,7 +26,7 @@ elapsed() { echo "$(( $(date +%s) - started ))s"; }
 
 if [[ " $steps " == *" sanitizers "* ]]; then
   echo "== hardening: sanitizer build ($asan_build) [$(elapsed)]"
-  # -O1 -g1: about a third less compile time than -O2 -g on CI's two cores, line numbers in every
+  # -O1 -g1: quicker to compile than the default -O2 -g on CI's two cores, line numbers in every
   # report, and no NDEBUG, so assertions are checked too.
   cmake -S . -B "$asan_build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" -DAAT_WERROR=ON \
