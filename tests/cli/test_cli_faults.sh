@@ -6,11 +6,9 @@ set -euo pipefail
 
 AAT=${1:?usage: test_cli_faults.sh AAT_BINARY FAULT_PLUGIN_DIR}
 export AAT_PLUGIN_PATH=${2:?usage: test_cli_faults.sh AAT_BINARY FAULT_PLUGIN_DIR}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/aat_cli_faults.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_enter_workdir cli_faults
 
-passed=0
-failed=0
 # expect NAME STATUS NEEDLE... -- CMD...: CMD exits with STATUS and its stderr holds every NEEDLE.
 expect() {
   local name=$1 want=$2
@@ -19,15 +17,11 @@ expect() {
   while [[ $1 != -- ]]; do needles+=("$1"); shift; done
   shift
   local rc=0
-  "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+  "$@" >out.txt 2>err.txt || rc=$?
   local ok=1
   [[ $rc -eq $want ]] || ok=0
-  for needle in "${needles[@]}"; do grep -qF -- "$needle" "$WORK/err" || ok=0; done
-  if [[ $ok -eq 1 ]]; then
-    echo "ok   - $name"; passed=$((passed + 1))
-  else
-    echo "FAIL - $name: exit status $rc (expected $want), stderr: $(cat "$WORK/err")" >&2; failed=$((failed + 1))
-  fi
+  for needle in "${needles[@]}"; do grep -qF -- "$needle" err.txt || ok=0; done
+  if [[ $ok -eq 1 ]]; then pass "$name"; else fail "$name: exit status $rc (expected $want), stderr: $(cat err.txt)"; fi
 }
 
 expect "a command throwing std::exception is a plugin error" 1 \
@@ -37,7 +31,6 @@ expect "a command throwing something else is a plugin error" 1 \
 expect "a plugin whose entry point throws is skipped and named" 1 \
   "libaat-test-entry_throws.so" "threw an exception" -- "$AAT" run no-such-command
 expect "aat plugins still lists the good plugin and the problem" 0 -- "$AAT" plugins
-grep -qF "throws" "$WORK/out" || { echo "FAIL - aat plugins does not list 'throws'" >&2; failed=$((failed + 1)); }
+grep -qF "throws" out.txt && pass "aat plugins lists 'throws'" || fail "aat plugins does not list 'throws'"
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+cli_finish

@@ -6,44 +6,10 @@ set -euo pipefail
 
 AAT=${1:?usage: test_cli_run.sh AAT_BINARY SOURCE_DIR}
 SRC=${2:?usage: test_cli_run.sh AAT_BINARY SOURCE_DIR}
-PY=/usr/bin/python3
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SAXPY="$SRC/examples/shaders/saxpy.comp"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/aat_cli_run.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-
-failures=0
-pass() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*" >&2; failures=$((failures + 1)); }
-
-# expect_error NAME NEEDLE CMD...: CMD must exit 1 and print NEEDLE on stderr.
-expect_error() {
-  local name=$1 needle=$2
-  shift 2
-  local rc=0
-  "$@" >out.txt 2>err.txt || rc=$?
-  if [[ $rc -ne 1 ]]; then
-    fail "$name: exit status $rc, expected 1 (stderr: $(cat err.txt))"
-  elif ! grep -qF -- "$needle" err.txt; then
-    fail "$name: stderr does not mention $needle: $(cat err.txt)"
-  else
-    pass "$name"
-  fi
-}
-
-# expect_ok NAME CMD...: CMD must exit 0 (its stdout is kept in out.txt).
-expect_ok() {
-  local name=$1
-  shift
-  local rc=0
-  "$@" >out.txt 2>err.txt || rc=$?
-  if [[ $rc -ne 0 ]]; then
-    fail "$name: exit status $rc (stderr: $(cat err.txt))"
-    return 1
-  fi
-  pass "$name"
-}
+cli_enter_workdir cli_run
 
 "$PY" - <<'EOF'
 import numpy as np
@@ -178,8 +144,4 @@ if expect_ok "aat reflect --json" "$AAT" reflect "$SAXPY" --json; then
     && pass "reflect --json parses" || fail "reflect --json output: $(cat out.txt)"
 fi
 
-if [[ $failures -ne 0 ]]; then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "all checks passed"
+cli_finish

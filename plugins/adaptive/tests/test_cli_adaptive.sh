@@ -8,32 +8,12 @@ set -euo pipefail
 
 AAT=${1:?usage: test_cli_adaptive.sh AAT_BINARY SOURCE_DIR}
 SRC=${2:?usage: test_cli_adaptive.sh AAT_BINARY SOURCE_DIR}
-PY=/usr/bin/python3
+source "$(dirname "${BASH_SOURCE[0]}")/../../../tests/cli/lib.sh"
 REF_DIR="$SRC/plugins/attention/tests"
-if [[ ! -x $PY ]] || ! "$PY" -c 'import numpy' 2>/dev/null; then
-  echo "SKIP: $PY with numpy is needed" >&2
-  exit 77
-fi
+cli_require_numpy
 [[ -f $REF_DIR/make_reference_data.py ]] || { echo "FAIL - $REF_DIR/make_reference_data.py not found" >&2; exit 1; }
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/aat_cli_adaptive.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-
-failures=0
-pass() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*" >&2; failures=$((failures + 1)); }
-run_ok() {  # run_ok NAME CMD...: CMD must exit 0 (stdout in out.txt)
-  local name=$1 rc=0
-  shift
-  "$@" >out.txt 2>err.txt || rc=$?
-  if [[ $rc -ne 0 ]]; then fail "$name: exit status $rc (stderr: $(cat err.txt))"; return 1; fi
-  pass "$name"
-}
-check() {  # check NAME PYTHON
-  local name=$1
-  if "$PY" -c "import sys; sys.path.insert(0, '$REF_DIR'); $2" >check.txt 2>&1; then pass "$name ($(cat check.txt))"
-  else fail "$name: $(cat check.txt)"; fi
-}
+export PYTHONPATH="$REF_DIR"  # the checks import make_reference_data
+cli_enter_workdir cli_adaptive
 
 "$PY" - <<'EOF'
 import numpy as np
@@ -49,7 +29,7 @@ np.save("bad_v.npy", np.zeros((2, 2, 199, 32), np.float32))
 EOF
 
 # 1. mass 1: exact attention, against float64 NumPy.
-if run_ok "--mass 1 --causal (f32, GQA)" "$AAT" run adaptive-attention --q q.npy --k k.npy --v v.npy --out o.npy \
+if expect_ok "--mass 1 --causal (f32, GQA)" "$AAT" run adaptive-attention --q q.npy --k k.npy --v v.npy --out o.npy \
     --lse l.npy --causal --mass 1 --json; then
   cp out.txt dense.json
   check "mass 1 equals exact attention" '
@@ -68,7 +48,7 @@ assert r["levels"]["full"] == 1.0 and 0.9 < r["cer"] <= 1.0, r
 print(f"max |err| {err:.2g}")
 '
 fi
-if run_ok "--mass 1 f16 --key-lengths" "$AAT" run adaptive-attention --q h_q.npy --k h_k.npy --v h_v.npy \
+if expect_ok "--mass 1 f16 --key-lengths" "$AAT" run adaptive-attention --q h_q.npy --k h_k.npy --v h_v.npy \
     --out h_o.npy --key-lengths h_len.npy --mass 1 --item-slots 64; then
   check "f16 mass 1 equals exact attention" '
 import numpy as np
@@ -84,11 +64,11 @@ print(f"max |err| {err:.2g}")
 fi
 
 # 2. Structured inputs: --report --json gives ifq, cer, ae, levels; IFQ matches an exact run.
-run_ok "attention-inputs structured" "$AAT" run attention-inputs --kind structured --length 1024 --prefix s_
-if run_ok "--report --json (structured, causal)" "$AAT" run adaptive-attention --q s_q.npy --k s_k.npy \
+expect_ok "attention-inputs structured" "$AAT" run attention-inputs --kind structured --length 1024 --prefix s_
+if expect_ok "--report --json (structured, causal)" "$AAT" run adaptive-attention --q s_q.npy --k s_k.npy \
     --v s_v.npy --out s_o.npy --causal --report --json --map s_map.npy; then
   cp out.txt report.json
-  run_ok "exact attention for the check" "$AAT" run attention --q s_q.npy --k s_k.npy --v s_v.npy --out s_exact.npy --causal
+  expect_ok "exact attention for the check" "$AAT" run attention --q s_q.npy --k s_k.npy --v s_v.npy --out s_exact.npy --causal
   check "report: ifq, cer, ae, levels, consistent with the outputs" '
 import json
 import numpy as np
@@ -106,7 +86,7 @@ assert m.shape == (1, 1, 32, 16) and m.dtype == np.uint8
 print("IFQ %.5f CER %.2f AE %.2f" % (r["ifq"], r["cer"], r["ae"]))
 '
 fi
-if run_ok "--report (text)" "$AAT" run adaptive-attention --q s_q.npy --k s_k.npy --v s_v.npy --out s_o2.npy \
+if expect_ok "--report (text)" "$AAT" run adaptive-attention --q s_q.npy --k s_k.npy --v s_v.npy --out s_o2.npy \
     --causal --report --mass 0.99; then
   grep -q "IFQ" out.txt && grep -q "CER" out.txt && grep -q "AE" out.txt && pass "text report names IFQ, CER, AE" \
     || fail "text report: $(cat out.txt)"
@@ -120,8 +100,4 @@ rc=0; "$AAT" run adaptive-attention --q nope.npy --k k.npy --v v.npy --out e.npy
 [[ $rc -eq 1 ]] && grep -q "nope.npy" err.txt && pass "missing input is an error" || fail "missing input: rc $rc"
 [[ ! -e e.npy ]] && pass "no output written on error" || fail "an output was written despite the error"
 
-if [[ $failures -ne 0 ]]; then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "all checks passed"
+cli_finish

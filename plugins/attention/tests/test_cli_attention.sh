@@ -7,50 +7,13 @@ set -euo pipefail
 
 AAT=${1:?usage: test_cli_attention.sh AAT_BINARY SOURCE_DIR}
 SRC=${2:?usage: test_cli_attention.sh AAT_BINARY SOURCE_DIR}
-PY=/usr/bin/python3
+source "$(dirname "${BASH_SOURCE[0]}")/../../../tests/cli/lib.sh"
 REF_DIR="$SRC/plugins/attention/tests"
 
-if [[ ! -x $PY ]] || ! "$PY" -c 'import numpy' 2>/dev/null; then
-  echo "SKIP: $PY with numpy is needed" >&2
-  exit 77
-fi
+cli_require_numpy
 [[ -f $REF_DIR/make_reference_data.py ]] || { echo "FAIL - $REF_DIR/make_reference_data.py not found" >&2; exit 1; }
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/aat_cli_attention.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-
-failures=0
-pass() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*" >&2; failures=$((failures + 1)); }
-
-# expect_ok NAME CMD...: CMD must exit 0 (stdout in out.txt, stderr in err.txt).
-expect_ok() {
-  local name=$1
-  shift
-  local rc=0
-  "$@" >out.txt 2>err.txt || rc=$?
-  if [[ $rc -ne 0 ]]; then
-    fail "$name: exit status $rc (stderr: $(cat err.txt))"
-    return 1
-  fi
-  pass "$name"
-}
-
-# expect_error NAME NEEDLE CMD...: CMD must exit 1 and print NEEDLE on stderr.
-expect_error() {
-  local name=$1 needle=$2
-  shift 2
-  local rc=0
-  "$@" >out.txt 2>err.txt || rc=$?
-  if [[ $rc -ne 1 ]]; then
-    fail "$name: exit status $rc, expected 1 (stderr: $(cat err.txt))"
-  elif ! grep -qF -- "$needle" err.txt; then
-    fail "$name: stderr does not mention '$needle': $(cat err.txt)"
-  else
-    pass "$name"
-  fi
-}
+cli_enter_workdir cli_attention
 
 # check.py OUT LSE [--causal] [--scale S] [--key-lengths F] [--bias F] [--abs A] [--rel R] [--lse-abs A]
 # Compares the kernel's O and L with the float64 reference computed from the same .npy inputs
@@ -180,8 +143,4 @@ expect_error "bias shape" "1x2x16x41" "$AAT" run attention --q m_q.npy --k m_k.n
 expect_error "missing input" "nope.npy" "$AAT" run attention --q nope.npy --k k.npy --v v.npy --out e.npy
 [[ ! -e e.npy ]] && pass "no output written on error" || fail "an output was written despite the error"
 
-if [[ $failures -ne 0 ]]; then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "all checks passed"
+cli_finish

@@ -5,40 +5,9 @@
 set -euo pipefail
 
 AAT=$(realpath "${1:?usage: test_cli.sh AAT_BINARY}")
-PY=/usr/bin/python3
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/aat_geodesic_cli.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-
-failures=0
-pass() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*" >&2; failures=$((failures + 1)); }
-
-expect_ok() {
-  local name=$1
-  shift
-  local rc=0
-  "$@" >out.txt 2>err.txt || rc=$?
-  if [[ $rc -ne 0 ]]; then
-    fail "$name: exit status $rc (stderr: $(cat err.txt))"
-    return 1
-  fi
-  pass "$name"
-}
-
-expect_error() {
-  local name=$1 needle=$2
-  shift 2
-  local rc=0
-  "$@" >out.txt 2>err.txt || rc=$?
-  if [[ $rc -eq 0 ]]; then
-    fail "$name: exit status 0, expected an error"
-  elif ! grep -qF -- "$needle" err.txt; then
-    fail "$name: stderr does not mention '$needle': $(cat err.txt)"
-  else
-    pass "$name"
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../../../tests/cli/lib.sh"
+cli_require_numpy
+cli_enter_workdir geodesic_cli
 
 "$PY" - <<'PYEOF'
 import numpy as np
@@ -105,8 +74,4 @@ expect_error "missing file" "nope.npy" "$AAT" run geodesic --phi nope.npy --exte
   --steps 10 --dt 0.01 --out o.npy
 expect_ok "--help" "$AAT" run geodesic --help
 
-if [[ $failures -ne 0 ]]; then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "all checks passed"
+cli_finish

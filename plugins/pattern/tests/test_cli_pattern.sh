@@ -7,33 +7,13 @@ set -euo pipefail
 
 AAT=${1:?usage: test_cli_pattern.sh AAT_BINARY SOURCE_DIR}
 SRC=${2:?usage: test_cli_pattern.sh AAT_BINARY SOURCE_DIR}
-PY=/usr/bin/python3
-if [[ ! -x $PY ]] || ! "$PY" -c 'import numpy' 2>/dev/null; then
-  echo "SKIP: $PY with numpy is needed" >&2
-  exit 77
-fi
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/aat_cli_pattern.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-
-failures=0
-pass() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*" >&2; failures=$((failures + 1)); }
-run_ok() {  # run_ok NAME CMD...: CMD must exit 0 (stdout in out.txt)
-  local name=$1 rc=0
-  shift
-  "$@" >out.txt 2>err.txt || rc=$?
-  if [[ $rc -ne 0 ]]; then fail "$name: exit status $rc (stderr: $(cat err.txt))"; return 1; fi
-  pass "$name"
-}
-check() {  # check NAME PYTHON: the script must exit 0
-  local name=$1
-  if "$PY" -c "$2" >check.txt 2>&1; then pass "$name"; else fail "$name: $(cat check.txt)"; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../../../tests/cli/lib.sh"
+cli_require_numpy
+cli_enter_workdir cli_pattern
 
 # 1. Synthetic inputs: shapes, dtypes, the sink and retrieval coordinates.
-run_ok "attention-inputs structured" "$AAT" run attention-inputs --kind structured --length 512 --heads 2 --prefix s_
-run_ok "attention-inputs gaussian f16" "$AAT" run attention-inputs --kind gaussian --length 300 --dtype f16 --prefix g_
+expect_ok "attention-inputs structured" "$AAT" run attention-inputs --kind structured --length 512 --heads 2 --prefix s_
+expect_ok "attention-inputs gaussian f16" "$AAT" run attention-inputs --kind gaussian --length 300 --dtype f16 --prefix g_
 check "inputs have the documented layout" '
 import numpy as np
 q, k, v = (np.load(f"s_{n}.npy") for n in "qkv")
@@ -46,7 +26,7 @@ assert abs(float(g.astype(np.float64).std()) - 1) < 0.1
 '
 
 # 2. The map of the causal structured input: u8 levels, f32 densities, masks, mass, JSON.
-if run_ok "pattern --causal --json" "$AAT" run pattern --q s_q.npy --k s_k.npy --causal --mass 0.9 \
+if expect_ok "pattern --causal --json" "$AAT" run pattern --q s_q.npy --k s_k.npy --causal --mass 0.9 \
     --map map.npy --density density.npy --json; then
   cp out.txt report.json
   check "map: shape, masked blocks, forced blocks, densities, mass kept" '
@@ -74,8 +54,8 @@ assert abs(sum(r["levels"].values()) - 1) < 1e-9, r["levels"]
 fi
 
 # 3. mass 1: every visible block full; the tile estimator (the issue formula) also runs.
-run_ok "pattern --mass 1" "$AAT" run pattern --q s_q.npy --k s_k.npy --causal --mass 1 --map full.npy
-run_ok "pattern --estimator tile --no-variance" "$AAT" run pattern --q g_q.npy --k g_k.npy --estimator tile \
+expect_ok "pattern --mass 1" "$AAT" run pattern --q s_q.npy --k s_k.npy --causal --mass 1 --map full.npy
+expect_ok "pattern --estimator tile --no-variance" "$AAT" run pattern --q g_q.npy --k g_k.npy --estimator tile \
   --no-variance --block-q 16 --block-k 32 --map tile.npy
 check "mass 1 keeps every visible block; the tile map has its shape" '
 import numpy as np
@@ -94,8 +74,4 @@ rc=0; "$AAT" run pattern --q s_q.npy --k s_k.npy --block-k 30 --map e.npy >out.t
 [[ $rc -eq 1 ]] && grep -q "block_k" err.txt && pass "bad block-k is an error" || fail "block-k 30: rc $rc, $(cat err.txt)"
 [[ ! -e e.npy ]] && pass "no map written on error" || fail "a map was written despite the error"
 
-if [[ $failures -ne 0 ]]; then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "all checks passed"
+cli_finish

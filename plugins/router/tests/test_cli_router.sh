@@ -6,18 +6,9 @@
 set -euo pipefail
 
 AAT=${1:?usage: test_cli_router.sh AAT_BINARY SOURCE_DIR}
-PY=/usr/bin/python3
-if [[ ! -x $PY ]] || ! "$PY" -c 'import numpy' 2>/dev/null; then
-  echo "SKIP: $PY with numpy is needed" >&2
-  exit 77
-fi
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/aat_cli_router.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-failures=0
-pass() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*" >&2; failures=$((failures + 1)); }
-
+source "$(dirname "${BASH_SOURCE[0]}")/../../../tests/cli/lib.sh"
+cli_require_numpy
+cli_enter_workdir cli_router
 # A causal map for Nq = Nk = 1000 (32 x 16 tiles of 32 x 64), random levels ignoring the mask.
 "$PY" - <<'PYEOF'
 import numpy as np
@@ -63,8 +54,4 @@ rc=0
 [[ $rc -eq 1 ]] && grep -q "38x16 blocks per head" err.txt && pass "a map of the wrong shape is an error" \
   || fail "wrong shape: rc $rc, $(cat err.txt)"
 
-if [[ $failures -ne 0 ]]; then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "all checks passed"
+cli_finish
