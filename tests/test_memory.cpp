@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <initializer_list>
 #include <memory>
 #include <random>
@@ -321,6 +322,22 @@ TEST_F(TensorTest, NpyRoundTripKeepsDtypeShapeAndData) {
   EXPECT_EQ(back.dtype, DType::i32);
   EXPECT_EQ(back.shape, array.shape);
   EXPECT_EQ(back.data, array.data);
+}
+
+TEST_F(TensorTest, SaveNpyThenLoadNpyGivesTheSameTensor) {
+  const auto path = std::filesystem::path(::testing::TempDir()) / "aat_tensor_save_load.npy";
+  const std::vector<float> values = {1.5f, -2.0f, 0.25f, 1e30f, -0.0f, 7.0f};
+  auto tensor = unwrap(Tensor::from_values<float>(context(), DType::f32, {2, 3}, values));
+  unwrap(tensor.save_npy(path));
+  auto loaded = unwrap(Tensor::load_npy(context(), path));
+  EXPECT_EQ(loaded.describe(), "f32[2x3]");
+  EXPECT_EQ(unwrap(loaded.download_values<float>()), values);
+  std::filesystem::remove(path);
+}
+
+TEST_F(TensorTest, LoadNpyOfAMissingFileNamesTheFile) {
+  const auto path = std::filesystem::path(::testing::TempDir()) / "aat_no_such_tensor.npy";
+  EXPECT_TRUE(FailsWith(Tensor::load_npy(context(), path), ErrorCode::not_found, {"aat_no_such_tensor.npy"}));
 }
 
 // --- allocation failures -----------------------------------------------------------------

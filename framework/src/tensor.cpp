@@ -24,6 +24,11 @@ Expected<Tensor> Tensor::from_npy(const std::shared_ptr<Context>& context, const
   return tensor;
 }
 
+Expected<Tensor> Tensor::load_npy(const std::shared_ptr<Context>& context, const std::filesystem::path& path) {
+  AAT_TRY(auto array, read_npy(path));
+  return with_context(from_npy(context, array), fmt::format("loading '{}'", path.string()));
+}
+
 std::int64_t Tensor::dim(std::int64_t axis) const {
   const std::int64_t r = rank();
   if (axis < 0) axis += r;
@@ -68,6 +73,11 @@ Expected<std::vector<std::byte>> Tensor::download() const {
 Expected<NpyArray> Tensor::to_npy() const {
   AAT_TRY(auto bytes, download());
   return NpyArray{dtype_, shape_, std::move(bytes)};
+}
+
+Expected<void> Tensor::save_npy(const std::filesystem::path& path) const {
+  AAT_TRY(auto array, to_npy());
+  return write_npy(path, array);
 }
 
 Expected<std::vector<float>> Tensor::download_f32() const {

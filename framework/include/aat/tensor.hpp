@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <type_traits>
 #include <memory>
 #include <span>
@@ -22,6 +23,8 @@ class Tensor {
                                  std::vector<std::int64_t> shape, MemoryKind kind = MemoryKind::device);
   // A new device tensor holding the array's data.
   static Expected<Tensor> from_npy(const std::shared_ptr<Context>& context, const NpyArray& array);
+  // read_npy + from_npy; errors name the file.
+  static Expected<Tensor> load_npy(const std::shared_ptr<Context>& context, const std::filesystem::path& path);
   template <class T>
   static Expected<Tensor> from_values(const std::shared_ptr<Context>& context, DType dtype,
                                       std::vector<std::int64_t> shape, std::span<const T> values);
@@ -45,6 +48,7 @@ class Tensor {
   template <class T>
   Expected<std::vector<T>> download_values() const;  // T must match dtype (f16 as std::uint16_t)
   Expected<NpyArray> to_npy() const;
+  Expected<void> save_npy(const std::filesystem::path& path) const;  // to_npy + write_npy
   // f32 copy of the contents whatever the storage dtype (f16 widened, i32/u8 converted).
   Expected<std::vector<float>> download_f32() const;
 

@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include "aat/adaptive/adaptive.hpp"
-#include "aat/npy.hpp"
 #include "aat/plugin_command.hpp"
 #include "aat/plugin_define.hpp"
 
@@ -18,11 +17,6 @@ struct Arguments {
   aat::adaptive::AdaptiveOptions options;
 };
 
-aat::Expected<aat::Tensor> load(const std::shared_ptr<aat::Context>& context, const std::string& path) {
-  AAT_TRY(auto array, aat::read_npy(path));
-  return aat::with_context(aat::Tensor::from_npy(context, array), "loading '" + path + "'");
-}
-
 nlohmann::json level_shares(const aat::pattern::LevelCounts& counts) {
   nlohmann::json j;
   for (auto level : {BlockLevel::full, BlockLevel::pool2, BlockLevel::pool4, BlockLevel::skip})
@@ -31,28 +25,25 @@ nlohmann::json level_shares(const aat::pattern::LevelCounts& counts) {
 }
 
 aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, Arguments& args) {
-  AAT_TRY(auto q, load(context, args.q));
-  AAT_TRY(auto k, load(context, args.k));
-  AAT_TRY(auto v, load(context, args.v));
+  AAT_TRY(auto q, aat::Tensor::load_npy(context, args.q));
+  AAT_TRY(auto k, aat::Tensor::load_npy(context, args.k));
+  AAT_TRY(auto v, aat::Tensor::load_npy(context, args.v));
   auto& o = args.options;
   o.causal = args.causal;
   o.estimator = args.estimator == "tile" ? aat::pattern::Estimator::tile : aat::pattern::Estimator::row;
   aat::Tensor lengths;
   if (!args.key_lengths.empty()) {
-    AAT_TRY(lengths, load(context, args.key_lengths));
+    AAT_TRY(lengths, aat::Tensor::load_npy(context, args.key_lengths));
     o.key_lengths = &lengths;
   }
   AAT_TRY(auto adaptive, aat::adaptive::AdaptiveAttention::create(context));
   AAT_TRY(auto result, adaptive.run(q, k, v, o));
-  AAT_TRY(auto out, result.out.to_npy());
-  AAT_CHECK(aat::write_npy(args.out, out));
+  AAT_CHECK(result.out.save_npy(args.out));
   if (!args.lse.empty()) {
-    AAT_TRY(auto lse, result.lse.to_npy());
-    AAT_CHECK(aat::write_npy(args.lse, lse));
+    AAT_CHECK(result.lse.save_npy(args.lse));
   }
   if (!args.map.empty()) {
-    AAT_TRY(auto map, result.map.levels.to_npy());
-    AAT_CHECK(aat::write_npy(args.map, map));
+    AAT_CHECK(result.map.levels.save_npy(args.map));
   }
   std::optional<aat::adaptive::Report> report;
   if (args.report) {

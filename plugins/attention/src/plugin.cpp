@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include "aat/attention/attention.hpp"
-#include "aat/npy.hpp"
 #include "aat/plugin_command.hpp"
 #include "aat/plugin_define.hpp"
 
@@ -18,35 +17,28 @@ struct Arguments {
   std::optional<std::uint32_t> splits;
 };
 
-aat::Expected<aat::Tensor> load(const std::shared_ptr<aat::Context>& context, const std::string& path) {
-  AAT_TRY(auto array, aat::read_npy(path));
-  return aat::with_context(aat::Tensor::from_npy(context, array), "loading '" + path + "'");
-}
-
 aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Arguments& args) {
-  AAT_TRY(auto q, load(context, args.q));
-  AAT_TRY(auto k, load(context, args.k));
-  AAT_TRY(auto v, load(context, args.v));
+  AAT_TRY(auto q, aat::Tensor::load_npy(context, args.q));
+  AAT_TRY(auto k, aat::Tensor::load_npy(context, args.k));
+  AAT_TRY(auto v, aat::Tensor::load_npy(context, args.v));
   aat::attention::AttentionOptions options;
   options.causal = args.causal;
   options.scale = args.scale;
   options.splits = args.splits;
   aat::Tensor lengths, bias;
   if (!args.key_lengths.empty()) {
-    AAT_TRY(lengths, load(context, args.key_lengths));
+    AAT_TRY(lengths, aat::Tensor::load_npy(context, args.key_lengths));
     options.key_lengths = &lengths;
   }
   if (!args.bias.empty()) {
-    AAT_TRY(bias, load(context, args.bias));
+    AAT_TRY(bias, aat::Tensor::load_npy(context, args.bias));
     options.bias = &bias;
   }
   AAT_TRY(auto attention, aat::attention::Attention::create(context));
   AAT_TRY(auto result, attention.run(q, k, v, options));
-  AAT_TRY(auto out, result.out.to_npy());
-  AAT_CHECK(aat::write_npy(args.out, out));
+  AAT_CHECK(result.out.save_npy(args.out));
   if (!args.lse.empty()) {
-    AAT_TRY(auto lse, result.lse.to_npy());
-    AAT_CHECK(aat::write_npy(args.lse, lse));
+    AAT_CHECK(result.lse.save_npy(args.lse));
   }
   if (args.json) {
     nlohmann::json report = {{"kernel", "attention"},

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "aat/example/scale.hpp"
-#include "aat/npy.hpp"
 #include "aat/plugin_command.hpp"
 #include "aat/plugin_define.hpp"
 
@@ -19,12 +18,10 @@ int run_scale(const aat_host* host, int argc, const char* const* argv) {
   app.add_option("--beta", beta, "Offset (default 0)");
   return aat::run_plugin_command(app, host, argc, argv, [&](const std::shared_ptr<aat::Context>& context)
                                                             -> aat::Expected<void> {
-    AAT_TRY(auto array, aat::read_npy(x_path));
-    AAT_TRY(auto x, aat::Tensor::from_npy(context, array));
+    AAT_TRY(auto x, aat::Tensor::load_npy(context, x_path));
     AAT_TRY(auto scale, aat::example::Scale::create(context));
     AAT_TRY(auto y, scale.run(x, alpha, beta));
-    AAT_TRY(auto out, y.to_npy());
-    AAT_CHECK(aat::write_npy(y_path, out));
+    AAT_CHECK(y.save_npy(y_path));
     fmt::print("wrote {} ({})\n", y_path, y.describe());
     return {};
   });

@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include "aat/flow/flow.hpp"
-#include "aat/npy.hpp"
 #include "aat/plugin_command.hpp"
 #include "aat/plugin_define.hpp"
 
@@ -23,8 +22,7 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Argu
   AAT_TRY(const auto boundary, aat::flow::parse_boundary(args.boundary));
   if (args.steps < 1 || args.steps > 0xffffffffll)
     return aat::fail(aat::ErrorCode::invalid_argument, fmt::format("--steps must be from 1 to 2^32-1, got {}", args.steps));
-  AAT_TRY(auto array, aat::read_npy(args.phi));
-  AAT_TRY(auto phi, aat::with_context(aat::Tensor::from_npy(context, array), "loading '" + args.phi + "'"));
+  AAT_TRY(auto phi, aat::Tensor::load_npy(context, args.phi));
   AAT_TRY(auto flow, aat::flow::Flow::create(context));
   AAT_TRY(auto result, flow.evolve(phi, args.spacing, static_cast<std::uint32_t>(args.steps), args.dt, boundary));
   if (result.substeps > 1)
@@ -34,12 +32,10 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Argu
                  args.dt, result.stable_dt, static_cast<unsigned long long>(result.substeps), result.dt_substep);
   AAT_TRY(const auto before, flow.summarize(phi, args.spacing, boundary));
   AAT_TRY(const auto after, flow.summarize(result.phi, args.spacing, boundary));
-  AAT_TRY(auto out, result.phi.to_npy());
-  AAT_CHECK(aat::write_npy(args.out, out));
+  AAT_CHECK(result.phi.save_npy(args.out));
   if (!args.curvature.empty()) {
     AAT_TRY(auto k, flow.curvature(result.phi, args.spacing, boundary));
-    AAT_TRY(auto k_out, k.to_npy());
-    AAT_CHECK(aat::write_npy(args.curvature, k_out));
+    AAT_CHECK(k.save_npy(args.curvature));
   }
   if (args.json) {
     nlohmann::json report = {

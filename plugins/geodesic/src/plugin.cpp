@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include "aat/geodesic/geodesic.hpp"
-#include "aat/npy.hpp"
 #include "aat/plugin_command.hpp"
 #include "aat/plugin_define.hpp"
 
@@ -18,11 +17,6 @@ struct Arguments {
   bool json = false;
 };
 
-aat::Expected<aat::Tensor> load(const std::shared_ptr<aat::Context>& context, const std::string& path) {
-  AAT_TRY(auto array, aat::read_npy(path));
-  return aat::with_context(aat::Tensor::from_npy(context, array), "loading '" + path + "'");
-}
-
 aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Arguments& args) {
   if (args.extent.size() != 4)
     return aat::fail(aat::ErrorCode::invalid_argument,
@@ -30,12 +24,11 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Argu
   if (args.steps < 1 || args.steps > 0xffffffffll)
     return aat::fail(aat::ErrorCode::invalid_argument, fmt::format("--steps must be from 1 to 2^32-1, got {}", args.steps));
   const aat::geodesic::Extent extent{args.extent[0], args.extent[1], args.extent[2], args.extent[3]};
-  AAT_TRY(auto phi, load(context, args.phi));
-  AAT_TRY(auto states, load(context, args.states));
+  AAT_TRY(auto phi, aat::Tensor::load_npy(context, args.phi));
+  AAT_TRY(auto states, aat::Tensor::load_npy(context, args.states));
   AAT_TRY(auto geodesic, aat::geodesic::Geodesic::create(context));
   AAT_TRY(auto result, geodesic.integrate(phi, extent, states, static_cast<std::uint32_t>(args.steps), args.dt));
-  AAT_TRY(auto out, result.out.to_npy());
-  AAT_CHECK(aat::write_npy(args.out, out));
+  AAT_CHECK(result.out.save_npy(args.out));
 
   AAT_TRY(auto values, result.out.download_values<float>());
   std::int64_t left = 0;

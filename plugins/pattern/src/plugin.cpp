@@ -14,11 +14,6 @@ namespace {
 
 using aat::pattern::BlockLevel;
 
-aat::Expected<aat::Tensor> load(const std::shared_ptr<aat::Context>& context, const std::string& path) {
-  AAT_TRY(auto array, aat::read_npy(path));
-  return aat::with_context(aat::Tensor::from_npy(context, array), "loading '" + path + "'");
-}
-
 nlohmann::json levels_json(const aat::pattern::LevelCounts& counts) {
   nlohmann::json j;
   for (int l = 0; l < aat::pattern::kLevelCount; ++l) {
@@ -66,22 +61,20 @@ int run_pattern(const aat_host* host, int argc, const char* const* argv) {
   app.add_flag("--json", args.json, "Print a JSON report");
   return aat::run_plugin_command(app, host, argc, argv, [&](const std::shared_ptr<aat::Context>& context)
                                                             -> aat::Expected<void> {
-    AAT_TRY(auto q, load(context, args.q));
-    AAT_TRY(auto k, load(context, args.k));
+    AAT_TRY(auto q, aat::Tensor::load_npy(context, args.q));
+    AAT_TRY(auto k, aat::Tensor::load_npy(context, args.k));
     aat::Tensor lengths;
     o.causal = args.causal;
     o.scale = args.scale;
     if (!args.key_lengths.empty()) {
-      AAT_TRY(lengths, load(context, args.key_lengths));
+      AAT_TRY(lengths, aat::Tensor::load_npy(context, args.key_lengths));
       o.key_lengths = &lengths;
     }
     AAT_TRY(auto pattern, aat::pattern::Pattern::create(context));
     AAT_TRY(auto result, pattern.run(q, k, o));
-    AAT_TRY(auto map, result.map.levels.to_npy());
-    AAT_CHECK(aat::write_npy(args.map, map));
+    AAT_CHECK(result.map.levels.save_npy(args.map));
     if (!args.density.empty()) {
-      AAT_TRY(auto density, result.map.density.to_npy());
-      AAT_CHECK(aat::write_npy(args.density, density));
+      AAT_CHECK(result.map.density.save_npy(args.density));
     }
     const auto& cost = result.cost;
     if (args.json) {

@@ -10,11 +10,6 @@
 
 namespace {
 
-aat::Expected<aat::Tensor> load(const std::shared_ptr<aat::Context>& context, const std::string& path) {
-  AAT_TRY(auto array, aat::read_npy(path));
-  return aat::with_context(aat::Tensor::from_npy(context, array), "loading '" + path + "'");
-}
-
 struct Arguments {
   std::string map, key_lengths, plan;
   std::int64_t q_len = 0, kv_len = 0;
@@ -23,7 +18,7 @@ struct Arguments {
 };
 
 aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Arguments& args) {
-  AAT_TRY(auto levels, load(context, args.map));
+  AAT_TRY(auto levels, aat::Tensor::load_npy(context, args.map));
   if (levels.dtype() != aat::DType::u8 || levels.rank() != 4)
     return aat::fail(aat::ErrorCode::invalid_argument,
                      fmt::format("the map must be u8 [B, H, Tq, Tk] (aat run pattern --map), got {}", levels.describe()));
