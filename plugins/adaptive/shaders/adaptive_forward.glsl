@@ -11,13 +11,11 @@
 //                        n = keys in the pool (p, fewer at the end of the sequence), so equal
 //                        scores give the pool exactly the mass of its n keys. Pooled blocks are
 //                        fully visible (the router promotes partially masked ones to full).
-// The rest is attention_forward.glsl's online softmax in f32: m' = max(m, rowmax S),
-// P = exp(S - m'), l = l exp(m - m') + rowsum P, O = O exp(m - m') + P V; the same NaN rule
-// (aat_max) and a row with no visible key gives O = 0, L = -inf. A row tile with one item
+// The rest is the online softmax of shaders/aat/flash_tile.glsl, as in attention_forward.glsl:
+// f32 state, the same NaN rule, and a row with no visible key gives O = 0, L = -inf. A row tile with one item
 // writes O and L; otherwise each item writes its state (m, l, o = O / l) in f32 to its partial
 // slot, merged exactly by shaders/aat/merge_partials_ranged.glsl.
 #extension GL_EXT_control_flow_attributes : require
-#include "aat/constants.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint BLOCK_Q = 32;
@@ -26,8 +24,8 @@ layout(constant_id = 3) const uint HEAD_DIM = 64;
 layout(constant_id = 4) const bool CAUSAL = false;
 layout(constant_id = 5) const bool HAS_LENGTHS = false;
 layout(constant_id = 6) const uint OUTPUTS_PER_THREAD = 8;  // ceil(BLOCK_Q * HEAD_DIM / workgroup size)
+#include "aat/flash_tile.glsl"
 
-const uint KV_STRIDE = HEAD_DIM + 1;
 const uint NO_SLOT = 0xffffffffu;
 const int SLOT_POOLED = -1;  // a pooled key: no per-key mask
 const int SLOT_EMPTY = -2;   // past the item's last block
@@ -62,12 +60,6 @@ layout(push_constant) uniform AdaptiveParams {
   uint block_k;  // keys per key tile of the map
 } p;
 
-shared float sQ[BLOCK_Q * HEAD_DIM];
-shared float sKV[BLOCK_KV * KV_STRIDE];
-shared float sS[BLOCK_Q * BLOCK_KV];
-shared float sMax[BLOCK_Q];
-shared float sSum[BLOCK_Q];
-shared float sAlpha[BLOCK_Q];
 shared uint sSlotRow[BLOCK_KV];   // (level << 30) | row in that level's tensor
 shared int sSlotKey[BLOCK_KV];    // key index (full slots), SLOT_POOLED or SLOT_EMPTY
 shared float sSlotBias[BLOCK_KV]; // log(keys in the pool); 0 for full slots
@@ -130,17 +122,12 @@ void main() {
 
   for (uint i = tid; i < BLOCK_Q * HEAD_DIM; i += threads)
     sQ[i] = (i / HEAD_DIM) < rows ? float(Q.q[q_base + i]) : 0.0;
-  if (tid < BLOCK_Q) {
-    sMax[tid] = AAT_NEG_INF;
-    sSum[tid] = 0.0;
-  }
+  tile_reset_state();
   if (tid == 0u) {
     sCursor[0] = item.y;
     sCursor[1] = 0u;
   }
   for (uint t = tid; t < min(block_end - item.y, MAX_STAGED); t += threads) sEntries[t] = RowBlocks.entry[list_base + item.y + t];
-  float acc[OUTPUTS_PER_THREAD];
-  for (uint k = 0; k < OUTPUTS_PER_THREAD; ++k) acc[k] = 0.0;
   barrier();
 
   [[dont_unroll]] while (true) {
@@ -203,9 +190,7 @@ void main() {
       const int key = sSlotKey[j];
       float s = AAT_NEG_INF;
       if (r < rows && key != SLOT_EMPTY) {
-        float dot = 0.0;
-        [[dont_unroll]] for (uint d = 0; d < HEAD_DIM; ++d) dot += sQ[r * HEAD_DIM + d] * sKV[j * KV_STRIDE + d];
-        s = dot * p.scale + sSlotBias[j];
+        s = tile_dot(r, j) * p.scale + sSlotBias[j];
         if (key >= 0) {
           if (CAUSAL && key > int(q0 + r) + causal_offset) s = AAT_NEG_INF;
           if (HAS_LENGTHS && key >= key_limit) s = AAT_NEG_INF;
@@ -215,42 +200,11 @@ void main() {
     }
     barrier();
 
-    // Online softmax, one invocation per row (as attention_forward.glsl).
-    if (tid < BLOCK_Q) {
-      const uint r = tid;
-      const float m_old = sMax[r];
-      float m_new = m_old;
-      [[dont_unroll]] for (uint j = 0; j < BLOCK_KV; ++j) m_new = aat_max(m_new, sS[r * BLOCK_KV + j]);
-      float tile_sum = 0.0;
-      float alpha = 1.0;
-      if (m_new != AAT_NEG_INF) {
-        alpha = exp(m_old - m_new);  // 0 when m_old = -inf
-        [[dont_unroll]] for (uint j = 0; j < BLOCK_KV; ++j) {
-          const float s = sS[r * BLOCK_KV + j];
-          const float e = s == AAT_NEG_INF ? 0.0 : exp(s - m_new);
-          sS[r * BLOCK_KV + j] = e;
-          tile_sum += e;
-        }
-      } else {
-        for (uint j = 0; j < BLOCK_KV; ++j) sS[r * BLOCK_KV + j] = 0.0;
-      }
-      sSum[r] = sSum[r] * alpha + tile_sum;
-      sMax[r] = m_new;
-      sAlpha[r] = alpha;
-    }
+    tile_softmax_rows();
     load_tile(base1, base2, base4, true);
     barrier();
 
-    for (uint k = 0; k < OUTPUTS_PER_THREAD; ++k) {
-      const uint index = tid + k * threads;
-      if (index < BLOCK_Q * HEAD_DIM) {
-        const uint r = index / HEAD_DIM;
-        const uint d = index % HEAD_DIM;
-        float o = acc[k] * sAlpha[r];
-        [[dont_unroll]] for (uint j = 0; j < BLOCK_KV; ++j) o += sS[r * BLOCK_KV + j] * sKV[j * KV_STRIDE + d];
-        acc[k] = o;
-      }
-    }
+    tile_accumulate();
     barrier();
   }
 
@@ -261,17 +215,15 @@ void main() {
     const uint r = index / HEAD_DIM;
     const uint d = index % HEAD_DIM;
     if (r >= rows) continue;
-    const float l = sSum[r];
-    // l == 0 only when no key was visible; NaN stays NaN.
-    const float o = l == 0.0 ? 0.0 : acc[k] / l;
+    const float o = tile_output(k, r);
     if (direct) {
       const uint row = bh * p.q_len + q0 + r;
       O.o[row * HEAD_DIM + d] = STORAGE_T(o);
-      if (d == 0) L.lse[row] = l == 0.0 ? AAT_NEG_INF : sMax[r] + log(l);
+      if (d == 0) L.lse[row] = tile_lse(r);
     } else {
       const uint slot = item.w * BLOCK_Q + r;
       PartialO.o[slot * HEAD_DIM + d] = o;
-      if (d == 0) PartialState.ml[slot] = vec2(sMax[r], l);
+      if (d == 0) PartialState.ml[slot] = vec2(sMax[r], sSum[r]);
     }
   }
 }

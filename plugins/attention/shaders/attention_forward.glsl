@@ -4,8 +4,8 @@
 // BLOCK_Q query rows of one (batch, head) and streams K/V through shared memory in tiles of
 // BLOCK_KV keys, keeping the running softmax state (max m, sum l) per row in f32:
 //   S = scale * Q_tile K_tile^T (+ bias, masks)   -> shared sS
-//   m' = max(m, rowmax S); P = exp(S - m'); l = l * exp(m - m') + rowsum P
-//   O_acc = O_acc * exp(m - m') + P V_tile       -> registers, OUTPUTS_PER_THREAD per thread
+//   then shaders/aat/flash_tile.glsl's online softmax and O_acc = O_acc exp(m - m') + P V_tile,
+//   O_acc in registers, OUTPUTS_PER_THREAD per invocation.
 // At the end O = O_acc / l and L = m + log l. A row with no visible key has l = 0: O = 0 and
 // L = -inf, never NaN. The Nq x Nk matrix never exists; memory is O(N).
 //
@@ -19,22 +19,12 @@ layout(constant_id = 1) const uint BLOCK_Q = 16;
 layout(constant_id = 2) const uint BLOCK_KV = 32;
 layout(constant_id = 3) const uint HEAD_DIM = 64;
 layout(constant_id = 8) const uint OUTPUTS_PER_THREAD = 8;  // ceil(BLOCK_Q * HEAD_DIM / workgroup size)
-
-// K/V rows padded by one float so the score loop's column reads hit distinct banks.
-const uint KV_STRIDE = HEAD_DIM + 1;
+#include "aat/flash_tile.glsl"
 
 layout(std430, binding = 0) readonly buffer QBuffer { STORAGE_T q[]; } Q;
 layout(std430, binding = 1) readonly buffer KBuffer { STORAGE_T k[]; } K;
 layout(std430, binding = 2) readonly buffer VBuffer { STORAGE_T v[]; } V;
 layout(std430, binding = 3) writeonly buffer OBuffer { STORAGE_T o[]; } O;
-
-shared float sQ[BLOCK_Q * HEAD_DIM];
-shared float sKV[BLOCK_KV * KV_STRIDE];
-shared float sS[BLOCK_Q * BLOCK_KV];
-shared float sMax[BLOCK_Q];
-shared float sSum[BLOCK_Q];
-shared float sAlpha[BLOCK_Q];
-
 
 void load_tile(uint base, uint row0, uint rows_valid, bool values) {
   for (uint i = gl_LocalInvocationID.x; i < BLOCK_KV * HEAD_DIM; i += gl_WorkGroupSize.x) {
@@ -64,12 +54,7 @@ void main() {
 
   for (uint i = tid; i < BLOCK_Q * HEAD_DIM; i += threads)
     sQ[i] = (i / HEAD_DIM) < rows ? float(Q.q[q_base + i]) : 0.0;
-  if (tid < BLOCK_Q) {
-    sMax[tid] = AAT_NEG_INF;
-    sSum[tid] = 0.0;
-  }
-  float acc[OUTPUTS_PER_THREAD];
-  for (uint k = 0; k < OUTPUTS_PER_THREAD; ++k) acc[k] = 0.0;
+  tile_reset_state();
   barrier();
 
   for (uint kv0 = split_begin; kv0 < split_end; kv0 += BLOCK_KV) {
@@ -83,11 +68,7 @@ void main() {
       const uint j = i % BLOCK_KV;
       float s = AAT_NEG_INF;
       if (r < rows && j < cols) {
-        float dot = 0.0;
-        // Loops over D and Bc stay rolled: fully unrolled they cost seconds of JIT time on
-        // lavapipe per configuration and gain little once operands come from shared memory.
-        [[dont_unroll]] for (uint d = 0; d < HEAD_DIM; ++d) dot += sQ[r * HEAD_DIM + d] * sKV[j * KV_STRIDE + d];
-        s = dot * p.scale;
+        s = tile_dot(r, j) * p.scale;
         const uint qi = q0 + r;
         const uint kj = kv0 + j;
         if (HAS_BIAS) s += bias_at(batch_index, head, qi, kj);
@@ -97,42 +78,11 @@ void main() {
     }
     barrier();
 
-    // Online softmax, one thread per row; the others start on nothing (V waits for the barrier).
-    if (tid < BLOCK_Q) {
-      const uint r = tid;
-      const float m_old = sMax[r];
-      float m_new = m_old;
-      [[dont_unroll]] for (uint j = 0; j < BLOCK_KV; ++j) m_new = aat_max(m_new, sS[r * BLOCK_KV + j]);
-      float tile_sum = 0.0;
-      float alpha = 1.0;
-      if (m_new != AAT_NEG_INF) {
-        alpha = exp(m_old - m_new);  // 0 when m_old = -inf
-        [[dont_unroll]] for (uint j = 0; j < BLOCK_KV; ++j) {
-          const float s = sS[r * BLOCK_KV + j];
-          const float e = s == AAT_NEG_INF ? 0.0 : exp(s - m_new);
-          sS[r * BLOCK_KV + j] = e;
-          tile_sum += e;
-        }
-      } else {
-        for (uint j = 0; j < BLOCK_KV; ++j) sS[r * BLOCK_KV + j] = 0.0;
-      }
-      sSum[r] = sSum[r] * alpha + tile_sum;
-      sMax[r] = m_new;
-      sAlpha[r] = alpha;
-    }
+    tile_softmax_rows();
     load_tile(kv_base, kv0, cols, true);
     barrier();
 
-    for (uint k = 0; k < OUTPUTS_PER_THREAD; ++k) {
-      const uint index = tid + k * threads;
-      if (index < BLOCK_Q * HEAD_DIM) {
-        const uint r = index / HEAD_DIM;
-        const uint d = index % HEAD_DIM;
-        float o = acc[k] * sAlpha[r];
-        [[dont_unroll]] for (uint j = 0; j < BLOCK_KV; ++j) o += sS[r * BLOCK_KV + j] * sKV[j * KV_STRIDE + d];
-        acc[k] = o;
-      }
-    }
+    tile_accumulate();
     barrier();
   }
 
@@ -143,18 +93,15 @@ void main() {
     const uint r = index / HEAD_DIM;
     const uint d = index % HEAD_DIM;
     if (r >= rows) continue;
-    const float l = sSum[r];
-    // l == 0 only when no key was visible; NaN stays NaN.
-    const float o = l == 0.0 ? 0.0 : acc[k] / l;
-    const float lse = l == 0.0 ? AAT_NEG_INF : sMax[r] + log(l);
+    const float o = tile_output(k, r);
     const uint row = bh * p.q_len + q0 + r;
     if (WRITE_PARTIALS) {
       const uint slot = gl_WorkGroupID.z * rows_total + row;
       PartialO.o[slot * HEAD_DIM + d] = o;
-      if (d == 0) PartialL.ml[slot] = vec2(sMax[r], l);
+      if (d == 0) PartialL.ml[slot] = vec2(sMax[r], sSum[r]);
     } else {
       O.o[row * HEAD_DIM + d] = STORAGE_T(o);
-      if (d == 0) L.lse[row] = lse;
+      if (d == 0) L.lse[row] = tile_lse(r);
     }
   }
 }
