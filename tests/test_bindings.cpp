@@ -194,6 +194,23 @@ TEST_F(BindingsTest, TooSmallBufferForAFixedBlockIsASizeMismatch) {
   EXPECT_TRUE(FailsWith(stream.dispatch(e.bindings, {}), ErrorCode::size_mismatch, {"buffer holds 16 bytes"}));
 }
 
+TEST_F(BindingsTest, CheckArrayFitsComparesElementTypeAndSize) {
+  const Kernel kernel = echo();
+  const Binding& in = *kernel.interface().find_binding("In");        // float x[] (runtime array)
+  const Binding& fixed = *kernel.interface().find_binding("Fixed");  // vec4 table[4]: 64 bytes of f32
+  EXPECT_TRUE(check_array_fits(kernel, in, DType::f32, 40, "f32[10]").has_value());
+  EXPECT_TRUE(check_array_fits(kernel, in, DType::f32, 0, "f32[0]").has_value());
+  EXPECT_TRUE(FailsWith(check_array_fits(kernel, in, DType::i32, 40, "i32[10]"), ErrorCode::type_mismatch,
+                        {"binding 'In' of kernel 'echo'", "i32[10]", "'x'", "f32 data"}));
+  EXPECT_TRUE(FailsWith(check_array_fits(kernel, in, DType::f32, 6, "6 bytes"), ErrorCode::size_mismatch,
+                        {"6 bytes", "4-byte stride of 'x'"}));
+  EXPECT_TRUE(check_array_fits(kernel, fixed, DType::f32, 64, "f32[16]").has_value());
+  EXPECT_TRUE(check_array_fits(kernel, fixed, DType::f32, 80, "f32[20]").has_value());  // more than the block: fine
+  EXPECT_TRUE(FailsWith(check_array_fits(kernel, fixed, DType::f32, 60, "f32[15]"), ErrorCode::size_mismatch,
+                        {"holds 60 bytes", "at least 64"}));
+  EXPECT_EQ(kernel.interface().binding_names(), "'In', 'Out', 'Fixed'");
+}
+
 TEST_F(BindingsTest, RequiredBytesBeyondTheBufferIsASizeMismatch) {
   auto e = complete_echo();
   ASSERT_TRUE(e.bindings.require_bytes("Out", 4 * kEchoWords).has_value());

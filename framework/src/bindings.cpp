@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -106,6 +107,64 @@ Expected<void> Bindings::push_block(std::span<const std::byte> bytes) {
                                                       kernel_.name(), push_data_.size(), bytes.size()));
   std::copy(bytes.begin(), bytes.end(), push_data_.begin());
   std::fill(member_set_.begin(), member_set_.end(), true);
+  return {};
+}
+
+namespace {
+
+// The member that holds the block's array data: a trailing runtime array, or the only member
+// when it is an array. nullptr when the block is a struct of several fields.
+const BlockMember* array_member(const Binding& binding) {
+  if (binding.members.empty()) return nullptr;
+  if (binding.runtime_array_stride) return &binding.members.back();
+  if (binding.members.size() == 1 && !binding.members.front().type.array.empty()) return &binding.members.front();
+  return nullptr;
+}
+
+std::optional<DType> dtype_for(ScalarType type) {
+  switch (type) {
+    case ScalarType::f32: return DType::f32;
+    case ScalarType::f16: return DType::f16;
+    case ScalarType::i32:
+    case ScalarType::u32: return DType::i32;
+    case ScalarType::i8:
+    case ScalarType::u8: return DType::u8;
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+Expected<void> check_array_fits(const Kernel& kernel, const Binding& binding, DType dtype, std::uint64_t bytes,
+                                std::string_view described) {
+  const std::string where = fmt::format("binding '{}' of kernel '{}'", binding.name, kernel.name());
+  if (const BlockMember* member = array_member(binding)) {
+    const TypeInfo& type = member->type;
+    const bool plain = type.scalar != ScalarType::structure && type.scalar != ScalarType::unknown && type.columns == 1;
+    if (plain) {
+      const auto wanted = dtype_for(type.scalar);
+      if (wanted != dtype)
+        return fail(ErrorCode::type_mismatch,
+                    fmt::format("{}: the array is {} but the shader's member '{}' is {}, which takes {}", where,
+                                described, member->name, type.describe(),
+                                wanted ? fmt::format("{} data", to_string(*wanted)) : "no dtype AAT supports"));
+    }
+  }
+  if (bytes < binding.block_size)
+    return fail(ErrorCode::size_mismatch,
+                fmt::format("{}: the array ({}) holds {} bytes; the shader's block needs at least {}", where, described,
+                            bytes, binding.block_size));
+  if (const std::uint32_t stride = binding.runtime_array_stride) {
+    const std::uint64_t tail = bytes - binding.block_size;
+    if (tail % stride != 0) {
+      const BlockMember& last = binding.members.back();
+      return fail(ErrorCode::size_mismatch,
+                  fmt::format("{}: the array ({}) holds {} bytes; past the block's fixed {} bytes that leaves {}, "
+                              "not a multiple of the {}-byte stride of '{}' ({})",
+                              where, described, bytes, binding.block_size, tail, stride, last.name,
+                              last.type.describe()));
+    }
+  }
   return {};
 }
 

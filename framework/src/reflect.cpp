@@ -182,6 +182,12 @@ Expected<KernelInterface> reflect(std::span<const std::uint32_t> spirv) {
   }
 }
 
+std::string KernelInterface::binding_names() const {
+  std::string names;
+  for (const auto& b : bindings) names += fmt::format("{}'{}'", names.empty() ? "" : ", ", b.name);
+  return names.empty() ? "none" : names;
+}
+
 const Binding* KernelInterface::find_binding(std::string_view name) const {
   for (const auto& b : bindings)
     if (b.name == name) return &b;

@@ -23,18 +23,12 @@ struct Planned {
   std::uint64_t bytes = 0;
 };
 
-std::string binding_list(const KernelInterface& interface) {
-  std::string known;
-  for (const auto& b : interface.bindings) known += fmt::format("{}'{}'", known.empty() ? "" : ", ", b.name);
-  return known.empty() ? "none" : known;
-}
-
 Expected<std::size_t> find_binding(const Kernel& kernel, const std::string& name) {
   const auto& interface = kernel.interface();
   const Binding* found = interface.find_binding(name);
   if (!found)
     return fail(ErrorCode::not_found, fmt::format("kernel '{}' has no binding '{}'; its bindings are: {}",
-                                                  kernel.name(), name, binding_list(interface)));
+                                                  kernel.name(), name, interface.binding_names()));
   return static_cast<std::size_t>(found - interface.bindings.data());
 }
 
@@ -50,59 +44,6 @@ Expected<std::uint64_t> byte_count(DType dtype, const std::vector<std::int64_t>&
     count *= static_cast<std::uint64_t>(d);
   }
   return count * size_of(dtype);
-}
-
-// The member that holds the block's array data: a trailing runtime array, or the only member
-// when it is an array. nullptr when the block is a struct of several fields.
-const BlockMember* array_member(const Binding& binding) {
-  if (binding.members.empty()) return nullptr;
-  if (binding.runtime_array_stride) return &binding.members.back();
-  if (binding.members.size() == 1 && !binding.members.front().type.array.empty()) return &binding.members.front();
-  return nullptr;
-}
-
-std::optional<DType> dtype_for(ScalarType type) {
-  switch (type) {
-    case ScalarType::f32: return DType::f32;
-    case ScalarType::f16: return DType::f16;
-    case ScalarType::i32:
-    case ScalarType::u32: return DType::i32;
-    case ScalarType::i8:
-    case ScalarType::u8: return DType::u8;
-    default: return std::nullopt;
-  }
-}
-
-Expected<void> check_against_block(const Kernel& kernel, const Binding& binding, const Planned& p) {
-  const std::string where = fmt::format("binding '{}' of kernel '{}'", p.name, kernel.name());
-  const std::string what = fmt::format("{}[{}]", to_string(p.dtype), shape_to_string(p.shape));
-  if (const BlockMember* member = array_member(binding)) {
-    const TypeInfo& type = member->type;
-    const bool plain = type.scalar != ScalarType::structure && type.scalar != ScalarType::unknown && type.columns == 1;
-    if (plain) {
-      const auto wanted = dtype_for(type.scalar);
-      if (wanted != p.dtype)
-        return fail(ErrorCode::type_mismatch,
-                    fmt::format("{}: the array is {} but the shader's member '{}' is {}, which takes {}", where, what,
-                                member->name, type.describe(),
-                                wanted ? fmt::format("{} data", to_string(*wanted)) : "no dtype AAT supports"));
-    }
-  }
-  if (p.bytes < binding.block_size)
-    return fail(ErrorCode::size_mismatch,
-                fmt::format("{}: the array ({}) holds {} bytes; the shader's block needs at least {}", where, what,
-                            p.bytes, binding.block_size));
-  if (const std::uint32_t stride = binding.runtime_array_stride) {
-    const std::uint64_t tail = p.bytes - binding.block_size;
-    if (tail % stride != 0) {
-      const BlockMember& last = binding.members.back();
-      return fail(ErrorCode::size_mismatch,
-                  fmt::format("{}: the array ({}) holds {} bytes; past the block's fixed {} bytes that leaves {}, "
-                              "not a multiple of the {}-byte stride of '{}' ({})",
-                              where, what, p.bytes, binding.block_size, tail, stride, last.name, last.type.describe()));
-    }
-  }
-  return {};
 }
 
 Expected<void> check_push(const Kernel& kernel, const ShaderRunRequest& request) {
@@ -173,7 +114,8 @@ Expected<ShaderRunResult> run(const std::shared_ptr<Context>& context, const Sha
       return fail(ErrorCode::not_found,
                   fmt::format("binding '{}' (set {}, binding {}) of kernel '{}' is not bound: give it an input, or "
                               "make it an output with a dtype and shape", b.name, b.set, b.binding, kernel.name()));
-    AAT_CHECK(check_against_block(kernel, b, *plan[i]));
+    AAT_CHECK(check_array_fits(kernel, b, plan[i]->dtype, plan[i]->bytes,
+                               fmt::format("{}[{}]", to_string(plan[i]->dtype), shape_to_string(plan[i]->shape))));
   }
   AAT_CHECK(check_push(kernel, request));
 

@@ -69,4 +69,13 @@ class Bindings {
   std::vector<bool> member_set_;
 };
 
+// Whether an array of `dtype` holding `bytes` bytes fits storage binding `binding` of `kernel`:
+// the element type of the block's array member, when that is a plain scalar, must be `dtype`,
+// and the bytes must cover the block's fixed part plus whole elements of a trailing runtime
+// array. `described` names the array in messages ("f32[3x4]"). Bindings::bind takes untyped
+// buffers and checks sizes only; the typed entry points (run_shader, the C and Python APIs)
+// check with this first. Errors: type_mismatch, size_mismatch.
+Expected<void> check_array_fits(const Kernel& kernel, const Binding& binding, DType dtype, std::uint64_t bytes,
+                                std::string_view described);
+
 }  // namespace aat

@@ -80,6 +80,7 @@ struct KernelInterface {
   std::vector<SpecConstant> spec_constants;  // sorted by id
 
   const Binding* find_binding(std::string_view name) const;  // instance or block name
+  std::string binding_names() const;  // "'X', 'Y'" for messages; "none" without bindings
   const SpecConstant* find_spec(std::string_view name_or_id) const;
   std::string to_json(int indent = 2) const;
   std::string to_text() const;  // human-readable summary for `aat reflect`

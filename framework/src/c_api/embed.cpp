@@ -8,12 +8,6 @@ namespace aat::embed {
 
 namespace {
 
-std::string binding_list(const KernelInterface& interface) {
-  std::string known;
-  for (const auto& b : interface.bindings) known += fmt::format("{}'{}'", known.empty() ? "" : ", ", b.name);
-  return known.empty() ? "none" : known;
-}
-
 std::string member_list(const PushConstants* push) {
   std::string known;
   if (push)
@@ -21,57 +15,12 @@ std::string member_list(const PushConstants* push) {
   return known.empty() ? "none" : known;
 }
 
-// The member holding the block's array data: a trailing runtime array, or the only member
-// when it is an array; nullptr for a block of several fields.
-const BlockMember* array_member(const Binding& binding) {
-  if (binding.members.empty()) return nullptr;
-  if (binding.runtime_array_stride) return &binding.members.back();
-  if (binding.members.size() == 1 && !binding.members.front().type.array.empty()) return &binding.members.front();
-  return nullptr;
-}
-
-std::optional<DType> dtype_for(ScalarType type) {
-  switch (type) {
-    case ScalarType::f32: return DType::f32;
-    case ScalarType::f16: return DType::f16;
-    case ScalarType::i32:
-    case ScalarType::u32: return DType::i32;
-    case ScalarType::i8:
-    case ScalarType::u8: return DType::u8;
-    default: return std::nullopt;
-  }
-}
-
 Expected<void> check_tensor(const Kernel& kernel, const Binding& binding, const NamedTensor& bound) {
-  const std::string where = fmt::format("binding '{}' of kernel '{}'", bound.name, kernel.name());
-  if (!bound.tensor) return fail(ErrorCode::invalid_argument, where + ": no tensor");
+  if (!bound.tensor)
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("binding '{}' of kernel '{}': no tensor", bound.name, kernel.name()));
   const Tensor& t = bound.tensor;
-  if (const BlockMember* member = array_member(binding)) {
-    const TypeInfo& type = member->type;
-    const bool plain = type.scalar != ScalarType::structure && type.scalar != ScalarType::unknown && type.columns == 1;
-    if (plain) {
-      const auto wanted = dtype_for(type.scalar);
-      if (wanted != t.dtype())
-        return fail(ErrorCode::type_mismatch,
-                    fmt::format("{}: the tensor is {} but the shader's member '{}' is {}, which takes {}", where,
-                                t.describe(), member->name, type.describe(),
-                                wanted ? fmt::format("{} data", to_string(*wanted)) : "no dtype AAT supports"));
-    }
-  }
-  const std::uint64_t bytes = t.byte_size();
-  if (bytes < binding.block_size)
-    return fail(ErrorCode::size_mismatch, fmt::format("{}: the tensor ({}) holds {} bytes; the shader's block needs "
-                                                      "at least {}", where, t.describe(), bytes, binding.block_size));
-  if (const std::uint32_t stride = binding.runtime_array_stride) {
-    const std::uint64_t tail = bytes - binding.block_size;
-    if (tail % stride != 0)
-      return fail(ErrorCode::size_mismatch,
-                  fmt::format("{}: the tensor ({}) holds {} bytes; past the block's fixed {} bytes that leaves {}, "
-                              "not a multiple of the {}-byte stride of '{}' ({})",
-                              where, t.describe(), bytes, binding.block_size, tail, stride,
-                              binding.members.back().name, binding.members.back().type.describe()));
-  }
-  return {};
+  return check_array_fits(kernel, binding, t.dtype(), t.byte_size(), t.describe());
 }
 
 }  // namespace
@@ -125,7 +74,7 @@ Expected<double> run_kernel(const std::shared_ptr<Context>& context, const Kerne
     const Binding* found = interface.find_binding(b.name);
     if (!found)
       return fail(ErrorCode::not_found, fmt::format("kernel '{}' has no binding '{}'; its bindings are: {}",
-                                                    kernel.name(), b.name, binding_list(interface)));
+                                                    kernel.name(), b.name, interface.binding_names()));
     const auto index = static_cast<std::size_t>(found - interface.bindings.data());
     if (bound[index])
       return fail(ErrorCode::invalid_argument,
@@ -139,7 +88,7 @@ Expected<double> run_kernel(const std::shared_ptr<Context>& context, const Kerne
       const Binding& b = interface.bindings[i];
       return fail(ErrorCode::not_found, fmt::format("binding '{}' (set {}, binding {}) of kernel '{}' is not bound; "
                                                     "its bindings are: {}", b.name, b.set, b.binding, kernel.name(),
-                                                    binding_list(interface)));
+                                                    interface.binding_names()));
     }
 
   Bindings prepared(kernel);
