@@ -26,10 +26,7 @@ using aat::ErrorCode;
 
 fs::path fixture(const std::string& name) {
   const char* dir = std::getenv("AAT_TEST_DATA_DIR");
-  if (dir == nullptr) {
-    ADD_FAILURE() << "AAT_TEST_DATA_DIR is not set; point it at tests/data";
-    return fs::path("AAT_TEST_DATA_DIR-unset") / name;
-  }
+  if (dir == nullptr || *dir == '\0') dir = AAT_SOURCE_TEST_DATA_DIR;
   return fs::path(dir) / "npy" / name;
 }
 
@@ -345,6 +342,7 @@ TEST(NpyErrors, TruncatedHeader) {
 
 TEST(NpyErrors, TruncatedInsideThePreamble) {
   const std::vector<std::byte> whole = read_bytes(fixture("f32_2x3.npy"));
+  ASSERT_GE(whole.size(), 9u);
   for (const std::size_t size : {3u, 7u, 9u}) {
     const std::vector<std::byte> cut(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(size));
     EXPECT_TRUE(
@@ -433,6 +431,7 @@ TEST(NpyErrors, HugeShapeIsTruncatedDataNotAnAllocation) {
 
 TEST(NpyErrors, UnsupportedVersion) {
   std::vector<std::byte> bytes = read_bytes(fixture("f32_2x3.npy"));
+  ASSERT_GT(bytes.size(), 6u);
   bytes[6] = std::byte{4};
   EXPECT_TRUE(fails_with(aat::parse_npy(bytes, "v4.npy"), ErrorCode::unsupported,
                          {"'v4.npy'", "format version 4.0 is not supported"}));

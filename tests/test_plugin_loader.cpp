@@ -1,5 +1,6 @@
 // The plugin registry: good plugins load, bad ones are refused with a reason, and one bad
 // plugin never stops the others from loading.
+#include <filesystem>
 #include <fstream>
 
 #include "aat/plugin.hpp"
@@ -85,7 +86,8 @@ TEST(PluginLoader, DiscoveryGoesOnPastBadPluginsAndReportsEach) {
   ::setenv("AAT_PLUGIN_PATH", path.c_str(), 1);
   const auto folders = PluginRegistry::search_path();
   ASSERT_GE(folders.size(), 2u);
-  EXPECT_EQ(folders[0], kBadPlugins);
+  // search_path() resolves links (the build folder may be reached through one).
+  EXPECT_TRUE(std::filesystem::equivalent(folders[0], kBadPlugins)) << folders[0] << " vs " << kBadPlugins;
   auto registry = PluginRegistry::discover();
   ::setenv("AAT_PLUGIN_PATH", "", 1);
   EXPECT_NE(registry.find("example"), nullptr);

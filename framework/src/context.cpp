@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -266,11 +267,18 @@ Expected<std::shared_ptr<Context>> Context::create(const ContextOptions& options
   if (auto data = detail::read_file_bytes(state->pipeline_cache_path);
       data && pipeline_cache_header_matches(*data, properties))
     initial = std::move(*data);
-  AAT_TRY(state->pipeline_cache, detail::vk_call("creating the pipeline cache", [&] {
-            return vk::raii::PipelineCache(state->device, vk::PipelineCacheCreateInfo{
-                                                              .initialDataSize = initial.size(),
-                                                              .pInitialData = initial.data()});
-          }));
+  const auto create_cache = [&](std::span<const std::byte> data) {
+    return detail::vk_call("creating the pipeline cache", [&] {
+      return vk::raii::PipelineCache(state->device, vk::PipelineCacheCreateInfo{.initialDataSize = data.size(),
+                                                                                .pInitialData = data.data()});
+    });
+  };
+  auto cache = create_cache(initial);
+  // Data behind a matching header can still be corrupt; a driver that notices may refuse the
+  // whole cache (NVIDIA returns VK_ERROR_UNKNOWN). Start empty then: the file is rewritten at
+  // teardown, and a bad cache file never stops a context from being made.
+  if (!cache && !initial.empty()) cache = create_cache({});
+  AAT_TRY(state->pipeline_cache, std::move(cache));
   return std::shared_ptr<Context>(new Context(std::move(state)));
 }
 

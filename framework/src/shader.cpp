@@ -11,6 +11,7 @@
 #include <spirv-tools/libspirv.hpp>
 
 #include "file_util.hpp"
+#include "glslang_guard.hpp"
 #include "shader_cache.hpp"
 
 namespace aat {
@@ -112,29 +113,45 @@ Expected<Spirv> ShaderCompiler::compile(std::string_view source, const std::stri
   }
   ++stats_.misses;
 
-  std::vector<detail::ShaderDependency> dependencies;
   std::vector<std::filesystem::path> dirs = options.include_dirs;
   dirs.push_back(shared_shader_dir());
-  shaderc::CompileOptions shaderc_options;
-  shaderc_options.SetIncluder(std::make_unique<Includer>(dirs, &dependencies));
-  shaderc_options.SetTargetEnvironment(shaderc_target_env_vulkan, options.vulkan_1_3 ? shaderc_env_version_vulkan_1_3
-                                                                                      : shaderc_env_version_vulkan_1_2);
-  shaderc_options.SetTargetSpirv(options.vulkan_1_3 ? shaderc_spirv_version_1_6 : shaderc_spirv_version_1_5);
-  // Optimisation strips OpName; debug info keeps the names reflection binds by.
-  shaderc_options.SetGenerateDebugInfo();
-  if (options.optimize) shaderc_options.SetOptimizationLevel(shaderc_optimization_level_performance);
-  for (const auto& [key_name, value] : options.defines) shaderc_options.AddMacroDefinition(key_name, value);
-
-  keep_glslang_initialized();
-  shaderc::Compiler compiler;
-  const auto result = compiler.CompileGlslToSpv(source.data(), source.size(), shaderc_compute_shader, name.c_str(),
-                                                "main", shaderc_options);
-  if (result.GetCompilationStatus() != shaderc_compilation_status_success) {
-    std::string message = result.GetErrorMessage();
+  // Configured in place: shaderc::CompileOptions' move leaves its includer behind.
+  const auto configure = [&](shaderc::CompileOptions& made, std::vector<detail::ShaderDependency>* dependencies) {
+    made.SetIncluder(std::make_unique<Includer>(dirs, dependencies));
+    made.SetTargetEnvironment(shaderc_target_env_vulkan, options.vulkan_1_3 ? shaderc_env_version_vulkan_1_3
+                                                                            : shaderc_env_version_vulkan_1_2);
+    made.SetTargetSpirv(options.vulkan_1_3 ? shaderc_spirv_version_1_6 : shaderc_spirv_version_1_5);
+    // Optimisation strips OpName; debug info keeps the names reflection binds by.
+    made.SetGenerateDebugInfo();
+    if (options.optimize) made.SetOptimizationLevel(shaderc_optimization_level_performance);
+    for (const auto& [key_name, value] : options.defines) made.AddMacroDefinition(key_name, value);
+  };
+  const auto compile_error = [&](std::string message) {
     while (!message.empty() && message.back() == '\n') message.pop_back();
     Error error(ErrorCode::shader_compile, message.empty() ? "compilation failed" : message);
     return std::unexpected(std::move(error).with_context("compiling GLSL '" + name + "'"));
+  };
+
+  keep_glslang_initialized();
+  shaderc::Compiler compiler;
+  {
+    // Preprocessed first, so includes and macros cannot hide what would crash the parser. A
+    // preprocessing error is left for the compile below to report.
+    std::vector<detail::ShaderDependency> scratch;
+    shaderc::CompileOptions preprocess_options;
+    configure(preprocess_options, &scratch);
+    const auto preprocessed = compiler.PreprocessGlsl(source.data(), source.size(), shaderc_compute_shader,
+                                                      name.c_str(), preprocess_options);
+    if (preprocessed.GetCompilationStatus() == shaderc_compilation_status_success)
+      if (auto hazard = detail::glslang_crash_hazard({preprocessed.cbegin(), preprocessed.cend()}))
+        return compile_error(std::move(*hazard));
   }
+  std::vector<detail::ShaderDependency> dependencies;
+  shaderc::CompileOptions compile_options;
+  configure(compile_options, &dependencies);
+  const auto result = compiler.CompileGlslToSpv(source.data(), source.size(), shaderc_compute_shader, name.c_str(),
+                                                "main", compile_options);
+  if (result.GetCompilationStatus() != shaderc_compilation_status_success) return compile_error(result.GetErrorMessage());
   Spirv spirv(result.cbegin(), result.cend());
   if (!cache_dir_.empty()) detail::store_cached_spirv(cache_folder(), key, material, dependencies, spirv);
   return spirv;
