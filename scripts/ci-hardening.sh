@@ -7,14 +7,17 @@
 #      context teardown fails the step.
 #   2. Fuzzing: the five libFuzzer targets of fuzz/ (clang 16), seeded from the tests, each for
 #      AAT_FUZZ_SECONDS (60); any crash, sanitizer report, leak or broken property fails.
-# Environment: AAT_FUZZ_SECONDS (default 60), AAT_HARDENING_STEPS ("sanitizers fuzz", either or
-# both), ASAN_BUILD_DIR (build-asan), FUZZ_BUILD_DIR (build-fuzz). Exit code: 0 when all passed.
+# Environment: AAT_FUZZ_SECONDS (default 60); AAT_FUZZ_SEED (default 1: CI replays one seed, so
+# its verdict depends on the code, not on luck; 0 picks a random seed, for exploring);
+# AAT_HARDENING_STEPS ("sanitizers fuzz", either or both); ASAN_BUILD_DIR (build-asan);
+# FUZZ_BUILD_DIR (build-fuzz). Exit code: 0 when all passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$(pwd)
 asan_build=${ASAN_BUILD_DIR:-build-asan}
 fuzz_build=${FUZZ_BUILD_DIR:-build-fuzz}
 fuzz_seconds=${AAT_FUZZ_SECONDS:-60}
+fuzz_seed=${AAT_FUZZ_SEED:-1}
 steps=${AAT_HARDENING_STEPS:-sanitizers fuzz}
 jobs=$(nproc)
 
@@ -78,7 +81,7 @@ if [[ " $steps " == *" fuzz "* ]]; then
     LSAN_OPTIONS="suppressions=$src/tests/sanitizers/lsan.supp" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:abort_on_error=1" \
     ASAN_SYMBOLIZER_PATH="$symbolizer" \
-      "$fuzz_build/fuzz/bin/fuzz_$target" -max_total_time="$fuzz_seconds" -timeout=30 -rss_limit_mb=3072 \
+      "$fuzz_build/fuzz/bin/fuzz_$target" -max_total_time="$fuzz_seconds" -seed="$fuzz_seed" -timeout=30 -rss_limit_mb=3072 \
         -max_len=65536 -close_fd_mask=1 -print_final_stats=1 -artifact_prefix="$findings/$target-" \
         "$corpus/$target" >"$log" 2>&1 || rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
