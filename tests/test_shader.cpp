@@ -216,6 +216,16 @@ TEST_F(ShaderTest, ABlockNamedLikeAnIncludedFunctionIsACompileErrorNamingBothPla
                         {"clash.comp:3", "'helper'", "fn.glsl:1"}));
 }
 
+TEST_F(ShaderTest, APreprocessingErrorAheadOfAClashIsReportedNotCrashedOn) {
+  // glslang keeps parsing after a preprocessing error (here an unterminated #line string), so the
+  // error is reported before the parser runs; glslc crashes on this source.
+  constexpr std::string_view source =
+      "#version 450\nfloat f(float x) { return x; }\n#line 3 \"unterminated\n"
+      "layout(std430, binding = 0) buffer f { float o[]; } p;\nvoid main() {}\n";
+  ShaderCompiler compiler;
+  EXPECT_TRUE(FailsWith(compiler.compile(source, "line.comp"), ErrorCode::shader_compile, {"End of line in string"}));
+}
+
 TEST_F(ShaderTest, NamesThatDoNotClashStillCompile) {
   // A block after a same-named function is the hazard; these orders and kinds glslang reports itself
   // or accepts, and the check must leave them alone.

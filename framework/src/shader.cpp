@@ -136,15 +136,18 @@ Expected<Spirv> ShaderCompiler::compile(std::string_view source, const std::stri
   shaderc::Compiler compiler;
   {
     // Preprocessed first, so includes and macros cannot hide what would crash the parser. A
-    // preprocessing error is left for the compile below to report.
+    // preprocessing error is the compile's error too; it is reported from here, because glslang
+    // goes on parsing after one and can then crash (fuzz_glsl: an unterminated #line string
+    // ahead of a block named like a function).
     std::vector<detail::ShaderDependency> scratch;
     shaderc::CompileOptions preprocess_options;
     configure(preprocess_options, &scratch);
     const auto preprocessed = compiler.PreprocessGlsl(source.data(), source.size(), shaderc_compute_shader,
                                                       name.c_str(), preprocess_options);
-    if (preprocessed.GetCompilationStatus() == shaderc_compilation_status_success)
-      if (auto hazard = detail::glslang_crash_hazard({preprocessed.cbegin(), preprocessed.cend()}))
-        return compile_error(std::move(*hazard));
+    if (preprocessed.GetCompilationStatus() != shaderc_compilation_status_success)
+      return compile_error(preprocessed.GetErrorMessage());
+    if (auto hazard = detail::glslang_crash_hazard({preprocessed.cbegin(), preprocessed.cend()}))
+      return compile_error(std::move(*hazard));
   }
   std::vector<detail::ShaderDependency> dependencies;
   shaderc::CompileOptions compile_options;
