@@ -1,0 +1,274 @@
+// Shared by the attention kernel suites: the problem description (Case), seeded inputs, the
+// double-precision reference for a Case, the device fixture (AttentionKernel) with its
+// reference comparison, and the checks for masked and finite rows.
+//
+// Tolerances (|gpu - ref| <= abs + rel * |ref|, elementwise, ref in double):
+//  * f32 storage, O and L: abs = rel = 2e-5. The kernel accumulates in f32: a dot product of
+//    D <= 256 terms and a softmax-weighted sum over Nk <= 331 keys, each with a relative
+//    rounding error of order sqrt(n) * 2^-24 ~ 1e-6 (worst case n * 2^-24 ~ 2e-5), plus the
+//    device's exp/log (a few ulp). O is a convex combination of V rows (|V| ~ 1..4 for normal
+//    inputs), so 2e-5 * (1 + |ref|) leaves headroom without hiding a wrong mask or a wrong
+//    tile edge (those give errors of order 1e-2..1).
+//  * f16 storage: Q, K, V are rounded to f16 BEFORE the reference runs, so the reference sees
+//    exactly the values the GPU reads; the only extra error is the final rounding of O to
+//    f16 (half an ulp: 4.9e-4 at |O| in [1, 2), 2^-11 relative in general) on top of the f32
+//    accumulation error above. O: abs = rel = 1e-3. L stays f32 (computed from the same
+//    f16-exact inputs), so L keeps the f32 tolerance.
+//  * split-K vs unsplit (same inputs, same dtype f32): abs = rel = 1e-5. Only the order of the
+//    f32 sums differs (partial states merged with exp(lse_s - lse)), a few ulp per element.
+//  * Large logits (~ +-1e4): the inputs are small integers (plus one coordinate of +-100) with
+//    scale 1, so every f32 product and sum in Q K^T is exact and the GPU's scores equal the
+//    reference's; the f32 tolerance above applies unchanged (L is ~1e4 and is compared with
+//    rel 2e-5, i.e. ~0.2, above the f32 ulp there, 1e-3).
+// Set AAT_ATTENTION_VERBOSE=1 to print every case's max errors.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "aat/attention/attention.hpp"
+#include "aat/dtype.hpp"
+#include "device_test.hpp"
+#include "reference.hpp"
+
+namespace aat::attention::test {
+
+
+using ::testing::AnyOf;
+using ::testing::HasSubstr;
+using aat::testing::unwrap;
+namespace ref = reference;
+
+constexpr double kF32Abs = 2e-5, kF32Rel = 2e-5;
+constexpr double kF16Abs = 1e-3, kF16Rel = 1e-3;
+constexpr double kLseAbs = 2e-5, kLseRel = 2e-5;
+constexpr double kSplitAbs = 1e-5, kSplitRel = 1e-5;
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+inline bool verbose() {
+  const char* v = std::getenv("AAT_ATTENTION_VERBOSE");
+  return v && *v && std::string(v) != "0";
+}
+
+inline std::vector<double> widen(const std::vector<float>& values) { return {values.begin(), values.end()}; }
+
+// ---------------------------------------------------------------------------------------------
+// The problem description shared by the reference and the GPU run.
+
+struct Case {
+  std::int64_t B = 1, Hq = 1, Hkv = 1, Nq = 1, Nk = 1, D = 64;
+  DType dtype = DType::f32;
+  bool causal = false;
+  std::vector<std::int32_t> lengths;    // empty: none
+  std::int64_t bias_b = 0, bias_h = 0;  // bias dims [bias_b, bias_h, Nq, Nk]; 0: no bias
+  std::optional<std::uint32_t> splits;
+  std::optional<float> scale;
+  std::optional<KernelPath> path;
+  std::uint32_t seed = 1;
+
+  bool has_bias() const { return bias_b > 0; }
+  std::string name() const {
+    std::ostringstream s;
+    s << "B" << B << " Hq" << Hq << " Hkv" << Hkv << " Nq" << Nq << " Nk" << Nk << " D" << D << ' '
+      << to_string(dtype) << (causal ? " causal" : "");
+    if (!lengths.empty()) {
+      s << " len[";
+      for (std::size_t i = 0; i < lengths.size(); ++i) s << (i ? "," : "") << lengths[i];
+      s << "]";
+    }
+    if (has_bias()) s << " bias[" << bias_b << "," << bias_h << "," << Nq << "," << Nk << "]";
+    if (splits) s << " splits=" << *splits;
+    if (scale) s << " scale=" << *scale;
+    if (path) s << " path=" << to_string(*path);
+    return s.str();
+  }
+  std::vector<std::int64_t> q_shape() const { return {B, Hq, Nq, D}; }
+  std::vector<std::int64_t> kv_shape() const { return {B, Hkv, Nk, D}; }
+  std::vector<std::int64_t> lse_shape() const { return {B, Hq, Nq}; }
+};
+
+struct Inputs {
+  std::vector<float> q, k, v, bias;
+};
+
+// Normal(0, 1) Q, K, V (rounded to f16 for f16 cases) and bias, from a seeded generator.
+inline Inputs random_inputs(const Case& c) {
+  std::mt19937 rng(c.seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto fill = [&](std::int64_t n) {
+    std::vector<float> x(static_cast<std::size_t>(n));
+    for (auto& e : x) e = normal(rng);
+    return c.dtype == DType::f16 ? ref::round_to_half(x) : x;
+  };
+  Inputs in;
+  in.q = fill(c.B * c.Hq * c.Nq * c.D);
+  in.k = fill(c.B * c.Hkv * c.Nk * c.D);
+  in.v = fill(c.B * c.Hkv * c.Nk * c.D);
+  if (c.has_bias()) {
+    in.bias.resize(static_cast<std::size_t>(c.bias_b * c.bias_h * c.Nq * c.Nk));
+    for (auto& e : in.bias) e = 2.0f * normal(rng);
+  }
+  return in;
+}
+
+inline ref::Result reference_for(const Case& c, const Inputs& in) {
+  ref::Problem p;
+  p.batch = c.B;
+  p.q_heads = c.Hq;
+  p.kv_heads = c.Hkv;
+  p.q_len = c.Nq;
+  p.kv_len = c.Nk;
+  p.head_dim = c.D;
+  p.causal = c.causal;
+  if (c.scale) p.scale = static_cast<double>(*c.scale);
+  p.key_lengths = c.lengths;
+  if (c.has_bias()) {
+    p.bias = in.bias;
+    p.bias_batch = c.bias_b;
+    p.bias_heads = c.bias_h;
+  }
+  return ref::attention(p, in.q, in.k, in.v);
+}
+
+struct GpuRun {
+  std::vector<float> out, lse;
+  Tiling tiling;
+  double flops = 0;
+  double gpu_ms = 0;
+  std::vector<std::int64_t> out_shape, lse_shape;
+  DType out_dtype = DType::f32, lse_dtype = DType::f32;
+};
+
+inline Tensor upload(const std::shared_ptr<Context>& context, DType dtype, std::vector<std::int64_t> shape,
+              const std::vector<float>& values) {
+  if (dtype == DType::f16) {
+    const auto bits = to_half(values);
+    return unwrap(Tensor::from_values<std::uint16_t>(context, DType::f16, std::move(shape), bits), "upload f16");
+  }
+  return unwrap(Tensor::from_values<float>(context, DType::f32, std::move(shape), values), "upload f32");
+}
+
+struct Comparisons {
+  ref::Comparison out, lse;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The device fixture: one Attention for the whole suite (pipelines are built once per config).
+
+class AttentionKernel : public aat::testing::DeviceTest {
+ protected:
+  static void TearDownTestSuite() { attention_.reset(); }
+
+  Attention& attention() {
+    if (!attention_) attention_ = unwrap(Attention::create(context()), "Attention::create");
+    return *attention_;
+  }
+
+  GpuRun run(const Case& c, const Inputs& in) {
+    const auto ctx = context();
+    Tensor q = upload(ctx, c.dtype, c.q_shape(), in.q);
+    Tensor k = upload(ctx, c.dtype, c.kv_shape(), in.k);
+    Tensor v = upload(ctx, c.dtype, c.kv_shape(), in.v);
+    Tensor lengths, bias;
+    AttentionOptions options;
+    options.causal = c.causal;
+    options.scale = c.scale;
+    options.splits = c.splits;
+    options.path = c.path;
+    if (!c.lengths.empty()) {
+      lengths = unwrap(Tensor::from_values<std::int32_t>(ctx, DType::i32, {c.B}, c.lengths), "key lengths");
+      options.key_lengths = &lengths;
+    }
+    if (c.has_bias()) {
+      bias = unwrap(Tensor::from_values<float>(ctx, DType::f32, {c.bias_b, c.bias_h, c.Nq, c.Nk}, in.bias), "bias");
+      options.bias = &bias;
+    }
+    AttentionResult result = unwrap(attention().run(q, k, v, options), c.name().c_str());
+    GpuRun r;
+    r.out = unwrap(result.out.download_f32(), "download O");
+    r.lse = unwrap(result.lse.download_f32(), "download L");
+    r.tiling = result.tiling;
+    r.flops = result.flops;
+    r.gpu_ms = result.gpu_ms;
+    r.out_shape = result.out.shape();
+    r.lse_shape = result.lse.shape();
+    r.out_dtype = result.out.dtype();
+    r.lse_dtype = result.lse.dtype();
+    return r;
+  }
+
+  // Runs the case on the GPU, compares O and L with the reference (EXPECTs), returns both.
+  std::pair<GpuRun, ref::Result> expect_matches_reference(const Case& c, const Inputs& in) {
+    SCOPED_TRACE(c.name());
+    GpuRun gpu = run(c, in);
+    ref::Result want = reference_for(c, in);
+    // The tensor-core path rounds P = exp(s - m) to f16 before P.V (as FlashAttention does on
+    // tensor cores): each weight carries up to 2^-11 relative error on top of the f16 storage
+    // rounding, so its O tolerance is twice the f16 one. L is accumulated in f32 from f32
+    // scores, but its scores come from f16 products summed by the tensor cores: 1e-3 abs.
+    const bool tensor_cores = gpu.tiling.path == KernelPath::cooperative_matrix_nv;
+    EXPECT_EQ(gpu.out_shape, c.q_shape());
+    EXPECT_EQ(gpu.out_dtype, c.dtype);
+    EXPECT_EQ(gpu.lse_shape, c.lse_shape());
+    EXPECT_EQ(gpu.lse_dtype, DType::f32);
+    const bool half = c.dtype == DType::f16;
+    const auto q_dims = c.q_shape();
+    const auto l_dims = c.lse_shape();
+    const double out_scale = tensor_cores ? 2.0 : 1.0;
+    const auto out = ref::compare(gpu.out, want.out, out_scale * (half ? kF16Abs : kF32Abs),
+                                  out_scale * (half ? kF16Rel : kF32Rel), q_dims);
+    const auto lse = ref::compare(gpu.lse, want.lse, tensor_cores ? 1e-3 : kLseAbs, tensor_cores ? 1e-3 : kLseRel, l_dims);
+    EXPECT_TRUE(out.ok) << c.name() << ": O " << ref::describe(out);
+    EXPECT_TRUE(lse.ok) << c.name() << ": L " << ref::describe(lse);
+    if (verbose())
+      std::printf("  %-70s O max|err| %.3g (ratio %.3g)  L max|err| %.3g  tiling Br=%u Bc=%u wg=%u splits=%u\n",
+                  c.name().c_str(), out.max_abs_error, out.worst_ratio, lse.max_abs_error, gpu.tiling.block_q,
+                  gpu.tiling.block_kv, gpu.tiling.workgroup_size, gpu.tiling.splits);
+    return {std::move(gpu), std::move(want)};
+  }
+
+  std::pair<GpuRun, ref::Result> expect_matches_reference(const Case& c) {
+    return expect_matches_reference(c, random_inputs(c));
+  }
+
+  static inline std::optional<Attention> attention_;
+};
+
+// Every element of rows [b, h, i] of the GPU output with no visible key: O exactly 0, L = -inf.
+inline void expect_masked_row(const Case& c, const GpuRun& gpu, std::int64_t b, std::int64_t h, std::int64_t i) {
+  const std::int64_t row = (b * c.Hq + h) * c.Nq + i;
+  for (std::int64_t d = 0; d < c.D; ++d) {
+    const float o = gpu.out[static_cast<std::size_t>(row * c.D + d)];
+    if (o != 0.0f) {
+      ADD_FAILURE() << c.name() << ": masked row [" << b << "," << h << "," << i << "] has O[" << d << "] = " << o
+                    << ", want exactly 0";
+      return;
+    }
+  }
+  const float l = gpu.lse[static_cast<std::size_t>(row)];
+  EXPECT_TRUE(std::isinf(l) && l < 0) << c.name() << ": masked row [" << b << "," << h << "," << i << "] has L = " << l
+                                      << ", want -inf";
+}
+
+inline void expect_all_finite(const Case& c, const GpuRun& gpu) {
+  std::size_t bad = 0;
+  for (float x : gpu.out) bad += std::isfinite(x) ? 0 : 1;
+  EXPECT_EQ(bad, 0u) << c.name() << ": " << bad << " non-finite output element(s)";
+  bad = 0;
+  for (float x : gpu.lse) bad += std::isfinite(x) ? 0 : 1;
+  EXPECT_EQ(bad, 0u) << c.name() << ": " << bad << " non-finite L element(s)";
+}
+
+}  // namespace aat::attention::test
