@@ -27,21 +27,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::DeviceTest;
+using testing::FailsWith;
 using testing::unwrap;
-
-template <class T>
-::testing::AssertionResult IsError(const Expected<T>& result, ErrorCode code,
-                                   std::initializer_list<std::string_view> parts = {}) {
-  if (result) return ::testing::AssertionFailure() << "succeeded; expected " << to_string(code);
-  const auto& error = result.error();
-  if (error.code() != code)
-    return ::testing::AssertionFailure() << "code " << to_string(error.code()) << ", expected " << to_string(code)
-                                         << " (" << error.what() << ")";
-  for (std::string_view part : parts)
-    if (error.what().find(part) == std::string::npos)
-      return ::testing::AssertionFailure() << "message '" << error.what() << "' does not contain '" << part << "'";
-  return ::testing::AssertionSuccess();
-}
 
 fs::path fresh_dir(const std::string& name) {
   const auto dir = fs::path(::testing::TempDir()) / ("aat_faults_" + name + "_" + std::to_string(::getpid()));
@@ -91,7 +78,7 @@ TEST_F(DeviceMemoryFaults, BufferLargerThanTheHeapIsAnOutOfMemoryErrorAndTheCont
            limits.device_local_bytes + (std::uint64_t{1} << 30), limits.device_local_bytes * 4,
            std::uint64_t{1} << 62, ~std::uint64_t{0}}) {
     auto buffer = Buffer::create(context(), bytes);
-    EXPECT_TRUE(IsError(buffer, ErrorCode::out_of_memory, {std::to_string(bytes)})) << bytes;
+    EXPECT_TRUE(FailsWith(buffer, ErrorCode::out_of_memory, {std::to_string(bytes)})) << bytes;
   }
   // A tensor whose byte size does not even fit in 64 bits is refused as well.
   EXPECT_FALSE(Tensor::create(context(), DType::f32, {std::int64_t{1} << 40, std::int64_t{1} << 40}));
@@ -152,7 +139,7 @@ TEST(AllocationFailureInjection, EveryDeviceAllocationFailingInTurnGivesANamedEr
       EXPECT_EQ(result->at(7), 7.0f);
     } else {
       ++failures;
-      EXPECT_TRUE(IsError(result, ErrorCode::out_of_memory, {"allocation_filter"})) << "victim " << victim;
+      EXPECT_TRUE(FailsWith(result, ErrorCode::out_of_memory, {"allocation_filter"})) << "victim " << victim;
     }
     const MemoryStats stats = fresh->memory_stats();
     EXPECT_EQ(stats.live_bytes, 0u) << "victim " << victim;
@@ -175,7 +162,7 @@ TEST(AllocationFailureInjection, FilterSeesTheSizeAndRefusalNamesIt) {
     return bytes < (256ull << 20);
   };
   auto context = unwrap(Context::create(options));
-  EXPECT_TRUE(IsError(Buffer::create(context, 300ull << 20), ErrorCode::out_of_memory,
+  EXPECT_TRUE(FailsWith(Buffer::create(context, 300ull << 20), ErrorCode::out_of_memory,
                       {std::to_string(300ull << 20), "allocation_filter"}));
   EXPECT_GE(largest->load(), 300ull << 20);
   EXPECT_TRUE(Buffer::create(context, 1 << 20).has_value());
@@ -265,7 +252,7 @@ TEST(ThrowingPlugin, AnEntryPointThatThrowsIsAPluginErrorNamingTheLibrary) {
   PluginRegistry registry;
   const auto path = kFaultPlugins / "libaat-test-entry_throws.so";
   auto loaded = registry.load(path);
-  EXPECT_TRUE(IsError(loaded, ErrorCode::plugin, {path.string(), "threw an exception", "entry point failed"}));
+  EXPECT_TRUE(FailsWith(loaded, ErrorCode::plugin, {path.string(), "threw an exception", "entry point failed"}));
   EXPECT_TRUE(registry.plugins().empty());
 }
 
