@@ -4,8 +4,6 @@
 //
 // Layout: partial_o [splits][rows][D] f32, partial_state [splits][rows][2] f32 = (m, l),
 //         out [rows][D] OUT_T, out_lse [rows] f32.
-#include "aat/softmax_state.glsl"
-
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint HEAD_DIM = 64;
 
@@ -19,6 +17,8 @@ layout(push_constant) uniform MergeParams {
   uint splits;
 } merge;
 
+#include "aat/merge_row.glsl"
+
 void main() {
   // A 2D grid keeps large merges under the per-axis workgroup-count limit.
   const uint index = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
@@ -26,21 +26,8 @@ void main() {
   const uint row = index / HEAD_DIM;
   const uint d = index % HEAD_DIM;
 
-  float m = AAT_NEG_INF;
-  for (uint s = 0; s < merge.splits; ++s) {
-    const vec2 state = partial_state.ml[s * merge.rows + row];
-    if (state.y != 0.0) m = aat_max(m, state.x);
-  }
-  float weight_sum = 0.0;
-  float acc = 0.0;
-  for (uint s = 0; s < merge.splits; ++s) {
-    const vec2 state = partial_state.ml[s * merge.rows + row];
-    const float w = aat_state_weight(state.x, state.y, m);
-    if (w != 0.0) {  // NaN passes: it must reach the output
-      weight_sum += w;
-      acc += w * partial_o.o[(s * merge.rows + row) * HEAD_DIM + d];
-    }
-  }
-  out_o.o[index] = OUT_T(weight_sum == 0.0 ? 0.0 : acc / weight_sum);
-  if (d == 0) out_lse.lse[row] = aat_merged_lse(m, weight_sum);
+  float lse;
+  const float o = aat_merge_row(row, merge.rows, merge.splits, d, lse);
+  out_o.o[index] = OUT_T(o);
+  if (d == 0) out_lse.lse[row] = lse;
 }

@@ -1,7 +1,6 @@
 // Merge of a VARIABLE number of partial softmax states per group of rows (the router's work
-// items: a query tile's key blocks split into items of different lengths). The math is
-// merge_partials.glsl's (aat_state_weight, aat_merged_lse from softmax_state.glsl); only the
-// layout differs. One invocation per output element (row, d). Include after defining OUT_T.
+// items: a query tile's key blocks split into items of different lengths). The merge is
+// merge_row.glsl's, as in merge_partials.glsl; only the layout differs. One invocation per output element (row, d). Include after defining OUT_T.
 //
 // Rows: B*H slices of q_len query rows, each cut into tiles_q groups of GROUP_ROWS consecutive
 // rows (the last one may be shorter); group g = slice * tiles_q + row_in_slice / GROUP_ROWS.
@@ -9,8 +8,6 @@
 // vec2 (m, l), group_states [groups] uvec2 = (count, first slot): group g's states are slots
 // first .. first + count - 1. count 0: no state, the rows get O = 0 and L = -inf. With
 // SKIP_SINGLE a group of count 1 is left alone (its producer wrote O and L directly).
-#include "aat/softmax_state.glsl"
-
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint HEAD_DIM = 64;
 layout(constant_id = 2) const uint GROUP_ROWS = 32;
@@ -28,6 +25,8 @@ layout(push_constant) uniform RangedMergeParams {
   uint tiles_q;  // ceil(q_len / GROUP_ROWS)
 } merge;
 
+#include "aat/merge_row.glsl"
+
 void main() {
   const uint index = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   if (index >= merge.rows * HEAD_DIM) return;
@@ -40,22 +39,8 @@ void main() {
   const uvec2 range = group_states.range[group];
   if (SKIP_SINGLE && range.x == 1u) return;
 
-  float m = AAT_NEG_INF;
-  for (uint s = 0; s < range.x; ++s) {
-    const vec2 state = partial_state.ml[(range.y + s) * GROUP_ROWS + r];
-    if (state.y != 0.0) m = aat_max(m, state.x);
-  }
-  float weight_sum = 0.0;
-  float acc = 0.0;
-  for (uint s = 0; s < range.x; ++s) {
-    const uint slot = (range.y + s) * GROUP_ROWS + r;
-    const vec2 state = partial_state.ml[slot];
-    const float w = aat_state_weight(state.x, state.y, m);
-    if (w != 0.0) {  // NaN passes: it must reach the output
-      weight_sum += w;
-      acc += w * partial_o.o[slot * HEAD_DIM + d];
-    }
-  }
-  out_o.o[index] = OUT_T(weight_sum == 0.0 ? 0.0 : acc / weight_sum);
-  if (d == 0) out_lse.lse[row] = aat_merged_lse(m, weight_sum);
+  float lse;
+  const float o = aat_merge_row(range.y * GROUP_ROWS + r, GROUP_ROWS, range.x, d, lse);
+  out_o.o[index] = OUT_T(o);
+  if (d == 0) out_lse.lse[row] = lse;
 }
