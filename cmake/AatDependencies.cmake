@@ -25,4 +25,4 @@ if(NOT TARGET aat_shaderc)
     glslang-default-resource-limits "-Wl,--end-group" Threads::Threads)
 endif()
 
-find_program(AAT_GLSLC glslc REQUIRED)
+# The shader compilers (glslc, glslang >= 15.1) and what each can build: AatShaderCompiler.cmake.

@@ -1,8 +1,11 @@
 # aat_add_plugin(NAME SOURCES ... SHADERS ... [VERSION v])
 #
 # For each shader S.comp in SHADERS:
-#   - glslc compiles it at build time (a GLSL error fails the build with file:line), with
-#     shaders/ and the plugin's shaders/ folder on the include path;
+#   - the compiler that can build it (cmake/AatShaderCompiler.cmake: glslc, else glslang >= 15.1
+#     for kernels whose `// REQUIRES:` line names coopmat_khr or coopmat2) compiles it at build
+#     time (a GLSL error fails the build with file:line), with shaders/ and the plugin's
+#     shaders/ folder on the include path. A kernel no compiler here can build is skipped with a
+#     configure message: its header says `compiled = false` and its spirv() is empty;
 #   - aat-bindgen reflects the SPIR-V and writes <build>/plugins/NAME/include/NAME/S.bindings.hpp
 #     (push-constant struct with static_asserted std430 offsets, binding names, spec-constant ids)
 #     and S.spirv.cpp embedding the words.
@@ -27,22 +30,20 @@ function(aat_add_plugin name)
     get_filename_component(shader_abs ${shader} ABSOLUTE)
     get_filename_component(kernel ${shader} NAME_WE)
     get_filename_component(shader_file ${shader} NAME)
-    set(spv ${gen_dir}/${kernel}.spv)
     set(header ${header_dir}/${kernel}.bindings.hpp)
     set(source ${gen_dir}/${kernel}.spirv.cpp)
-    add_custom_command(
-      OUTPUT ${spv}
-      COMMAND ${AAT_GLSLC} --target-env=vulkan1.2 -fshader-stage=compute -O -g
-              -I${AAT_SHADER_INCLUDE_DIR} -I${CMAKE_CURRENT_SOURCE_DIR}/shaders
-              -MD -MF ${spv}.d -o ${spv} ${shader_abs}
-      DEPENDS ${shader_abs}
-      DEPFILE ${spv}.d
-      COMMENT "glslc ${name}/${shader_file}"
-      VERBATIM)
+    aat_compile_shader(${shader_abs} ${gen_dir}/${kernel}.spv "${name}"
+                       "${AAT_SHADER_INCLUDE_DIR};${CMAKE_CURRENT_SOURCE_DIR}/shaders" spv family)
+    if(NOT spv)
+      aat_write_skipped_kernel(${name} ${kernel} ${shader_file} "${family}" ${header} ${source})
+      list(APPEND generated_sources ${source} ${header})
+      continue()
+    endif()
+    set_property(GLOBAL APPEND PROPERTY AAT_COMPILED_KERNEL_FAMILIES ${family})
     add_custom_command(
       OUTPUT ${header} ${source}
       COMMAND aat_bindgen ${spv} --plugin ${name} --kernel ${kernel} --source ${shader_file}
-              --header ${header} --cpp ${source}
+              --family ${family} --header ${header} --cpp ${source}
       DEPENDS ${spv} aat_bindgen
       COMMENT "bindgen ${name}/${kernel}"
       VERBATIM)
@@ -104,4 +105,79 @@ function(aat_add_plugin_test name)
   aat_add_gtest(${name}_tests SOURCES ${ARG_SOURCES} LABELS ${name}
                 LIBRARIES aat_plugin_${name} ${ARG_LIBRARIES})
   add_dependencies(${name}_tests aat-${name})
+endfunction()
+
+# aat_compile_shader(SHADER SPV LABEL INCLUDE_DIRS OUT_SPV OUT_FAMILY): a build rule compiling
+# SHADER to SPV with the compiler that can (see AatShaderCompiler.cmake). OUT_SPV is SPV, or
+# empty when no compiler here builds it; OUT_FAMILY the most demanding family it requires
+# (scalar when none).
+function(aat_compile_shader shader spv label include_dirs out_spv out_family)
+  aat_shader_compiler_for(${shader} kind requirements)
+  set(family scalar)
+  foreach(candidate ${AAT_KERNEL_FAMILY_NAMES})  # ordered from least to most demanding
+    if(candidate IN_LIST requirements)
+      set(family ${candidate})
+    endif()
+  endforeach()
+  set(${out_family} ${family} PARENT_SCOPE)
+  get_filename_component(shader_file ${shader} NAME)
+  if(NOT kind)
+    message(STATUS "AAT kernel ${label}/${shader_file} skipped: it requires ${requirements}, which no shader "
+                   "compiler found here supports (glslang >= 15.1: scripts/build-glslang.sh)")
+    set(${out_spv} "" PARENT_SCOPE)
+    return()
+  endif()
+  set(includes)
+  foreach(dir ${include_dirs})
+    list(APPEND includes -I${dir})
+  endforeach()
+  if(kind STREQUAL "glslc")
+    # -g keeps the names reflection binds by through glslc's optimizer.
+    set(command ${AAT_GLSLC} --target-env=vulkan1.2 -fshader-stage=compute -O -g ${includes} -MD -MF ${spv}.d
+                -o ${spv} ${shader})
+  else()
+    # glslang without an optimizer keeps names; coopmat2 needs SPIR-V 1.6 (Vulkan 1.3).
+    set(command ${AAT_GLSLANG_EXECUTABLE} -V --target-env vulkan1.3 -S comp --quiet ${includes} --depfile ${spv}.d
+                -o ${spv} ${shader})
+  endif()
+  add_custom_command(
+    OUTPUT ${spv}
+    COMMAND ${command}
+    DEPENDS ${shader}
+    DEPFILE ${spv}.d
+    COMMENT "${kind} ${label}/${shader_file}"
+    VERBATIM)
+  set(${out_spv} ${spv} PARENT_SCOPE)
+endfunction()
+
+# aat_write_skipped_kernel(PLUGIN KERNEL SHADER_FILE FAMILY HEADER SOURCE): the header and source
+# of a kernel this build could not compile, so code that names it still builds and can ask.
+function(aat_write_skipped_kernel plugin kernel shader_file family header source)
+  file(CONFIGURE OUTPUT ${header} CONTENT
+"// Generated by aat_add_plugin(${plugin}): ${shader_file} was NOT compiled, because no shader compiler
+// found at configure time supports its family '${family}' (glslang >= 15.1: scripts/build-glslang.sh).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace aat::plugin_gen::${plugin}::${kernel} {
+
+inline constexpr std::string_view kernel_name = \"${kernel}\";
+inline constexpr std::string_view family = \"${family}\";
+inline constexpr bool compiled = false;
+// Empty: the kernel was skipped.
+std::span<const std::uint32_t> spirv();
+
+}  // namespace aat::plugin_gen::${plugin}::${kernel}
+")
+  file(CONFIGURE OUTPUT ${source} CONTENT
+"// Generated by aat_add_plugin(${plugin}) for the skipped kernel ${shader_file}. Do not edit.
+#include \"${plugin}/${kernel}.bindings.hpp\"
+
+namespace aat::plugin_gen::${plugin}::${kernel} {
+std::span<const std::uint32_t> spirv() { return {}; }
+}  // namespace aat::plugin_gen::${plugin}::${kernel}
+")
 endfunction()

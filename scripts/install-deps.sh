@@ -35,8 +35,22 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-echo "install-deps: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# A shader compiler that knows GL_KHR_cooperative_matrix and GL_NV_cooperative_matrix2 (the
+# coopmat_khr and coopmat2 kernel families): the system's glslang when it is >= 15.1, else
+# glslang built once from Debian 13's source into ~/.cache/aat/toolchain (scripts/build-glslang.sh).
+glslang_ok() {
+  local v
+  v=$("$1" --version 2>/dev/null | sed -n 's/^Glslang Version: [0-9]*:\([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+  [ -n "$v" ] && set -- $v && { [ "$1" -gt 15 ] || { [ "$1" -eq 15 ] && [ "$2" -ge 1 ]; }; }
+}
+if command -v glslang >/dev/null 2>&1 && glslang_ok "$(command -v glslang)"; then
+  echo "install-deps: system glslang is new enough for coopmat2"
+else
+  "$(dirname "$0")/build-glslang.sh"
+fi

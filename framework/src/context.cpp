@@ -185,7 +185,8 @@ Expected<std::vector<DeviceInfo>> Context::enumerate_devices() {
     vk::raii::Instance instance(loader, vk::InstanceCreateInfo{.pApplicationInfo = &app});
     std::vector<DeviceInfo> devices;
     std::uint32_t index = 0;
-    for (const auto& physical : vk::raii::PhysicalDevices(instance)) devices.push_back(detail::query_device(physical, index++));
+    for (const auto& physical : vk::raii::PhysicalDevices(instance))
+      devices.push_back(detail::query_device(*instance, physical, index++));
     return devices;
   });
 }
@@ -231,7 +232,8 @@ Expected<std::shared_ptr<Context>> Context::create(const ContextOptions& options
             return vk::raii::PhysicalDevices(state->instance);
           }));
   std::vector<DeviceInfo> devices;
-  for (std::uint32_t i = 0; i < physicals.size(); ++i) devices.push_back(detail::query_device(physicals[i], i));
+  for (std::uint32_t i = 0; i < physicals.size(); ++i)
+    devices.push_back(detail::query_device(*state->instance, physicals[i], i));
   const std::string selector = options.device.empty() ? env_or_empty("AAT_DEVICE") : options.device;
   AAT_TRY(const std::uint32_t chosen, choose_device(devices, selector));
   state->physical = std::move(physicals[chosen]);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "vk_coopmat_ext.hpp"
+
 namespace aat::detail {
 
 bool has_extension(const vk::raii::PhysicalDevice& physical, const char* name) {
@@ -74,11 +76,29 @@ void query_limits(const vk::raii::PhysicalDevice& physical, DeviceInfo& info) {
   info.device_id = properties.properties.deviceID;
 }
 
-void query_features(const vk::raii::PhysicalDevice& physical, DeviceInfo& info) {
+// Whether the device lists a subgroup-scope 16x16x16 f16 x f16 -> f32 KHR cooperative-matrix
+// shape, the one AAT's coopmat_khr kernels use.
+bool khr_coopmat_has_f16_shape(VkInstance instance, const vk::raii::PhysicalDevice& physical) {
+  const auto get = reinterpret_cast<vkx::PFN_GetPhysicalDeviceCooperativeMatrixPropertiesKHR>(
+      physical.getDispatcher()->vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR"));
+  if (!get) return false;
+  std::uint32_t count = 0;
+  if (get(*physical, &count, nullptr) != VK_SUCCESS || count == 0) return false;
+  std::vector<vkx::CooperativeMatrixPropertiesKHR> shapes(count);
+  if (get(*physical, &count, shapes.data()) < 0) return false;
+  return std::any_of(shapes.begin(), shapes.begin() + count, [](const vkx::CooperativeMatrixPropertiesKHR& s) {
+    return s.MSize == 16 && s.NSize == 16 && s.KSize == 16 && s.AType == vkx::kComponentFloat16 &&
+           s.BType == vkx::kComponentFloat16 && s.CType == vkx::kComponentFloat32 &&
+           s.ResultType == vkx::kComponentFloat32 && s.scope == vkx::kScopeSubgroup;
+  });
+}
+
+void query_features(VkInstance instance, const vk::raii::PhysicalDevice& physical, DeviceInfo& info) {
   const bool v13 = info.api_version >= VK_API_VERSION_1_3;
   DeviceFeatures& out = info.features;
   out.cooperative_matrix_nv = has_extension(physical, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
-  out.cooperative_matrix_khr = has_extension(physical, "VK_KHR_cooperative_matrix");
+  const bool khr_offered = has_extension(physical, vkx::kKhrCooperativeMatrix);
+  const bool nv2_offered = khr_offered && has_extension(physical, vkx::kNvCooperativeMatrix2);
   out.pipeline_statistics = has_extension(physical, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
 
   vk::PhysicalDeviceFeatures2 features{};
@@ -86,15 +106,37 @@ void query_features(const vk::raii::PhysicalDevice& physical, DeviceInfo& info) 
   vk::PhysicalDeviceVulkan12Features v12{};
   vk::PhysicalDeviceVulkan13Features v13f{};
   vk::PhysicalDeviceCooperativeMatrixFeaturesNV coopmat{};
+  vkx::CooperativeMatrixFeaturesKHR coopmat_khr{};
+  vkx::CooperativeMatrix2FeaturesNV coopmat2{};
   vk::PhysicalDevicePipelineExecutablePropertiesFeaturesKHR executable{};
   features.pNext = &v11;
   v11.pNext = &v12;
   void** tail = &v12.pNext;
   if (v13) { *tail = &v13f; tail = &v13f.pNext; }
   if (out.cooperative_matrix_nv) { *tail = &coopmat; tail = &coopmat.pNext; }
+  if (khr_offered) { *tail = &coopmat_khr; tail = &coopmat_khr.pNext; }
+  if (nv2_offered) { *tail = &coopmat2; tail = &coopmat2.pNext; }
   if (out.pipeline_statistics) { *tail = &executable; tail = &executable.pNext; }
   (*physical).getFeatures2(&features);
   out.pipeline_statistics = out.pipeline_statistics && executable.pipelineExecutableInfo;
+  out.cooperative_matrix_khr = khr_offered && coopmat_khr.cooperativeMatrix && khr_coopmat_has_f16_shape(instance, physical);
+  if (out.cooperative_matrix_khr && nv2_offered) {
+    auto& c2 = out.cooperative_matrix2;
+    c2.workgroup_scope = coopmat2.cooperativeMatrixWorkgroupScope;
+    c2.flexible_dimensions = coopmat2.cooperativeMatrixFlexibleDimensions;
+    c2.reductions = coopmat2.cooperativeMatrixReductions;
+    c2.conversions = coopmat2.cooperativeMatrixConversions;
+    c2.per_element_operations = coopmat2.cooperativeMatrixPerElementOperations;
+    c2.tensor_addressing = coopmat2.cooperativeMatrixTensorAddressing;
+    c2.block_loads = coopmat2.cooperativeMatrixBlockLoads;
+    vk::PhysicalDeviceProperties2 properties{};
+    vkx::CooperativeMatrix2PropertiesNV limits{};
+    properties.pNext = &limits;
+    (*physical).getProperties2(&properties);
+    c2.workgroup_scope_max_workgroup_size = limits.cooperativeMatrixWorkgroupScopeMaxWorkgroupSize;
+    c2.flexible_dimensions_max_dimension = limits.cooperativeMatrixFlexibleDimensionsMaxDimension;
+    c2.workgroup_scope_reserved_shared_memory = limits.cooperativeMatrixWorkgroupScopeReservedSharedMemory;
+  }
 
   out.shader_float16 = v12.shaderFloat16;
   out.shader_int8 = v12.shaderInt8;
@@ -108,7 +150,7 @@ void query_features(const vk::raii::PhysicalDevice& physical, DeviceInfo& info) 
 
 }  // namespace
 
-DeviceInfo query_device(const vk::raii::PhysicalDevice& physical, std::uint32_t index) {
+DeviceInfo query_device(VkInstance instance, const vk::raii::PhysicalDevice& physical, std::uint32_t index) {
   DeviceInfo info;
   info.index = index;
   const auto properties = physical.getProperties();
@@ -121,7 +163,7 @@ DeviceInfo query_device(const vk::raii::PhysicalDevice& physical, std::uint32_t 
     info.driver_name = driver.driverName.data();
     info.driver_info = driver.driverInfo.data();
     query_limits(physical, info);
-    query_features(physical, info);
+    query_features(instance, physical, info);
   } else {
     info.name = properties.deviceName.data();
     info.type = device_type(properties.deviceType);
@@ -142,6 +184,16 @@ void EnabledFeatures::select(const vk::raii::PhysicalDevice& physical, const Dev
   v13.subgroupSizeControl = offered.subgroup_size_control;
   v13.computeFullSubgroups = offered.subgroup_size_control;
   coopmat_nv.cooperativeMatrix = offered.cooperative_matrix_nv;
+  coopmat_khr.cooperativeMatrix = offered.cooperative_matrix_khr;
+  const auto& c2 = offered.cooperative_matrix2;
+  coopmat2.cooperativeMatrixWorkgroupScope = c2.workgroup_scope;
+  coopmat2.cooperativeMatrixFlexibleDimensions = c2.flexible_dimensions;
+  coopmat2.cooperativeMatrixReductions = c2.reductions;
+  coopmat2.cooperativeMatrixConversions = c2.conversions;
+  coopmat2.cooperativeMatrixPerElementOperations = c2.per_element_operations;
+  coopmat2.cooperativeMatrixTensorAddressing = c2.tensor_addressing;
+  coopmat2.cooperativeMatrixBlockLoads = c2.block_loads;
+  const bool enable_coopmat2 = offered.cooperative_matrix_khr && c2.all();
 
   core.pNext = &v11;
   v11.pNext = &v12;
@@ -151,6 +203,16 @@ void EnabledFeatures::select(const vk::raii::PhysicalDevice& physical, const Dev
     *tail = &coopmat_nv;
     tail = &coopmat_nv.pNext;
     extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  }
+  if (offered.cooperative_matrix_khr) {
+    *tail = &coopmat_khr;
+    tail = &coopmat_khr.pNext;
+    extensions.push_back(vkx::kKhrCooperativeMatrix);
+  }
+  if (enable_coopmat2) {
+    *tail = &coopmat2;
+    tail = &coopmat2.pNext;
+    extensions.push_back(vkx::kNvCooperativeMatrix2);
   }
   if (offered.pipeline_statistics) {
     executable_properties.pipelineExecutableInfo = VK_TRUE;

@@ -8,11 +8,13 @@
 #include <vulkan/vulkan_raii.hpp>
 
 #include "aat/context.hpp"
+#include "vk_coopmat_ext.hpp"
 
 namespace aat::detail {
 
 bool has_extension(const vk::raii::PhysicalDevice& physical, const char* name);
-DeviceInfo query_device(const vk::raii::PhysicalDevice& physical, std::uint32_t index);
+// `instance` is the one `physical` was enumerated from (for extension entry points).
+DeviceInfo query_device(VkInstance instance, const vk::raii::PhysicalDevice& physical, std::uint32_t index);
 
 // The features AAT enables when present, chained for vk::DeviceCreateInfo::pNext.
 struct EnabledFeatures {
@@ -21,6 +23,8 @@ struct EnabledFeatures {
   vk::PhysicalDeviceVulkan12Features v12{};
   vk::PhysicalDeviceVulkan13Features v13{};
   vk::PhysicalDeviceCooperativeMatrixFeaturesNV coopmat_nv{};
+  vkx::CooperativeMatrixFeaturesKHR coopmat_khr{};
+  vkx::CooperativeMatrix2FeaturesNV coopmat2{};
   vk::PhysicalDevicePipelineExecutablePropertiesFeaturesKHR executable_properties{};
   std::vector<const char*> extensions;
 

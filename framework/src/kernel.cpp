@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "kernel_state.hpp"
+#include "spirv_requirements.hpp"
 #include "vk_error.hpp"
 
 namespace aat {
@@ -126,6 +127,7 @@ Expected<Kernel> Kernel::create(const std::shared_ptr<Context>& context, Spirv s
   k->name = std::move(name);
   auto interface = reflect(spirv);
   if (!interface) return forward(std::move(interface), "kernel '" + k->name + "'");
+  AAT_TRY(const auto requirements, detail::check_device_supports(spirv, k->context->info, k->name));
   k->interface = std::move(*interface);
   k->spirv = std::move(spirv);
   k->local_size = k->interface.local_size.size;
@@ -134,6 +136,12 @@ Expected<Kernel> Kernel::create(const std::shared_ptr<Context>& context, Spirv s
   AAT_CHECK(with_context(build_layouts(*k), building));
   AAT_TRY(auto specialization, with_context(specialize(*k, options), building));
   AAT_CHECK(with_context(check_local_size(*k), building));
+  if (const std::uint32_t limit = k->context->info.features.cooperative_matrix2.workgroup_scope_max_workgroup_size;
+      requirements.workgroup_scope_matrices && k->local_size[0] * k->local_size[1] * k->local_size[2] > limit)
+    return fail(ErrorCode::unsupported, fmt::format("kernel '{}': a workgroup of {} invocations is larger than the {} "
+                                                    "that workgroup-scope cooperative matrices allow on device '{}'",
+                                                    k->name, k->local_size[0] * k->local_size[1] * k->local_size[2],
+                                                    limit, k->context->info.name));
 
   const vk::SpecializationInfo spec_info{.mapEntryCount = static_cast<std::uint32_t>(specialization.entries.size()),
                                          .pMapEntries = specialization.entries.data(),

@@ -160,8 +160,17 @@ KernelInterface reflect_unchecked(std::span<const std::uint32_t> spirv) {
     entry.default_bits = constant_bits(constant, entry.type);
     out.spec_constants.push_back(std::move(entry));
   }
-  std::sort(out.spec_constants.begin(), out.spec_constants.end(),
-            [](const SpecConstant& a, const SpecConstant& b) { return a.id < b.id; });
+  // One entry per id. SPIR-V 1.6 modules from glslang decorate two constants with the
+  // workgroup's SpecId (the LocalSizeId operand and the WorkgroupSize composite's member):
+  // the named one stays, a synthesized "spec_N" goes.
+  const auto synthesized = [](const SpecConstant& s) { return s.name == fmt::format("spec_{}", s.id); };
+  std::stable_sort(out.spec_constants.begin(), out.spec_constants.end(),
+                   [&](const SpecConstant& a, const SpecConstant& b) {
+                     return a.id != b.id ? a.id < b.id : !synthesized(a) && synthesized(b);
+                   });
+  out.spec_constants.erase(std::unique(out.spec_constants.begin(), out.spec_constants.end(),
+                                       [](const SpecConstant& a, const SpecConstant& b) { return a.id == b.id; }),
+                           out.spec_constants.end());
   return out;
 }
 
@@ -171,9 +180,11 @@ Expected<KernelInterface> reflect(std::span<const std::uint32_t> spirv) {
   AAT_CHECK(check_spirv(spirv, "shader"));
   try {
     // Debian 12's SPIRV-Cross cannot parse cooperative-matrix types; the interface does not
-    // depend on them, so such modules are reflected through an interface-only copy.
+    // depend on them, so such modules are reflected through an interface-only copy, which is
+    // validated in full first (check_spirv could only check the original's instruction stream).
     if (detail::needs_interface_reduction(spirv)) {
       AAT_TRY(const Spirv reduced, detail::interface_only(spirv));
+      AAT_CHECK(check_spirv(reduced, "the interface-only copy of the shader"));
       return reflect_unchecked(reduced);
     }
     return reflect_unchecked(spirv);

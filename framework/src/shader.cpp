@@ -1,5 +1,6 @@
 #include "aat/shader.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <cstdlib>
 #include <fstream>
@@ -10,9 +11,11 @@
 #include <shaderc/shaderc.hpp>
 #include <spirv-tools/libspirv.hpp>
 
+#include "aat/build_info.hpp"
 #include "file_util.hpp"
 #include "glslang_guard.hpp"
 #include "shader_cache.hpp"
+#include "spirv_interface.hpp"
 
 namespace aat {
 
@@ -92,6 +95,31 @@ std::string cache_key_material(std::string_view source, const std::string& name,
   return material;
 }
 
+// glslang says only "extension not supported: X" for an extension newer than itself. Name the
+// runtime compiler's version, the release that knows X and the way around it, above the log.
+std::string explain_unknown_extensions(const std::string& message) {
+  static constexpr std::string_view kMarker = "extension not supported: ";
+  std::string advice;
+  std::vector<std::string> seen;
+  for (auto at = message.find(kMarker); at != std::string::npos; at = message.find(kMarker, at + 1)) {
+    const auto begin = at + kMarker.size();
+    const auto end = message.find_first_of(" \n\r", begin);
+    std::string extension = message.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+    if (extension.empty() || std::find(seen.begin(), seen.end(), extension) != seen.end()) continue;
+    seen.push_back(extension);
+    const std::string_view needed = glslang_version_introducing(extension);
+    advice += fmt::format("the runtime GLSL compiler (shaderc with glslang {}) does not know {}{}\n",
+                          build_info().runtime_compiler.version, extension,
+                          needed.empty() ? std::string() : fmt::format(", which needs glslang >= {}", needed));
+  }
+  if (advice.empty()) return message;
+  std::string ahead = "compile the shader ahead with a newer glslang (`glslang -V --target-env vulkan1.3 -S comp "
+                      "FILE.comp -o FILE.spv`";
+  for (const auto& c : build_info().shader_compilers)
+    if (c.name == "glslang") ahead += fmt::format("; this build used glslang {}", c.version);
+  return advice + ahead + ") and run or load the .spv instead\n" + message;
+}
+
 }  // namespace
 
 ShaderCompiler::ShaderCompiler(std::filesystem::path cache_dir) : cache_dir_(std::move(cache_dir)) {}
@@ -128,6 +156,7 @@ Expected<Spirv> ShaderCompiler::compile(std::string_view source, const std::stri
   };
   const auto compile_error = [&](std::string message) {
     while (!message.empty() && message.back() == '\n') message.pop_back();
+    message = explain_unknown_extensions(message);
     Error error(ErrorCode::shader_compile, message.empty() ? "compilation failed" : message);
     return std::unexpected(std::move(error).with_context("compiling GLSL '" + name + "'"));
   };
@@ -189,6 +218,10 @@ Expected<void> check_spirv(std::span<const std::uint32_t> words, std::string_vie
   if (words.size() < 5 || words[0] != kMagic)
     return fail(ErrorCode::parse, fmt::format("'{}' is not SPIR-V: the magic number is {:#010x}, expected {:#010x}",
                                               what, words.empty() ? 0u : words[0], kMagic));
+  // Cooperative-matrix modules (KHR, NV coopmat2) are newer than Debian 12's validator: here only
+  // their instruction stream is checked; reflect() validates their interface-only reduction in
+  // full before SPIRV-Cross reads it, and the driver (and the validation layer) the rest.
+  if (detail::beyond_validator(words)) return detail::check_instruction_stream(words, what);
   spvtools::SpirvTools tools(SPV_ENV_VULKAN_1_3);
   std::string diagnostics;
   tools.SetMessageConsumer([&](spv_message_level_t, const char*, const spv_position_t& position, const char* message) {

@@ -57,8 +57,10 @@ Expected<std::string> generate_header(const ShaderNames& names, const KernelInte
       "#pragma once\n\n#include <array>\n#include <cstddef>\n#include <cstdint>\n#include <span>\n"
       "#include <string_view>\n\nnamespace aat::plugin_gen::{}::{} {{\n\n"
       "inline constexpr std::string_view kernel_name = \"{}\";\n"
+      "// The kernel family it needs; compiled = false in the header of a kernel the build skipped.\n"
+      "inline constexpr std::string_view family = \"{}\";\ninline constexpr bool compiled = true;\n"
       "// The SPIR-V, embedded at build time.\nstd::span<const std::uint32_t> spirv();\n\n",
-      names.source, names.plugin, names.plugin, names.kernel, names.kernel);
+      names.source, names.plugin, names.plugin, names.kernel, names.kernel, names.family);
 
   h += "// Binding names (what aat::Bindings::bind takes) and their (set, binding).\nnamespace binding {\n";
   for (const auto& b : interface.bindings)

@@ -12,6 +12,7 @@ struct ShaderNames {
   std::string plugin;  // C++ identifier
   std::string kernel;  // C++ identifier
   std::string source;  // file name, for the comment
+  std::string family = "scalar";  // the kernel family it needs (cmake/AatShaderCompiler.cmake)
 };
 
 // A C++ identifier from arbitrary text ("local-size" -> "local_size", "3d" -> "_3d").

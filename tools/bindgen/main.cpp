@@ -1,4 +1,4 @@
-// aat-bindgen SPV --plugin NAME --kernel NAME --source FILE --header OUT.hpp --cpp OUT.cpp
+// aat-bindgen SPV --plugin NAME --kernel NAME --source FILE [--family F] --header OUT.hpp --cpp OUT.cpp
 // Run by aat_add_plugin() at build time; see cmake/AatPlugin.cmake.
 #include <fstream>
 
@@ -20,11 +20,13 @@ bool write_text(const std::string& path, const std::string& text) {
 int main(int argc, char** argv) {
   CLI::App app{"aat-bindgen: writes a typed C++ header and an embedded-SPIR-V source for one plugin shader, "
                "from its reflection"};
-  std::string spv, plugin, kernel, source, header, cpp;
+  std::string spv, plugin, kernel, source, header, cpp, family = "scalar";
   app.add_option("spv", spv, "The compiled shader (.spv)")->required();
   app.add_option("--plugin", plugin, "Plugin name (C++ namespace)")->required();
   app.add_option("--kernel", kernel, "Kernel name (C++ namespace)")->required();
   app.add_option("--source", source, "GLSL file name, for comments")->required();
+  app.add_option("--family", family, "The kernel family the shader needs (scalar, coopmat_nv, coopmat_khr, coopmat2)")
+      ->capture_default_str();
   app.add_option("--header", header, "Header to write")->required();
   app.add_option("--cpp", cpp, "Source to write")->required();
   CLI11_PARSE(app, argc, argv);
@@ -39,7 +41,8 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "aat-bindgen: error: {}: {}\n", source, interface.error().what());
     return 1;
   }
-  const aat::bindgen::ShaderNames names{aat::bindgen::identifier(plugin), aat::bindgen::identifier(kernel), source};
+  const aat::bindgen::ShaderNames names{aat::bindgen::identifier(plugin), aat::bindgen::identifier(kernel), source,
+                                           family};
   auto text = aat::bindgen::generate_header(names, *interface);
   if (!text) {
     fmt::print(stderr, "aat-bindgen: error: {}: {}\n", source, text.error().what());

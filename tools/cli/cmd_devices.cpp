@@ -2,8 +2,10 @@
 #include <cstdlib>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "aat/kernel_family.hpp"
 #include "commands.hpp"
 
 namespace aat::cli {
@@ -14,6 +16,12 @@ std::string bytes_text(std::uint64_t bytes) {
   if (bytes >= (1ull << 30)) return fmt::format("{:.1f} GiB", static_cast<double>(bytes) / (1ull << 30));
   if (bytes >= (1ull << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1ull << 20));
   return fmt::format("{:.1f} KiB", static_cast<double>(bytes) / 1024);
+}
+
+std::vector<std::string> family_names(const std::vector<KernelFamily>& families) {
+  std::vector<std::string> names;
+  for (KernelFamily f : families) names.emplace_back(to_string(f));
+  return names;
 }
 
 nlohmann::json device_json(const DeviceInfo& d, bool chosen) {
@@ -39,7 +47,17 @@ nlohmann::json device_json(const DeviceInfo& d, bool chosen) {
             {"storage_16bit", f.storage_buffer_16bit},
             {"subgroup_size_control", f.subgroup_size_control},
             {"cooperative_matrix_nv", f.cooperative_matrix_nv},
-            {"cooperative_matrix_khr", f.cooperative_matrix_khr}}}};
+            {"cooperative_matrix_khr", f.cooperative_matrix_khr},
+            {"cooperative_matrix2",
+             {{"workgroup_scope", f.cooperative_matrix2.workgroup_scope},
+              {"flexible_dimensions", f.cooperative_matrix2.flexible_dimensions},
+              {"reductions", f.cooperative_matrix2.reductions},
+              {"conversions", f.cooperative_matrix2.conversions},
+              {"per_element_operations", f.cooperative_matrix2.per_element_operations},
+              {"tensor_addressing", f.cooperative_matrix2.tensor_addressing},
+              {"block_loads", f.cooperative_matrix2.block_loads},
+              {"workgroup_scope_max_workgroup_size", f.cooperative_matrix2.workgroup_scope_max_workgroup_size}}}}},
+          {"kernel_families", family_names(runnable_kernel_families(d))}};
 }
 
 void print_device(const DeviceInfo& d, bool chosen) {
@@ -52,12 +70,11 @@ void print_device(const DeviceInfo& d, bool chosen) {
              bytes_text(l.max_shared_memory_bytes), l.max_workgroup_invocations, l.subgroup_size,
              l.min_subgroup_size, l.max_subgroup_size, bytes_text(l.max_storage_buffer_range),
              bytes_text(l.device_local_bytes), l.compute_units ? fmt::format(" | {} SMs", l.compute_units) : "");
-  fmt::print("      float16 {} | 16-bit storage {} | subgroup size control {} | cooperative matrix {}{} | "
-             "timestamps {}\n",
+  fmt::print("      float16 {} | 16-bit storage {} | subgroup size control {} | timestamps {}\n",
              f.shader_float16 ? "yes" : "no", f.storage_buffer_16bit ? "yes" : "no",
-             f.subgroup_size_control ? "yes" : "no", f.cooperative_matrix_nv ? "NV" : "no",
-             f.cooperative_matrix_khr ? " (KHR offered)" : "",
+             f.subgroup_size_control ? "yes" : "no",
              l.timestamp_period_ns > 0 ? fmt::format("{} ns", l.timestamp_period_ns) : "no");
+  fmt::print("      kernel families it runs: {}\n", fmt::join(family_names(runnable_kernel_families(d)), ", "));
 }
 
 }  // namespace

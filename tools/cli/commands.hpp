@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "aat/context.hpp"
 #include "aat/error.hpp"
@@ -17,6 +18,9 @@ struct GlobalOptions {
   int exit_code = 0;
 };
 
+// What `aat version --json` prints.
+nlohmann::json version_json();
+
 // Prints "aat: error: ..." to stderr and sets the exit code.
 void report(GlobalOptions& global, const Error& error);
 Expected<std::shared_ptr<Context>> open_context(const GlobalOptions& global);
@@ -26,6 +30,8 @@ void add_reflect_command(CLI::App& app, GlobalOptions& global);
 // `aat run TARGET [args...]`: a shader file (.comp/.glsl/.spv) run with no C++ written, else a plugin command.
 void add_run_command(CLI::App& app, GlobalOptions& global);
 void add_plugins_command(CLI::App& app, GlobalOptions& global);
+// `aat version [--json]`: framework version, shader compilers, kernel families compiled in.
+void add_version_command(CLI::App& app, GlobalOptions& global);
 // `aat run TARGET args...` where TARGET is not a shader file: the plugin command named TARGET,
 // given the arguments after it unparsed. Returns the exit code (errors already reported).
 int run_plugin_command(GlobalOptions& global, const std::string& target, std::vector<std::string> args);

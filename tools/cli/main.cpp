@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   aat::cli::add_reflect_command(app, global);
   aat::cli::add_run_command(app, global);
   aat::cli::add_plugins_command(app, global);
+  aat::cli::add_version_command(app, global);
 
   try {
     app.parse(argc, argv);

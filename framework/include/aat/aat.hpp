@@ -5,10 +5,12 @@
 #pragma once
 
 #include "aat/bindings.hpp"
+#include "aat/build_info.hpp"
 #include "aat/context.hpp"
 #include "aat/dtype.hpp"
 #include "aat/error.hpp"
 #include "aat/kernel.hpp"
+#include "aat/kernel_family.hpp"
 #include "aat/memory.hpp"
 #include "aat/npy.hpp"
 #include "aat/reflect.hpp"

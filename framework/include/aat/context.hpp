@@ -40,8 +40,28 @@ struct DeviceFeatures {
   bool storage_buffer_8bit = false;
   bool vulkan_memory_model = false;
   bool subgroup_size_control = false;
-  bool cooperative_matrix_nv = false;  // VK_NV_cooperative_matrix (what Debian 12's glslang can target)
-  bool cooperative_matrix_khr = false; // reported only; this toolchain cannot emit it yet
+  bool cooperative_matrix_nv = false;  // VK_NV_cooperative_matrix
+  // VK_KHR_cooperative_matrix with a subgroup-scope 16x16x16 shape of f16 x f16 -> f32.
+  bool cooperative_matrix_khr = false;
+  // VK_NV_cooperative_matrix2 (on top of the KHR extension): each feature it defines, and its limits.
+  struct CooperativeMatrix2 {
+    bool workgroup_scope = false;
+    bool flexible_dimensions = false;
+    bool reductions = false;
+    bool conversions = false;
+    bool per_element_operations = false;
+    bool tensor_addressing = false;
+    bool block_loads = false;
+    std::uint32_t workgroup_scope_max_workgroup_size = 0;
+    std::uint32_t flexible_dimensions_max_dimension = 0;
+    std::uint32_t workgroup_scope_reserved_shared_memory = 0;
+    // Every feature above: what AAT's coopmat2 kernels use (the tensor-core attention uses six
+    // of the seven; block loads come with the same drivers and are required too, as ggml does).
+    bool all() const {
+      return workgroup_scope && flexible_dimensions && reductions && conversions && per_element_operations &&
+             tensor_addressing && block_loads;
+    }
+  } cooperative_matrix2;
   bool robust_buffer_access = false;   // enabled on the device only when ContextOptions asks
   bool pipeline_statistics = false;    // VK_KHR_pipeline_executable_properties: registers, spills, ...
 };

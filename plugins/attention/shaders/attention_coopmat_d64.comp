@@ -1,4 +1,5 @@
 #version 450
+// REQUIRES: coopmat_nv
 // Tensor-core attention, f16, D = 64. Body: attention_coopmat.glsl.
 #define HEAD_DIM 64
 #include "attention_coopmat.glsl"
