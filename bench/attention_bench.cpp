@@ -5,13 +5,17 @@
 //   build/bin/bench_attention                                   # the sweep
 //   build/bin/bench_attention --benchmark_filter=Memory         # peak memory, N = 1k..16k
 //   build/bin/bench_attention --benchmark_format=json > out.json
-//   AAT_BENCH_SHAPES="2,16,4096,4096,64,0;1,16,1,32768,128,0" build/bin/bench_attention
-//       only these shapes, f16: B,H,Nq,Nk,D,causal per entry (bench/gpu_compare.py uses it)
-//   AAT_BENCH_PATH=scalar          force the scalar kernel where tensor cores would be chosen
+//   AAT_BENCH_SHAPES="2,16,4096,4096,64,0;1,32,1,32768,128,0,4" build/bin/bench_attention
+//       only these shapes, f16: B,H,Nq,Nk,D,causal[,Hkv] per entry (bench/gpu_compare.py uses it;
+//       Hkv defaults to H)
+//   AAT_BENCH_PATH=<path>          force a kernel path (scalar, decode, cooperative_matrix_nv,
+//                                  cooperative_matrix2) where the default would be another
+//   AAT_BENCH_TILING=Br,Bc,wg,variant   impose tile sizes / kernel variant (0 or empty: keep)
+//   AAT_BENCH_WARMUP_MS=300        warm up at least this long (GPU time) before timing
 //   AAT_BENCH_STATISTICS=1         print the driver's statistics of each kernel (registers, ...)
 //
-// Times are GPU times from timestamp queries (manual time), after one warm-up run that
-// also absorbs pipeline creation (lavapipe JIT-compiles on first dispatch).
+// Times are GPU times from timestamp queries (manual time), after warm-up runs that absorb
+// pipeline creation (lavapipe JIT-compiles on first dispatch) and let clocks settle.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -93,7 +97,22 @@ double cpu_reference_ms(std::int64_t n, std::int64_t d) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Args: N, D, causal, f16, heads, batch, Nq (0 = N).
+// AAT_BENCH_PATH and AAT_BENCH_TILING into options; an error message for a bad value.
+std::string apply_environment(AttentionOptions& options) {
+  if (const char* name = std::getenv("AAT_BENCH_PATH"); name && *name) {
+    options.path = aat::attention::parse_kernel_path(name);
+    if (!options.path) return fmt::format("AAT_BENCH_PATH: unknown kernel path '{}'", name);
+  }
+  if (const char* text = std::getenv("AAT_BENCH_TILING"); text && *text) {
+    unsigned values[4] = {0, 0, 0, 0};
+    std::sscanf(text, "%u,%u,%u,%u", &values[0], &values[1], &values[2], &values[3]);
+    auto set = [](unsigned v) { return v ? std::optional<std::uint32_t>(v) : std::nullopt; };
+    options.tiling = {set(values[0]), set(values[1]), set(values[2]), std::optional<std::uint32_t>(values[3])};
+  }
+  return {};
+}
+
+// Args: N, D, causal, f16, heads, batch, Nq (0 = N), kv heads (0 = heads).
 void BM_Attention(benchmark::State& state) {
   auto& f = Fixture::get();
   const std::int64_t n = state.range(0), d = state.range(1);
@@ -101,17 +120,29 @@ void BM_Attention(benchmark::State& state) {
   const DType dtype = state.range(3) ? DType::f16 : DType::f32;
   const std::int64_t heads = state.range(4), batch = state.range(5);
   const std::int64_t nq = state.range(6) ? state.range(6) : n;
+  const std::int64_t kv_heads = state.range(7) ? state.range(7) : heads;
   auto q = random_tensor(f.context, dtype, {batch, heads, nq, d}, 1);
-  auto k = random_tensor(f.context, dtype, {batch, heads, n, d}, 2);
-  auto v = random_tensor(f.context, dtype, {batch, heads, n, d}, 3);
+  auto k = random_tensor(f.context, dtype, {batch, kv_heads, n, d}, 2);
+  auto v = random_tensor(f.context, dtype, {batch, kv_heads, n, d}, 3);
   AttentionOptions options;
   options.causal = causal;
-  if (const char* path = std::getenv("AAT_BENCH_PATH"); path && std::string(path) == "scalar")
-    options.path = aat::attention::KernelPath::scalar;  // compare the paths on one device
-  auto warm = f.attention->run(q, k, v, options);
-  if (!warm) {
-    state.SkipWithError(warm.error().what().c_str());
+  if (const std::string bad = apply_environment(options); !bad.empty()) {
+    state.SkipWithError(bad.c_str());
     return;
+  }
+  // Warm-up: at least AAT_BENCH_WARMUP_MS of GPU time (and two runs), so pipeline creation and
+  // clock ramp-up stay out of the timed runs.
+  const char* warmup_text = std::getenv("AAT_BENCH_WARMUP_MS");
+  const double warmup_ms = warmup_text ? std::atof(warmup_text) : 0.0;
+  double warmed_ms = 0;
+  for (int run = 0; run < 2 || warmed_ms < warmup_ms; ++run) {
+    auto warm = f.attention->run(q, k, v, options);
+    if (!warm) {
+      state.SkipWithError(warm.error().what().c_str());
+      return;
+    }
+    warmed_ms += warm->gpu_ms;
+    if (warm->gpu_ms <= 0 && run >= 2) break;  // no timestamps on this device
   }
   f.context->reset_peak_memory();
   if (std::getenv("AAT_BENCH_STATISTICS")) {  // the driver's view of the kernel: registers, spills
@@ -131,11 +162,15 @@ void BM_Attention(benchmark::State& state) {
     state.SetIterationTime(result->gpu_ms / 1e3);
     total_ms += result->gpu_ms;
     flops = result->flops;
-    state.SetLabel(fmt::format("{} Br={} Bc={} wg={} splits={}", f.context->device().name, result->tiling.block_q,
-                               result->tiling.block_kv, result->tiling.workgroup_size, result->tiling.splits));
+    state.SetLabel(fmt::format("{} path={} Br={} Bc={} wg={} variant={} splits={}", f.context->device().name,
+                               aat::attention::to_string(result->tiling.path), result->tiling.block_q,
+                               result->tiling.block_kv, result->tiling.workgroup_size, result->tiling.variant,
+                               result->tiling.splits));
   }
   const double seconds = total_ms / 1e3 / static_cast<double>(state.iterations());
-  const double bytes = static_cast<double>((2 * nq + 2 * n) * batch * heads * d) * static_cast<double>(aat::size_of(dtype));
+  // Q and O once, K and V once per K/V head (what a kernel must move at least).
+  const double bytes = static_cast<double>((2 * nq * heads + 2 * n * kv_heads) * batch * d) *
+                       static_cast<double>(aat::size_of(dtype));
   state.counters["TFLOP/s"] = flops / seconds / 1e12;
   state.counters["GB/s"] = bytes / seconds / 1e9;
   state.counters["peak_MiB"] = static_cast<double>(f.context->memory_stats().peak_bytes) / (1 << 20);
@@ -160,12 +195,17 @@ bool register_requested_shapes() {
   std::string list(text);
   for (std::size_t start = 0; start < list.size();) {
     const auto end = std::min(list.find(';', start), list.size());
-    std::int64_t b = 0, h = 0, nq = 0, nk = 0, d = 0, causal = 0;
-    if (std::sscanf(list.substr(start, end - start).c_str(), "%ld,%ld,%ld,%ld,%ld,%ld", &b, &h, &nq, &nk, &d, &causal) != 6)
-      throw std::runtime_error("AAT_BENCH_SHAPES entries are B,H,Nq,Nk,D,causal; got '" + list.substr(start, end - start) + "'");
-    benchmark::RegisterBenchmark(fmt::format("Shape/f16/B={}/H={}/Nq={}/Nk={}/D={}/causal={}", b, h, nq, nk, d, causal).c_str(),
-                                 BM_Attention)
-        ->Args({nk, d, causal, 1, h, b, nq})
+    std::int64_t b = 0, h = 0, nq = 0, nk = 0, d = 0, causal = 0, hkv = 0;
+    const int fields = std::sscanf(list.substr(start, end - start).c_str(), "%ld,%ld,%ld,%ld,%ld,%ld,%ld", &b, &h, &nq,
+                                   &nk, &d, &causal, &hkv);
+    if (fields != 6 && fields != 7)
+      throw std::runtime_error("AAT_BENCH_SHAPES entries are B,H,Nq,Nk,D,causal[,Hkv]; got '" +
+                               list.substr(start, end - start) + "'");
+    if (fields == 6) hkv = h;
+    benchmark::RegisterBenchmark(
+        fmt::format("Shape/f16/B={}/H={}/Hkv={}/Nq={}/Nk={}/D={}/causal={}", b, h, hkv, nq, nk, d, causal).c_str(),
+        BM_Attention)
+        ->Args({nk, d, causal, 1, h, b, nq, hkv})
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond)
         ->Iterations(10);
@@ -188,14 +228,14 @@ void register_benchmarks() {
           const std::int64_t batch = cpu ? 1 : std::max<std::int64_t>(1, 32768 / n) * 2;
           benchmark::RegisterBenchmark(fmt::format("Attention/{}/N={}/D={}{}", f16 ? "f16" : "f32", n, d,
                                                    causal ? "/causal" : "").c_str(), BM_Attention)
-              ->Args({n, d, causal, f16, heads, batch, 0})
+              ->Args({n, d, causal, f16, heads, batch, 0, 0})
               ->UseManualTime()
               ->Unit(benchmark::kMillisecond)
               ->Iterations(cpu ? 1 : 5);
         }
   // Decode: one query against a long cache, where split-K matters.
   benchmark::RegisterBenchmark("Attention/f16/decode/Nk=32768/D=128", BM_Attention)
-      ->Args({cpu ? 8192 : 32768, 128, 0, 1, cpu ? 1 : 16, 1, 1})
+      ->Args({cpu ? 8192 : 32768, 128, 0, 1, cpu ? 1 : 16, 1, 1, 0})
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond)
       ->Iterations(cpu ? 1 : 10);
@@ -209,7 +249,7 @@ void register_benchmarks() {
   // queries are cut to 64 rows so the sweep finishes; K and V still have N rows.
   for (std::int64_t n : {1024, 2048, 4096, 8192, 16384})
     benchmark::RegisterBenchmark(fmt::format("Memory/f32/N={}/D=64", n).c_str(), BM_Attention)
-        ->Args({n, 64, 0, 0, 1, 1, cpu ? 64 : 0})
+        ->Args({n, 64, 0, 0, 1, 1, cpu ? 64 : 0, 0})
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond)
         ->Iterations(1);

@@ -31,10 +31,24 @@ layout(push_constant) uniform AttentionParams {
   uint tiles_per_split;  // K tiles each split covers
 } p;
 
-// The end (exclusive) of the keys any of `rows` query rows from q0 may see.
-uint visible_key_end(uint batch_index, uint q0, uint rows) {
+// The keys batch b may use at all: [0, min(Nk, its key length)).
+uint key_length(uint batch_index) {
   uint end = p.kv_len;
   if (HAS_LENGTHS) end = min(end, uint(clamp(KeyLengths.len[batch_index], 0, int(p.kv_len))));
+  return end;
+}
+
+// The end (exclusive) of the keys that row q0 sees, and so every later row of its block: key
+// tiles ending there need no mask at all.
+uint keys_visible_to_all(uint batch_index, uint q0) {
+  uint end = key_length(batch_index);
+  if (CAUSAL) end = min(end, uint(max(int(q0) + int(p.kv_len) - int(p.q_len) + 1, 0)));
+  return end;
+}
+
+// The end (exclusive) of the keys any of `rows` query rows from q0 may see.
+uint visible_key_end(uint batch_index, uint q0, uint rows) {
+  uint end = key_length(batch_index);
   if (CAUSAL) {
     // The last row q0 + rows - 1 sees keys j <= q0 + rows - 1 + Nk - Nq (bottom-right aligned).
     const int last = int(q0 + rows) - 1 + int(p.kv_len) - int(p.q_len);

@@ -8,8 +8,10 @@
 #include <fmt/format.h>
 
 #include "aat/bindings.hpp"
+#include "attention/attention_cm2.bindings.hpp"
 #include "attention/attention_coopmat_d128.bindings.hpp"
 #include "attention/attention_coopmat_d64.bindings.hpp"
+#include "attention/attention_decode_f16.bindings.hpp"
 #include "attention/attention_f16.bindings.hpp"
 #include "attention/attention_f32.bindings.hpp"
 #include "attention/merge_f16.bindings.hpp"
@@ -28,8 +30,9 @@ static_assert(sizeof(plugin_gen::attention::attention_coopmat_d128::PushConstant
 struct ForwardKey {
   KernelPath path;
   DType dtype;
-  std::uint32_t head_dim, block_q, block_kv, workgroup;
+  std::uint32_t head_dim, block_q, block_kv, workgroup, variant;
   bool causal, lengths, bias, partials;
+  bool kv_aligned;  // Nk a multiple of Bc and D of 16: K/V tile loads need no bounds checks
   auto operator<=>(const ForwardKey&) const = default;
 };
 
@@ -40,6 +43,22 @@ struct MergeKey {
 };
 
 constexpr std::uint32_t kMergeWorkgroup = 64;
+
+// What a path needs, for the error when it is forced where it cannot run.
+std::string path_requirements(KernelPath path) {
+  switch (path) {
+    case KernelPath::scalar: return "nothing beyond Vulkan 1.2";
+    case KernelPath::cooperative_matrix_nv: return "VK_NV_cooperative_matrix, f16 and D = 64 or 128";
+    case KernelPath::decode:
+      return fmt::format("f16, D a multiple of 8 up to 256 and (Hq/Hkv) x Nq <= {} query rows per K/V head",
+                         kDecodeMaxRows);
+    case KernelPath::cooperative_matrix2:
+      return fmt::format("VK_NV_cooperative_matrix2 with every feature, f16 and D a multiple of 8 up to 256, and a "
+                         "build whose shader compiler knows coopmat2 (this build: {})",
+                         path_compiled(KernelPath::cooperative_matrix2) ? "yes" : "no, glslang >= 15.1 was not found");
+  }
+  return "";
+}
 
 std::uint32_t ceil_div(std::uint64_t a, std::uint64_t b) { return static_cast<std::uint32_t>((a + b - 1) / b); }
 
@@ -62,7 +81,24 @@ struct Attention::Pipelines {
     spec("WRITE_PARTIALS", Value(key.partials));
     std::span<const std::uint32_t> words;
     std::string name;
-    if (key.path == KernelPath::cooperative_matrix_nv) {
+    if (key.path == KernelPath::cooperative_matrix2) {
+      words = plugin_gen::attention::attention_cm2::spirv();
+      name = fmt::format("attention.forward_cm2_d{}", key.head_dim);
+      spec("local_size_x", Value(std::int64_t{key.workgroup}));
+      spec("BLOCK_Q", Value(std::int64_t{key.block_q}));
+      spec("HEAD_DIM", Value(std::int64_t{key.head_dim}));
+      spec("ROW_SUM", Value(std::int64_t{key.variant}));
+      spec("KV_CLAMP", Value(std::int64_t{key.kv_aligned ? 0 : 1}));  // gl_CooperativeMatrixClampMode{Undefined,Constant}NV
+    } else if (key.path == KernelPath::decode) {
+      words = plugin_gen::attention::attention_decode_f16::spirv();
+      name = fmt::format("attention.decode_d{}_rows{}", key.head_dim, key.block_q);
+      spec("local_size_x", Value(std::int64_t{key.workgroup}));
+      spec("ROWS", Value(std::int64_t{key.block_q}));
+      spec("HEAD_DIM", Value(std::int64_t{key.head_dim}));
+      // The kernel is one subgroup: where the size can vary, ask for the one its chunks assume.
+      const auto& limits = context->device().limits;
+      if (limits.min_subgroup_size != limits.max_subgroup_size) options.required_subgroup_size = key.workgroup;
+    } else if (key.path == KernelPath::cooperative_matrix_nv) {
       // Block Q, head dim and workgroup size are compiled into the tensor-core variants.
       words = key.head_dim == 64 ? plugin_gen::attention::attention_coopmat_d64::spirv()
                                  : plugin_gen::attention::attention_coopmat_d128::spirv();
@@ -120,13 +156,13 @@ Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, cons
   Plan plan;
   AAT_TRY(plan.shape, check_inputs(q, k, v, options));
   const AttentionShape& shape = plan.shape;
-  const bool allow_coopmat = options.path.value_or(KernelPath::cooperative_matrix_nv) == KernelPath::cooperative_matrix_nv;
-  if (options.path == KernelPath::cooperative_matrix_nv && !coopmat_supported(context_->device(), shape))
-    return fail(ErrorCode::unsupported,
-                fmt::format("the cooperative-matrix path needs VK_NV_cooperative_matrix, f16 and D = 64 or 128; "
-                            "device '{}', {} with D = {}", context_->device().name, to_string(shape.dtype),
-                            shape.head_dim));
-  plan.tiling = optimize_tiling(context_->device(), shape, allow_coopmat);
+  const DeviceInfo& device = context_->device();
+  if (options.path && !path_supported(device, shape, *options.path))
+    return fail(ErrorCode::unsupported, fmt::format("the {} path needs {}; device '{}', {} with D = {}",
+                                                    to_string(*options.path), path_requirements(*options.path),
+                                                    device.name, to_string(shape.dtype), shape.head_dim));
+  plan.tiling = options.path ? optimize_tiling_for(device, shape, *options.path) : optimize_tiling(device, shape);
+  AAT_TRY(plan.tiling, apply_override(device, shape, std::move(plan.tiling), options.tiling));
   Tiling& tiling = plan.tiling;
   const std::uint64_t tiles = std::max<std::uint64_t>(1, (static_cast<std::uint64_t>(shape.kv_len) + tiling.block_kv - 1) / tiling.block_kv);
   if (options.splits) {
@@ -134,11 +170,18 @@ Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, cons
     tiling.reason += fmt::format("; splits forced to {}", tiling.splits);
   }
   plan.tiles_per_split = ceil_div(tiles, tiling.splits);
-  const ForwardKey key{tiling.path,           shape.dtype,           static_cast<std::uint32_t>(shape.head_dim),
-                       tiling.block_q,        tiling.block_kv,
-                       tiling.workgroup_size, shape.causal,
-                       options.key_lengths != nullptr, options.bias != nullptr,
-                       tiling.splits > 1};
+  const ForwardKey key{tiling.path,
+                       shape.dtype,
+                       static_cast<std::uint32_t>(shape.head_dim),
+                       tiling.block_q,
+                       tiling.block_kv,
+                       tiling.workgroup_size,
+                       tiling.variant,
+                       shape.causal,
+                       options.key_lengths != nullptr,
+                       options.bias != nullptr,
+                       tiling.splits > 1,
+                       shape.kv_len % tiling.block_kv == 0 && shape.head_dim % 16 == 0};
   AAT_TRY(plan.kernel, pipelines_->forward_kernel(context_, key));
   return plan;
 }
@@ -201,8 +244,11 @@ Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const
   AAT_CHECK(bindings.push_struct(push));
 
   AAT_TRY(Stream stream, Stream::create(context_));
-  const Workgroups grid{ceil_div(static_cast<std::uint64_t>(shape.q_len), tiling.block_q),
-                        static_cast<std::uint32_t>(shape.batch * shape.q_heads), tiling.splits};
+  // Decode workgroups own every query row of one K/V head; the others a block of one head's rows.
+  const Workgroups grid = tiling.path == KernelPath::decode
+                              ? Workgroups{1, static_cast<std::uint32_t>(shape.batch * shape.kv_heads), tiling.splits}
+                              : Workgroups{ceil_div(static_cast<std::uint64_t>(shape.q_len), tiling.block_q),
+                                           static_cast<std::uint32_t>(shape.batch * shape.q_heads), tiling.splits};
   AAT_CHECK(stream.dispatch(bindings, grid, "attention.forward"));
 
   if (split) {

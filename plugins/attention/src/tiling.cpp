@@ -7,6 +7,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "aat/kernel_family.hpp"
+#include "attention/attention_cm2.bindings.hpp"
+
 namespace aat::attention {
 
 namespace {
@@ -17,6 +20,9 @@ std::uint32_t pow2_at_least(std::int64_t n) {
 
 std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; }
 
+// Four subgroups of 32: what the coopmat2 kernel's default tiles are tuned for.
+constexpr std::uint32_t kCoopmat2Workgroup = 128;
+
 }  // namespace
 
 std::uint32_t tiling_shared_bytes(std::uint32_t block_q, std::uint32_t block_kv, std::uint32_t head_dim) {
@@ -25,7 +31,19 @@ std::uint32_t tiling_shared_bytes(std::uint32_t block_q, std::uint32_t block_kv,
 }
 
 std::string_view to_string(KernelPath path) {
-  return path == KernelPath::cooperative_matrix_nv ? "cooperative_matrix_nv" : "scalar";
+  switch (path) {
+    case KernelPath::scalar: return "scalar";
+    case KernelPath::cooperative_matrix_nv: return "cooperative_matrix_nv";
+    case KernelPath::cooperative_matrix2: return "cooperative_matrix2";
+    case KernelPath::decode: return "decode";
+  }
+  return "scalar";
+}
+
+std::optional<KernelPath> parse_kernel_path(std::string_view name) {
+  for (KernelPath path : kKernelPathsFastestFirst)
+    if (to_string(path) == name) return path;
+  return std::nullopt;
 }
 
 std::uint32_t coopmat_shared_bytes(std::uint32_t block_kv, std::uint32_t head_dim) {
@@ -41,6 +59,48 @@ bool coopmat_supported(const DeviceInfo& device, const AttentionShape& shape) {
          (shape.head_dim == 64 || shape.head_dim == 128) && device.limits.max_workgroup_invocations >= 128 &&
          device.limits.subgroup_size == 32 && coopmat_shared_bytes(32, static_cast<std::uint32_t>(shape.head_dim)) <=
                                                    device.limits.max_shared_memory_bytes;
+}
+
+bool coopmat2_supported(const DeviceInfo& device, const AttentionShape& shape) {
+  return path_compiled(KernelPath::cooperative_matrix2) && can_run(device, KernelFamily::coopmat2) &&
+         shape.dtype == DType::f16 && shape.head_dim % 8 == 0 && shape.head_dim <= 256 &&
+         device.features.cooperative_matrix2.workgroup_scope_max_workgroup_size >= kCoopmat2Workgroup &&
+         device.limits.max_workgroup_invocations >= kCoopmat2Workgroup;
+}
+
+std::uint32_t decode_rows(const AttentionShape& shape) {
+  return static_cast<std::uint32_t>(shape.q_heads / std::max<std::int64_t>(1, shape.kv_heads) * shape.q_len);
+}
+
+std::uint32_t decode_shared_bytes(std::uint32_t rows, std::uint32_t subgroup, std::uint32_t head_dim) {
+  // attention_decode_f16.comp: sQ (f32 rows) and sP (a chunk of f32 probabilities per row).
+  return rows * head_dim * 4 + rows * subgroup * 4;
+}
+
+bool decode_supported(const DeviceInfo& device, const AttentionShape& shape) {
+  const auto& limits = device.limits;
+  const std::uint32_t subgroup = limits.subgroup_size;
+  // One subgroup is the workgroup and the chunk: its size must be fixed, or fixable.
+  const bool fixed_subgroup = limits.min_subgroup_size == limits.max_subgroup_size || device.features.subgroup_size_control;
+  return shape.dtype == DType::f16 && device.features.shader_float16 && device.features.storage_buffer_16bit &&
+         shape.head_dim % 8 == 0 && shape.head_dim <= 256 && shape.q_len >= 1 && decode_rows(shape) >= 1 &&
+         decode_rows(shape) <= kDecodeMaxRows && subgroup >= 4 && subgroup <= 128 && fixed_subgroup &&
+         decode_shared_bytes(decode_rows(shape), subgroup, static_cast<std::uint32_t>(shape.head_dim)) <=
+             limits.max_shared_memory_bytes;
+}
+
+bool path_compiled(KernelPath path) {
+  return path != KernelPath::cooperative_matrix2 || plugin_gen::attention::attention_cm2::compiled;
+}
+
+bool path_supported(const DeviceInfo& device, const AttentionShape& shape, KernelPath path) {
+  switch (path) {
+    case KernelPath::scalar: return true;
+    case KernelPath::cooperative_matrix_nv: return coopmat_supported(device, shape);
+    case KernelPath::cooperative_matrix2: return coopmat2_supported(device, shape);
+    case KernelPath::decode: return decode_supported(device, shape);
+  }
+  return false;
 }
 
 std::uint32_t device_parallelism(const DeviceInfo& device) {
@@ -84,23 +144,31 @@ void choose_scalar_tiles(const DeviceLimits& limits, std::uint32_t head_dim, con
 
 // Split Nk when the (batch, head, query-tile) grid leaves the device idle: decode shapes.
 void choose_splits(const DeviceInfo& device, const AttentionShape& shape, Tiling& t, std::string& why) {
+  const bool decode = t.path == KernelPath::decode;
   const std::uint64_t groups =
-      static_cast<std::uint64_t>(shape.batch * shape.q_heads) * ceil_div(static_cast<std::uint64_t>(shape.q_len), t.block_q);
+      decode ? static_cast<std::uint64_t>(shape.batch * shape.kv_heads)
+             : static_cast<std::uint64_t>(shape.batch * shape.q_heads) *
+                   ceil_div(static_cast<std::uint64_t>(shape.q_len), t.block_q);
   const std::uint64_t tiles = ceil_div(static_cast<std::uint64_t>(std::max<std::int64_t>(shape.kv_len, 1)), t.block_kv);
-  const std::uint32_t parallelism = device_parallelism(device);
+  // Decode workgroups are one subgroup each: a device holds many more of them at once.
+  const std::uint64_t parallelism = std::uint64_t{device_parallelism(device)} * (decode ? 8 : 1);
   // lavapipe (Mesa 22.3) returns wrong results when one workgroup does more than ~14 MFLOP
-  // (seen: N = 1800, D = 64 unsplit). On CPU devices each split covers at most 1024 keys,
-  // i.e. at most Br x 1024 x D x 4 <= 8.4 MFLOP for every tiling this file picks.
-  if (device.type == DeviceType::cpu && shape.kv_len > 1024) {
-    const std::uint64_t cap = 1024 / t.block_kv;
+  // (seen: N = 1800, D = 64 unsplit). On CPU devices each split covers at most 1024 keys; a
+  // decode workgroup (up to 16 rows of D up to 256) at most rows x keys x D x 4 <= 8.4 MFLOP.
+  const std::uint64_t cpu_keys =
+      decode ? std::min<std::uint64_t>(1024, 8'400'000 / (4ull * t.block_q * static_cast<std::uint64_t>(shape.head_dim)))
+             : 1024;
+  if (device.type == DeviceType::cpu && static_cast<std::uint64_t>(shape.kv_len) > cpu_keys) {
+    const std::uint64_t cap = std::max<std::uint64_t>(1, cpu_keys / t.block_kv);
     const std::uint64_t per_split = std::min<std::uint64_t>(cap, tiles);
     t.splits = static_cast<std::uint32_t>(ceil_div(tiles, per_split));
-    why += fmt::format("; CPU device: {} splits of at most 1024 keys (a lavapipe workaround)", t.splits);
+    why += fmt::format("; CPU device: {} splits of at most {} keys (a lavapipe workaround)", t.splits,
+                       per_split * t.block_kv);
     return;
   }
   if (groups > 0 && groups < parallelism && tiles >= 4) {
     const std::uint64_t wanted = ceil_div(parallelism, groups);
-    const std::uint64_t splits = std::min<std::uint64_t>({wanted, tiles / 2, 64});
+    const std::uint64_t splits = std::min<std::uint64_t>({wanted, decode ? tiles : tiles / 2, std::uint64_t{decode ? 256u : 64u}});
     if (splits > 1) {
       const std::uint64_t per_split = ceil_div(tiles, splits);
       t.splits = static_cast<std::uint32_t>(ceil_div(tiles, per_split));
@@ -112,32 +180,122 @@ void choose_splits(const DeviceInfo& device, const AttentionShape& shape, Tiling
 
 }  // namespace
 
-Tiling optimize_tiling(const DeviceInfo& device, const AttentionShape& shape, bool allow_coopmat) {
+Tiling optimize_tiling_for(const DeviceInfo& device, const AttentionShape& shape, KernelPath path) {
   const auto& limits = device.limits;
   const auto head_dim = static_cast<std::uint32_t>(shape.head_dim);
   Tiling t;
+  t.path = path;
   std::string why;
-  if (allow_coopmat && coopmat_supported(device, shape)) {
-    // Four subgroups x 16 query rows; the largest key tile that fits shared memory.
-    t.path = KernelPath::cooperative_matrix_nv;
-    t.block_q = 64;
-    t.block_kv = coopmat_shared_bytes(64, head_dim) <= limits.max_shared_memory_bytes ? 64 : 32;
-    t.workgroup_size = 128;
-    t.shared_bytes = coopmat_shared_bytes(t.block_kv, head_dim);
-    why = fmt::format("tensor cores (NV cooperative matrix 16x16x16, f16 -> f32); Bc={} uses {} of {} bytes of "
-                      "shared memory", t.block_kv, t.shared_bytes, limits.max_shared_memory_bytes);
-  } else {
-    choose_scalar_tiles(limits, head_dim, shape, t);
-    why = fmt::format("Br={} Bc={} fit {} of {} bytes of shared memory", t.block_q, t.block_kv, t.shared_bytes,
-                      limits.max_shared_memory_bytes);
+  switch (path) {
+    case KernelPath::cooperative_matrix2:
+      // Workgroup-scope matrices: 64 query rows over four subgroups; 64 keys a tile, 32 past
+      // D = 128 where the row's registers (O, P, S) would spill. The driver stages operands.
+      t.block_q = 64;
+      t.block_kv = head_dim <= 128 ? 64 : 32;
+      t.workgroup_size = kCoopmat2Workgroup;
+      t.shared_bytes = 0;
+      why = fmt::format("tensor cores (NV cooperative matrix 2, workgroup scope, softmax in registers); "
+                        "Br={} Bc={} over {} invocations", t.block_q, t.block_kv, t.workgroup_size);
+      break;
+    case KernelPath::cooperative_matrix_nv:
+      // Four subgroups x 16 query rows; the largest key tile that fits shared memory.
+      t.block_q = 64;
+      t.block_kv = coopmat_shared_bytes(64, head_dim) <= limits.max_shared_memory_bytes ? 64 : 32;
+      t.workgroup_size = 128;
+      t.shared_bytes = coopmat_shared_bytes(t.block_kv, head_dim);
+      why = fmt::format("tensor cores (NV cooperative matrix 16x16x16, f16 -> f32); Bc={} uses {} of {} bytes of "
+                        "shared memory", t.block_kv, t.shared_bytes, limits.max_shared_memory_bytes);
+      break;
+    case KernelPath::scalar:
+      choose_scalar_tiles(limits, head_dim, shape, t);
+      why = fmt::format("Br={} Bc={} fit {} of {} bytes of shared memory", t.block_q, t.block_kv, t.shared_bytes,
+                        limits.max_shared_memory_bytes);
+      break;
+    case KernelPath::decode:
+      // One subgroup per (batch, K/V head, split): every row of the head, a chunk of subgroup-size keys.
+      t.block_q = decode_rows(shape);
+      t.block_kv = limits.subgroup_size;
+      t.workgroup_size = limits.subgroup_size;
+      t.shared_bytes = decode_shared_bytes(t.block_q, t.block_kv, head_dim);
+      why = fmt::format("flash-decoding: {} query rows per K/V head, chunks of {} keys, one subgroup per split",
+                        t.block_q, t.block_kv);
+      break;
   }
   choose_splits(device, shape, t, why);
   t.reason = why;
   return t;
 }
 
+Tiling optimize_tiling(const DeviceInfo& device, const AttentionShape& shape, bool allow_coopmat) {
+  for (KernelPath path : kKernelPathsFastestFirst)
+    if ((allow_coopmat || path == KernelPath::scalar) && path_supported(device, shape, path))
+      return optimize_tiling_for(device, shape, path);
+  return optimize_tiling_for(device, shape, KernelPath::scalar);
+}
+
+Expected<Tiling> apply_override(const DeviceInfo& device, const AttentionShape& shape, Tiling t,
+                                const TilingOverride& change) {
+  if (change.empty()) return t;
+  const auto& limits = device.limits;
+  const auto head_dim = static_cast<std::uint32_t>(shape.head_dim);
+  const auto refuse = [&](std::string what) {
+    return fail(ErrorCode::invalid_argument, fmt::format("tiling override for the {} path: {}", to_string(t.path), what));
+  };
+  std::string changed;
+  if (t.path == KernelPath::cooperative_matrix_nv && (change.block_q || change.workgroup_size))
+    return refuse("Br and the workgroup size are compiled into this kernel (64 rows, 128 invocations)");
+  if (change.block_q) t.block_q = *change.block_q;
+  if (change.block_kv) t.block_kv = *change.block_kv;
+  if (change.workgroup_size) t.workgroup_size = *change.workgroup_size;
+  if (change.variant) t.variant = *change.variant;
+  const std::uint32_t subgroup = std::max<std::uint32_t>(1, limits.subgroup_size);
+  if (t.workgroup_size == 0 || t.workgroup_size % subgroup != 0 || t.workgroup_size > limits.max_workgroup_invocations ||
+      t.workgroup_size > limits.max_workgroup_size[0])
+    return refuse(fmt::format("a workgroup of {} invocations is not a multiple of the subgroup size {} up to {}",
+                              t.workgroup_size, subgroup, limits.max_workgroup_invocations));
+  switch (t.path) {
+    case KernelPath::cooperative_matrix2:
+      if (t.block_q == 0 || t.block_q % 16 != 0 || t.block_q > 256 || t.block_kv == 0 || t.block_kv % 16 != 0 ||
+          t.block_kv > 256)
+        return refuse(fmt::format("Br={} Bc={}: each must be a multiple of 16 up to 256", t.block_q, t.block_kv));
+      if (t.workgroup_size > device.features.cooperative_matrix2.workgroup_scope_max_workgroup_size)
+        return refuse(fmt::format("workgroup-scope matrices allow at most {} invocations on this device",
+                                  device.features.cooperative_matrix2.workgroup_scope_max_workgroup_size));
+      if (t.variant > 1) return refuse(fmt::format("variant {} does not exist (0: row sums by reduction, 1: by P x ones)",
+                                                   t.variant));
+      break;
+    case KernelPath::cooperative_matrix_nv:
+      if (t.block_kv != 32 && t.block_kv != 64) return refuse(fmt::format("Bc={}: 32 or 64", t.block_kv));
+      t.shared_bytes = coopmat_shared_bytes(t.block_kv, head_dim);
+      break;
+    case KernelPath::decode:
+      if (change.block_q || change.block_kv || change.workgroup_size)
+        return refuse("the rows, the chunk and the workgroup are set by the shape and the subgroup size");
+      if (t.variant != 0) return refuse(fmt::format("variant {}: this path has only variant 0", t.variant));
+      break;
+    case KernelPath::scalar:
+      if (!std::has_single_bit(t.block_q) || t.block_q > 32 || !std::has_single_bit(t.block_kv) || t.block_kv < 8 ||
+          t.block_kv > 256)
+        return refuse(fmt::format("Br={} Bc={}: Br a power of two up to 32, Bc a power of two from 8 to 256",
+                                  t.block_q, t.block_kv));
+      t.shared_bytes = tiling_shared_bytes(t.block_q, t.block_kv, head_dim);
+      break;
+  }
+  if (t.path != KernelPath::cooperative_matrix2 && t.variant != 0)
+    return refuse(fmt::format("variant {}: this path has only variant 0", t.variant));
+  if (t.shared_bytes > limits.max_shared_memory_bytes)
+    return refuse(fmt::format("Br={} Bc={} need {} bytes of shared memory; the device has {}", t.block_q, t.block_kv,
+                              t.shared_bytes, limits.max_shared_memory_bytes));
+  t.reason += fmt::format("; overridden to Br={} Bc={} workgroup={} variant={}", t.block_q, t.block_kv,
+                          t.workgroup_size, t.variant);
+  t.splits = 1;  // the split rule again, for the new tile sizes
+  choose_splits(device, shape, t, t.reason);
+  return t;
+}
+
 std::string Tiling::to_json() const {
   return nlohmann::json{{"path", to_string(path)},
+                        {"variant", variant},
                         {"block_q", block_q},
                         {"block_kv", block_kv},
                         {"workgroup_size", workgroup_size},

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "aat/attention/attention.hpp"
+#include "aat/kernel_family.hpp"
 #include "aat/dtype.hpp"
 #include "device_test.hpp"
 #include "reference.hpp"
@@ -164,6 +165,20 @@ struct Comparisons {
   ref::Comparison out, lse;
 };
 
+// AAT_ATTENTION_PATH=<path name> runs every case that path can take on it (the rest on the
+// default path): how the whole suite is run once per kernel path on a GPU (docs/performance.md).
+inline std::optional<KernelPath> forced_path(const DeviceInfo& device, const Case& c) {
+  const char* name = std::getenv("AAT_ATTENTION_PATH");
+  if (!name || !*name) return std::nullopt;
+  const auto path = parse_kernel_path(name);
+  if (!path) throw std::runtime_error(std::string("AAT_ATTENTION_PATH: unknown kernel path '") + name + "'");
+  AttentionShape shape;
+  shape.batch = c.B, shape.q_heads = c.Hq, shape.kv_heads = c.Hkv, shape.q_len = c.Nq, shape.kv_len = c.Nk;
+  shape.head_dim = c.D, shape.dtype = c.dtype, shape.causal = c.causal;
+  if (!path_supported(device, shape, *path)) return std::nullopt;
+  return path;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The device fixture: one Attention for the whole suite (pipelines are built once per config).
 
@@ -186,7 +201,7 @@ class AttentionKernel : public aat::testing::DeviceTest {
     options.causal = c.causal;
     options.scale = c.scale;
     options.splits = c.splits;
-    options.path = c.path;
+    options.path = c.path ? c.path : forced_path(ctx->device(), c);
     if (!c.lengths.empty()) {
       lengths = unwrap(Tensor::from_values<std::int32_t>(ctx, DType::i32, {c.B}, c.lengths), "key lengths");
       options.key_lengths = &lengths;
@@ -218,7 +233,7 @@ class AttentionKernel : public aat::testing::DeviceTest {
     // tensor cores): each weight carries up to 2^-11 relative error on top of the f16 storage
     // rounding, so its O tolerance is twice the f16 one. L is accumulated in f32 from f32
     // scores, but its scores come from f16 products summed by the tensor cores: 1e-3 abs.
-    const bool tensor_cores = gpu.tiling.path == KernelPath::cooperative_matrix_nv;
+    const bool tensor_cores = gpu.tiling.path != KernelPath::scalar;
     EXPECT_EQ(gpu.out_shape, c.q_shape());
     EXPECT_EQ(gpu.out_dtype, c.dtype);
     EXPECT_EQ(gpu.lse_shape, c.lse_shape());

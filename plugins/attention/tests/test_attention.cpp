@@ -374,6 +374,50 @@ TEST_F(AttentionKernel, CooperativeMatrixPathMatchesReferenceAndScalarPath) {
   }
 }
 
+// The coopmat2 path where the device has it (the H200 does; lavapipe does not): head dims off
+// the 16 grid and up to 256, every mask kind, GQA, tile edges and split-K against the
+// reference, and against the scalar path.
+TEST_F(AttentionKernel, Coopmat2PathMatchesReferenceAndScalarPath) {
+  AttentionShape probe;
+  probe.dtype = DType::f16;
+  probe.head_dim = 64;
+  if (!coopmat2_supported(context()->device(), probe))
+    GTEST_SKIP() << "the coopmat2 path cannot run here: it needs " << (path_compiled(KernelPath::cooperative_matrix2) ? "" : "a build with glslang >= 15.1 and ")
+                 << "a device with VK_NV_cooperative_matrix2 ('" << context()->device().name << "' has "
+                 << (can_run(context()->device(), KernelFamily::coopmat2) ? "it" : "not") << ")";
+  for (std::int64_t d : {32, 40, 64, 80, 96, 128, 256}) {
+    for (auto [nq, nk] : {std::pair<std::int64_t, std::int64_t>{1, 200}, {63, 65}, {65, 63}, {130, 257}, {128, 128}}) {
+      for (bool causal : {false, true}) {
+        Case c;
+        c.B = 2; c.Hq = 4; c.Hkv = 2; c.Nq = nq; c.Nk = nk; c.D = d;
+        c.dtype = DType::f16;
+        c.causal = causal;
+        c.seed = static_cast<std::uint32_t>(d * 1000 + nq + nk + causal);
+        c.path = KernelPath::cooperative_matrix2;
+        const Inputs in = random_inputs(c);
+        auto [tensor, want] = expect_matches_reference(c, in);
+        EXPECT_EQ(tensor.tiling.path, KernelPath::cooperative_matrix2);
+        Case scalar = c;
+        scalar.path = KernelPath::scalar;
+        const GpuRun plain = run(scalar, in);
+        const auto same = ref::compare(tensor.out, widen(plain.out), 2 * kF16Abs, 2 * kF16Rel, c.q_shape());
+        EXPECT_TRUE(same.ok) << c.name() << ": coopmat2 vs scalar " << ref::describe(same);
+      }
+    }
+    Case masked;
+    masked.B = 2; masked.Hq = 2; masked.Hkv = 1; masked.Nq = 70; masked.Nk = 150; masked.D = d;
+    masked.dtype = DType::f16;
+    masked.lengths = {0, 101};
+    masked.bias_b = 1; masked.bias_h = 2;
+    masked.path = KernelPath::cooperative_matrix2;
+    expect_matches_reference(masked);
+    masked.causal = true;
+    expect_matches_reference(masked);
+    masked.splits = 3;
+    expect_matches_reference(masked);
+  }
+}
+
 TEST_F(AttentionKernel, ForcingTensorCoresWhereTheyCannotRunIsUnsupported) {
   Case c;
   c.D = 32;  // no tensor-core variant for D = 32 on any device

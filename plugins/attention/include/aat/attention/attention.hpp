@@ -26,9 +26,11 @@ struct AttentionOptions {
   const Tensor* key_lengths = nullptr;  // i32 [B]: keys j >= key_lengths[b] are masked (0..Nk)
   const Tensor* bias = nullptr;         // f32, broadcastable from [B or 1, H or 1, Nq, Nk], added to the scores
   std::optional<std::uint32_t> splits;  // force the K-split count (1 = no split); default: optimize_tiling
-  // Force a kernel path; default: the tensor-core path where optimize_tiling picks it.
-  // Forcing cooperative_matrix_nv where it cannot run is an `unsupported` error.
+  // Force a kernel path; default: the fastest path the device runs for this shape
+  // (optimize_tiling). Forcing a path where it cannot run is an `unsupported` error.
   std::optional<KernelPath> path;
+  // Impose tile sizes, workgroup size or kernel variant (tuning); checked, never clamped.
+  TilingOverride tiling;
 };
 
 struct AttentionResult {

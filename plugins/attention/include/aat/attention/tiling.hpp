@@ -2,10 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "aat/context.hpp"
 #include "aat/dtype.hpp"
+#include "aat/error.hpp"
 
 namespace aat::attention {
 
@@ -18,19 +21,37 @@ struct AttentionShape {
 enum class KernelPath {
   scalar,                 // any Vulkan device: f32 FMA in shared memory
   cooperative_matrix_nv,  // tensor cores through VK_NV_cooperative_matrix (f16, D = 64 or 128)
+  cooperative_matrix2,    // tensor cores through VK_NV_cooperative_matrix2 (f16, D a multiple of 8 up to 256)
+  decode,                 // flash-decoding: (Hq/Hkv) x Nq <= 16 rows per K/V head, f16, one subgroup per split
 };
 std::string_view to_string(KernelPath path);
+std::optional<KernelPath> parse_kernel_path(std::string_view name);  // the names to_string gives
+// Every path, fastest first: the order optimize_tiling tries them in.
+inline constexpr KernelPath kKernelPathsFastestFirst[] = {KernelPath::decode, KernelPath::cooperative_matrix2,
+                                                          KernelPath::cooperative_matrix_nv, KernelPath::scalar};
+// The most query rows (Hq/Hkv x Nq) the decode path takes for one K/V head.
+inline constexpr std::int64_t kDecodeMaxRows = 16;
 
 struct Tiling {
   KernelPath path = KernelPath::scalar;
-  std::uint32_t block_q = 16;         // Br: query rows per workgroup
+  std::uint32_t block_q = 16;         // Br: query rows per workgroup (decode: the rows of one K/V head)
   std::uint32_t block_kv = 32;        // Bc: keys per shared-memory tile
   std::uint32_t workgroup_size = 128; // invocations per workgroup
   std::uint32_t splits = 1;           // K-split count (flash-decoding); partial states merged exactly
-  std::uint32_t shared_bytes = 0;     // shared memory the choice uses
+  std::uint32_t shared_bytes = 0;     // shared memory the choice uses (0: managed by the driver)
+  // A path's kernel variant. cooperative_matrix2: how row sums of P are formed (0: reduction,
+  // 1: P x ones on the tensor cores); 0 elsewhere.
+  std::uint32_t variant = 0;
   std::string reason;                 // why, in a sentence (reported by --json)
 
   std::string to_json() const;
+};
+
+// Parts of a tiling to impose instead of optimize_tiling's choice (tuning, benchmarks). Each
+// is checked against the device and the path's rules; an impossible one is an error.
+struct TilingOverride {
+  std::optional<std::uint32_t> block_q, block_kv, workgroup_size, variant;
+  bool empty() const { return !block_q && !block_kv && !workgroup_size && !variant; }
 };
 
 // Picks Br, Bc, workgroup size and split count from the device's limits (shared memory,
@@ -39,13 +60,29 @@ struct Tiling {
 // cooperative-matrix path when the device offers it and the shape fits it, unless
 // `allow_coopmat` is false.
 Tiling optimize_tiling(const DeviceInfo& device, const AttentionShape& shape, bool allow_coopmat = true);
+// The tiling of a given path (which must be supported: path_supported).
+Tiling optimize_tiling_for(const DeviceInfo& device, const AttentionShape& shape, KernelPath path);
 
 // Shared memory a tiling needs for head dim D (Q tile, K/V tile, score tile, row state).
 std::uint32_t tiling_shared_bytes(std::uint32_t block_q, std::uint32_t block_kv, std::uint32_t head_dim);
 std::uint32_t coopmat_shared_bytes(std::uint32_t block_kv, std::uint32_t head_dim);
 
-// Whether the tensor-core path can run this shape on this device.
+// Whether the NV cooperative-matrix path can run this shape on this device.
 bool coopmat_supported(const DeviceInfo& device, const AttentionShape& shape);
+// Whether the coopmat2 path can: the device runs the coopmat2 family, this build compiled the
+// kernel, f16 with D a multiple of 8 up to 256.
+bool coopmat2_supported(const DeviceInfo& device, const AttentionShape& shape);
+// Whether this build compiled the kernels of `path` (coopmat2 needs glslang >= 15.1 at build time).
+bool path_compiled(KernelPath path);
+// Whether the decode path can: f16, D a multiple of 8 up to 256, (Hq/Hkv) x Nq <= kDecodeMaxRows.
+bool decode_supported(const DeviceInfo& device, const AttentionShape& shape);
+// Whether `path` can run this shape on this device.
+bool path_supported(const DeviceInfo& device, const AttentionShape& shape, KernelPath path);
+
+// `tiling` with `change` applied, or an `invalid_argument` error naming the value the device or
+// the path cannot take (block sizes, workgroup size, variant).
+Expected<Tiling> apply_override(const DeviceInfo& device, const AttentionShape& shape, Tiling tiling,
+                                const TilingOverride& change);
 
 // Workgroups the device can keep busy at once (compute units x a few), used for splitting.
 std::uint32_t device_parallelism(const DeviceInfo& device);
