@@ -11,6 +11,7 @@
 // relative of their size (~64 * 2e-4 / sum, sum >= 1); the row maxima within 2e-4.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -24,7 +25,10 @@ using testing::DeviceTest;
 using testing::FailsWith;
 using testing::unwrap;
 
-constexpr const char* kProofSpv = AAT_TEST_COOPMAT2_SPV;  // empty when this build could not compile it
+// The kernel's .spv: AAT_TEST_COOPMAT2_SPV in the environment (a build carried elsewhere), else
+// where this build wrote it; empty when this build could not compile it.
+const char* const kProofSpv = std::getenv("AAT_TEST_COOPMAT2_SPV") ? std::getenv("AAT_TEST_COOPMAT2_SPV")
+                                                                    : AAT_TEST_COOPMAT2_SPV;
 constexpr int kN = 64;
 constexpr const char* kNoCompiler =
     "this build has no shader compiler for coopmat2 kernels (glslang >= 15.1: scripts/build-glslang.sh)";

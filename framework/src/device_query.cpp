@@ -144,6 +144,7 @@ void query_features(VkInstance instance, const vk::raii::PhysicalDevice& physica
   out.storage_buffer_8bit = v12.storageBuffer8BitAccess;
   out.vulkan_memory_model = v12.vulkanMemoryModel;
   out.subgroup_size_control = v13 && v13f.subgroupSizeControl && v13f.computeFullSubgroups;
+  out.maintenance4 = v13 && v13f.maintenance4;
   out.cooperative_matrix_nv = out.cooperative_matrix_nv && coopmat.cooperativeMatrix;
   out.robust_buffer_access = features.features.robustBufferAccess;
 }
@@ -183,6 +184,7 @@ void EnabledFeatures::select(const vk::raii::PhysicalDevice& physical, const Dev
   v12.vulkanMemoryModel = offered.vulkan_memory_model;
   v13.subgroupSizeControl = offered.subgroup_size_control;
   v13.computeFullSubgroups = offered.subgroup_size_control;
+  v13.maintenance4 = offered.maintenance4;  // LocalSizeId: how SPIR-V 1.6 modules give a workgroup size
   coopmat_nv.cooperativeMatrix = offered.cooperative_matrix_nv;
   coopmat_khr.cooperativeMatrix = offered.cooperative_matrix_khr;
   const auto& c2 = offered.cooperative_matrix2;

@@ -12,6 +12,8 @@ constexpr std::uint32_t kOpCapability = 17;
 constexpr std::uint32_t kOpConstant = 43;
 constexpr std::uint32_t kOpTypeCooperativeMatrixKHR = 4456;
 constexpr std::uint32_t kScopeWorkgroup = 2;
+constexpr std::uint32_t kOpExecutionModeId = 331;
+constexpr std::uint32_t kExecutionModeLocalSizeId = 38;
 
 struct Needed {
   std::uint32_t capability;
@@ -60,6 +62,11 @@ Expected<SpirvRequirements> check_device_supports(std::span<const std::uint32_t>
                       fmt::format("kernel '{}' needs {} (SPIR-V capability {}), which device '{}' does not offer", kernel,
                                   n.what, n.capability, device.name));
       }
+    } else if (opcode == kOpExecutionModeId && count > 2 && words[2] == kExecutionModeLocalSizeId &&
+               !f.maintenance4) {
+      return fail(ErrorCode::unsupported,
+                  fmt::format("kernel '{}' sets its workgroup size by LocalSizeId (SPIR-V 1.6), which needs the "
+                              "maintenance4 feature; device '{}' does not offer it", kernel, device.name));
     } else if (opcode == kOpConstant && count == 4) {
       constants[words[2]] = words[3];
     } else if (opcode == kOpTypeCooperativeMatrixKHR && count > 3) {

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# One call on a GPU machine: correctness of every attention path with validation on, the tile
+# sweep, and the same-run comparison with PyTorch SDPA and ggml-vulkan. Run from the repository
+# root with the loader debs (bench/gpu/fetch-device-libs.sh), the bundle (bench/gpu/make-bundle.sh)
+# and optionally the peer (../shared/peer/build.sh .peer) beside it:
+#
+#   bench/gpu/on-device.sh STEPS...        results under ${OUT:-gpu-out}
+#
+# Steps (run in the order given; each has its own time limit, a failed step does not stop the
+# others): info, proof, suite[=PATH] (the attention suite, on PATH where given), framework,
+# adaptive, tune, compare, compare-quick.
+set -uo pipefail
+out=${OUT:-gpu-out}
+mkdir -p "$out"
+bundle=${AAT_GPU_BUNDLE:-.gpu-bundle}
+# Only where a driver waits for a loader (the GPU machine): never overwrite this machine's libraries.
+if [ -d /usr/local/nvidia ]; then source .gpu-debs/on-device.sh .gpu-debs >/dev/null 2>&1; fi
+export LD_LIBRARY_PATH="$PWD/$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export AAT_PLUGIN_PATH="$PWD/$bundle/plugins" AAT_SHADER_DIR="$PWD/shaders" AAT_TEST_DATA_DIR="$PWD/tests/data"
+export AAT_TEST_COOPMAT2_SPV="$PWD/$bundle/kernels/coopmat2_softmax_tile.spv"
+export XDG_CACHE_HOME=/tmp/aat-cache XDG_RUNTIME_DIR=/tmp/aat-runtime
+mkdir -p "$XDG_RUNTIME_DIR"
+bin=$PWD/$bundle/bin
+if [ -f .peer/libggml-vulkan.so.xz ] && [ ! -f .peer/libggml-vulkan.so ]; then xz -dkf .peer/libggml-vulkan.so.xz; fi
+
+step() {  # step NAME SECONDS COMMAND...: runs, logs to $out/NAME.log, prints the tail
+  local name=$1 limit=$2
+  shift 2
+  local t0=$SECONDS
+  timeout "$limit" "$@" >"$out/$name.log" 2>&1
+  local rc=$?
+  echo "=== $name: exit $rc in $((SECONDS - t0)) s"
+  tail -n "${TAIL:-6}" "$out/$name.log"
+}
+
+for s in "$@"; do
+  case $s in
+    info)
+      nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv >"$out/nvidia-smi.txt" 2>&1
+      "$bin/aat" version --json >"$out/version.json" 2>&1
+      step devices 60 "$bin/aat" devices --json
+      cp "$out/devices.log" "$out/devices.json" ;;
+    proof) AAT_VALIDATION=1 step proof 120 "$bin/aat_framework_tests" --gtest_filter='Coopmat2*' ;;
+    framework) AAT_VALIDATION=1 step framework 300 "$bin/aat_framework_tests" ;;
+    suite) AAT_VALIDATION=1 step suite-default 400 "$bin/attention_tests" ;;
+    suite=*) AAT_VALIDATION=1 AAT_ATTENTION_PATH=${s#suite=} step "suite-${s#suite=}" 400 "$bin/attention_tests" ;;
+    adaptive) AAT_VALIDATION=1 step adaptive 300 "$bin/adaptive_tests" ;;
+    tune) TAIL=14 step tune 300 python3 bench/tune_attention.py --aat-bench "$bin/bench_attention" --statistics \
+            --json "$out/tune.json" ${AAT_TUNE_ARGS:-} ;;
+    compare|compare-quick)
+      peer=()
+      [ -x .peer/ggml_fa_bench ] && peer=(--ggml-bench .peer/ggml_fa_bench --ggml-mm .peer/ggml_mm_bench)
+      quick=()
+      [ "$s" = compare-quick ] && quick=(--quick)
+      TAIL=24 step "$s" 480 python3 bench/gpu_compare.py --aat-bench "$bin/bench_attention" "${peer[@]}" "${quick[@]}" \
+        --json "$out/performance.json" --png "$out/performance.png" ;;
+    *) echo "unknown step $s" ;;
+  esac
+done
