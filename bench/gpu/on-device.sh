@@ -8,7 +8,8 @@
 #
 # Steps (run in the order given; each has its own time limit, a failed step does not stop the
 # others): info, proof, suite[=PATH] (the attention suite, on PATH where given), framework,
-# adaptive, tune, compare, compare-quick.
+# adaptive, tune, compare, compare-quick. LIMIT_SUITE, LIMIT_TUNE, LIMIT_COMPARE (seconds) and
+# AAT_TUNE_ARGS (extra tune_attention.py arguments) adjust them.
 set -uo pipefail
 out=${OUT:-gpu-out}
 mkdir -p "$out"
@@ -42,17 +43,17 @@ for s in "$@"; do
       cp "$out/devices.log" "$out/devices.json" ;;
     proof) AAT_VALIDATION=1 step proof 120 "$bin/aat_framework_tests" --gtest_filter='Coopmat2*' ;;
     framework) AAT_VALIDATION=1 step framework 300 "$bin/aat_framework_tests" ;;
-    suite) AAT_VALIDATION=1 step suite-default 400 "$bin/attention_tests" ;;
-    suite=*) AAT_VALIDATION=1 AAT_ATTENTION_PATH=${s#suite=} step "suite-${s#suite=}" 400 "$bin/attention_tests" ;;
+    suite) AAT_VALIDATION=1 step suite-default "${LIMIT_SUITE:-400}" "$bin/attention_tests" ;;
+    suite=*) AAT_VALIDATION=1 AAT_ATTENTION_PATH=${s#suite=} step "suite-${s#suite=}" "${LIMIT_SUITE:-400}" "$bin/attention_tests" ;;
     adaptive) AAT_VALIDATION=1 step adaptive 300 "$bin/adaptive_tests" ;;
-    tune) TAIL=14 step tune 300 python3 bench/tune_attention.py --aat-bench "$bin/bench_attention" --statistics \
+    tune) TAIL=14 step tune "${LIMIT_TUNE:-300}" python3 bench/tune_attention.py --aat-bench "$bin/bench_attention" --statistics \
             --json "$out/tune.json" ${AAT_TUNE_ARGS:-} ;;
     compare|compare-quick)
       peer=()
       [ -x .peer/ggml_fa_bench ] && peer=(--ggml-bench .peer/ggml_fa_bench --ggml-mm .peer/ggml_mm_bench)
       quick=()
       [ "$s" = compare-quick ] && quick=(--quick)
-      TAIL=24 step "$s" 480 python3 bench/gpu_compare.py --aat-bench "$bin/bench_attention" "${peer[@]}" "${quick[@]}" \
+      TAIL=24 step "$s" "${LIMIT_COMPARE:-480}" python3 bench/gpu_compare.py --aat-bench "$bin/bench_attention" "${peer[@]}" "${quick[@]}" \
         --json "$out/performance.json" --png "$out/performance.png" ;;
     *) echo "unknown step $s" ;;
   esac
