@@ -21,7 +21,7 @@ DEFAULT_SHAPES = ["8,16,4096,4096,64,0", "8,16,4096,4096,64,1", "4,16,16384,1638
 DEFAULT_CANDIDATES = ["cooperative_matrix2:64,64,128,0", "cooperative_matrix2:64,64,128,1",
                       "cooperative_matrix2:64,32,128,0", "cooperative_matrix2:64,128,128,0",
                       "cooperative_matrix2:128,64,256,0", "cooperative_matrix2:128,64,128,0",
-                      "cooperative_matrix2:128,32,256,0", "cooperative_matrix_nv"]
+                      "cooperative_matrix2:128,32,256,0", "cooperative_matrix_khr", "cooperative_matrix_nv"]
 
 
 def run(bench, shapes, candidate, statistics):

@@ -13,6 +13,8 @@ for b in bin/aat bin/bench_attention bin/bench_adaptive tests/aat_framework_test
   [ -f "$build/$b" ] && strip -o "$dir/bin/$(basename "$b")" "$build/$b"
 done
 cp -P "$build"/framework/libaat.so* "$dir/lib/"
+# Google Benchmark's shared library (bench_attention, bench_adaptive): not on the GPU machine.
+cp -L /usr/lib/x86_64-linux-gnu/libbenchmark.so.1debian "$dir/lib/" 2>/dev/null || true
 strip "$dir/lib/libaat.so."*.*.*
 for p in "$build"/plugins/libaat-*.so; do strip -o "$dir/plugins/$(basename "$p")" "$p"; done
 [ -f "$build/tests/coopmat2_softmax_tile.spv" ] && cp "$build/tests/coopmat2_softmax_tile.spv" "$dir/kernels/"

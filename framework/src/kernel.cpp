@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -78,8 +79,12 @@ struct Specialization {
   std::vector<std::byte> data;
 };
 
+// Every reflected specialization constant, in id order, with the value asked for or its
+// default: the bytes are then a function of the values alone (a cache key), and no consumer of
+// the map — driver or validation layer (1.4.309 misreads a map whose entries are not in id
+// order: it checked coopmat2 kernels against the wrong tile sizes) — can misplace one.
 Expected<Specialization> specialize(KernelState& k, const KernelOptions& options) {
-  Specialization out;
+  std::map<std::uint32_t, std::uint64_t> chosen;  // id -> encoded value
   for (const auto& [key, value] : options.spec) {
     const SpecConstant* spec = k.interface.find_spec(key);
     if (!spec) {
@@ -90,14 +95,19 @@ Expected<Specialization> specialize(KernelState& k, const KernelOptions& options
     }
     auto bits = encode_value(value, spec->type);
     if (!bits) return forward(std::move(bits), fmt::format("specialization constant '{}' of kernel '{}'", spec->name, k.name));
-    const std::uint32_t size = spec->type == ScalarType::boolean ? 4 : size_of(spec->type);
+    chosen[spec->id] = *bits;
+  }
+  Specialization out;
+  for (const SpecConstant& spec : k.interface.spec_constants) {  // sorted by id (reflect)
+    const auto found = chosen.find(spec.id);
+    const std::uint64_t bits = found != chosen.end() ? found->second : spec.default_bits;
+    const std::uint32_t size = spec.type == ScalarType::boolean ? 4 : size_of(spec.type);
     const auto offset = static_cast<std::uint32_t>(out.data.size());
     out.data.resize(out.data.size() + size);
-    std::memcpy(out.data.data() + offset, &*bits, size);
-    std::erase_if(out.entries, [&](const auto& e) { return e.constantID == spec->id; });
-    out.entries.push_back({.constantID = spec->id, .offset = offset, .size = size});
+    std::memcpy(out.data.data() + offset, &bits, size);
+    out.entries.push_back({.constantID = spec.id, .offset = offset, .size = size});
     for (int axis = 0; axis < 3; ++axis)
-      if (k.interface.local_size.spec_id[axis] == spec->id) k.local_size[axis] = static_cast<std::uint32_t>(*bits);
+      if (k.interface.local_size.spec_id[axis] == spec.id) k.local_size[axis] = static_cast<std::uint32_t>(bits);
   }
   return out;
 }

@@ -1,4 +1,6 @@
-// Exact attention on tensor cores through VK_NV_cooperative_matrix (f16 in, f32 accumulate).
+// Exact attention on tensor cores through subgroup-scope cooperative matrices (f16 in, f32
+// accumulate): VK_NV_cooperative_matrix, or VK_KHR_cooperative_matrix (AMD, Intel, NVIDIA)
+// where the including file defines AAT_COOPMAT_KHR; the two differ only in the spelling below.
 //
 // Include after defining HEAD_DIM (64 or 128 here; arrays of matrices need a compile-time
 // size). Four subgroups of 32 share a workgroup; each owns 16 query rows (BLOCK_Q = 64):
@@ -10,7 +12,11 @@
 // index tells each lane the row of each element, which is how O is rescaled per row in
 // registers (see kRowOf below). Everything else matches attention_forward.glsl: masks, the
 // fully-masked-row rule (O = 0, L = -inf), NaN propagation and split-K partial states.
+#ifdef AAT_COOPMAT_KHR
+#extension GL_KHR_cooperative_matrix : require
+#else
 #extension GL_NV_cooperative_matrix : require
+#endif
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
@@ -42,8 +48,23 @@ shared float sSum[BLOCK_Q];
 shared float sAlpha[BLOCK_Q];
 shared float sRowIndex[16 * 16];
 
+#ifdef AAT_COOPMAT_KHR
+#define ACC coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator>
+#define HALF_A coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA>
+#define HALF_B coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseB>
+// Offsets and strides count elements of the array loaded from (uvec4, float or f16 here).
+#define MAT_LOAD(m, buf, offset, stride, column_major) \
+  coopMatLoad(m, buf, offset, stride, (column_major) ? gl_CooperativeMatrixLayoutColumnMajor : gl_CooperativeMatrixLayoutRowMajor)
+#define MAT_STORE(m, buf, offset, stride) coopMatStore(m, buf, offset, stride, gl_CooperativeMatrixLayoutRowMajor)
+#define MAT_MULADD(a, b, c) coopMatMulAdd(a, b, c)
+#else
 #define ACC fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>
-#define HALF fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
+#define HALF_A fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
+#define HALF_B fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
+#define MAT_LOAD(m, buf, offset, stride, column_major) coopMatLoadNV(m, buf, offset, stride, column_major)
+#define MAT_STORE(m, buf, offset, stride) coopMatStoreNV(m, buf, offset, stride, false)
+#define MAT_MULADD(a, b, c) coopMatMulAddNV(a, b, c)
+#endif
 
 const float LOG2E = 1.4426950408889634;
 const float LN2 = 0.6931471805599453;
@@ -84,7 +105,7 @@ void main() {
   }
 
   // Q fragments, staged through sKV (zero rows past Nq), BLOCK_KV rows at a time.
-  HALF q_frag[HEAD_DIM / 16];
+  HALF_A q_frag[HEAD_DIM / 16];
   for (uint chunk = 0; chunk < BLOCK_Q; chunk += BLOCK_KV) {
     barrier();
     load_rows(false, 0, 0, 0);  // zero fill, then the real rows (keeps one loader)
@@ -98,12 +119,12 @@ void main() {
     barrier();
     if (sg * 16 >= chunk && sg * 16 < chunk + BLOCK_KV) {
       [[unroll]] for (uint kd = 0; kd < HEAD_DIM / 16; ++kd)
-        coopMatLoadNV(q_frag[kd], sKV, (sg * 16 - chunk) * KV_STRIDE4 + kd * 2, KV_STRIDE4, false);
+        MAT_LOAD(q_frag[kd], sKV, (sg * 16 - chunk) * KV_STRIDE4 + kd * 2, KV_STRIDE4, false);
     }
   }
   barrier();
   ACC row_of;
-  coopMatLoadNV(row_of, sRowIndex, 0, 16, false);
+  MAT_LOAD(row_of, sRowIndex, 0, 16, false);
 
   ACC o_frag[HEAD_DIM / 16];
   [[unroll]] for (uint n = 0; n < HEAD_DIM / 16; ++n) o_frag[n] = ACC(0.0);
@@ -121,11 +142,11 @@ void main() {
     [[unroll]] for (uint n = 0; n < BLOCK_KV / 16; ++n) {
       ACC s_frag = ACC(0.0);
       [[unroll]] for (uint kd = 0; kd < HEAD_DIM / 16; ++kd) {
-        HALF k_frag;
-        coopMatLoadNV(k_frag, sKV, (n * 16) * KV_STRIDE4 + kd * 2, KV_STRIDE4, true);
-        s_frag = coopMatMulAddNV(q_frag[kd], k_frag, s_frag);
+        HALF_B k_frag;
+        MAT_LOAD(k_frag, sKV, (n * 16) * KV_STRIDE4 + kd * 2, KV_STRIDE4, true);
+        s_frag = MAT_MULADD(q_frag[kd], k_frag, s_frag);
       }
-      coopMatStoreNV(s_frag, sS, (sg * 16) * S_STRIDE + n * 16, S_STRIDE, false);
+      MAT_STORE(s_frag, sS, (sg * 16) * S_STRIDE + n * 16, S_STRIDE);
     }
     barrier();
 
@@ -178,12 +199,12 @@ void main() {
     [[unroll]] for (uint n = 0; n < HEAD_DIM / 16; ++n)
       [[unroll]] for (uint i = 0; i < o_frag[n].length(); ++i) o_frag[n][i] *= sAlpha[sg * 16 + uint(row_of[i])];
     [[unroll]] for (uint kk = 0; kk < BLOCK_KV / 16; ++kk) {
-      HALF p_frag;
-      coopMatLoadNV(p_frag, sP, (sg * 16) * P_STRIDE + kk * 16, P_STRIDE, false);
+      HALF_A p_frag;
+      MAT_LOAD(p_frag, sP, (sg * 16) * P_STRIDE + kk * 16, P_STRIDE, false);
       [[unroll]] for (uint n = 0; n < HEAD_DIM / 16; ++n) {
-        HALF v_frag;
-        coopMatLoadNV(v_frag, sKV, (kk * 16) * KV_STRIDE4 + n * 2, KV_STRIDE4, false);
-        o_frag[n] = coopMatMulAddNV(p_frag, v_frag, o_frag[n]);
+        HALF_B v_frag;
+        MAT_LOAD(v_frag, sKV, (kk * 16) * KV_STRIDE4 + n * 2, KV_STRIDE4, false);
+        o_frag[n] = MAT_MULADD(p_frag, v_frag, o_frag[n]);
       }
     }
     barrier();
@@ -197,7 +218,7 @@ void main() {
       const float l = sSum[sg * 16 + uint(row_of[i])];
       o_frag[n][i] = l == 0.0 ? 0.0 : o_frag[n][i] / l;
     }
-    coopMatStoreNV(o_frag[n], sS, staging, S_STRIDE, false);
+    MAT_STORE(o_frag[n], sS, staging, S_STRIDE);
     subgroupBarrier();
     for (uint i = lane; i < 16 * 16; i += 32) {
       const uint r = i / 16;

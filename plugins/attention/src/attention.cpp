@@ -9,6 +9,9 @@
 
 #include "aat/bindings.hpp"
 #include "attention/attention_cm2.bindings.hpp"
+#include "attention/attention_cm2_mma_rowsum.bindings.hpp"
+#include "attention/attention_coopmat_khr_d128.bindings.hpp"
+#include "attention/attention_coopmat_khr_d64.bindings.hpp"
 #include "attention/attention_coopmat_d128.bindings.hpp"
 #include "attention/attention_coopmat_d64.bindings.hpp"
 #include "attention/attention_decode_f16.bindings.hpp"
@@ -49,6 +52,10 @@ std::string path_requirements(KernelPath path) {
   switch (path) {
     case KernelPath::scalar: return "nothing beyond Vulkan 1.2";
     case KernelPath::cooperative_matrix_nv: return "VK_NV_cooperative_matrix, f16 and D = 64 or 128";
+    case KernelPath::cooperative_matrix_khr:
+      return fmt::format("VK_KHR_cooperative_matrix with a 16x16x16 f16 shape, 32-lane subgroups, f16, D = 64 or 128, "
+                         "and a build whose shader compiler knows it (this build: {})",
+                         path_compiled(KernelPath::cooperative_matrix_khr) ? "yes" : "no, glslang >= 15.1 was not found");
     case KernelPath::decode:
       return fmt::format("f16, D a multiple of 8 up to 256 and (Hq/Hkv) x Nq <= {} query rows per K/V head",
                          kDecodeMaxRows);
@@ -82,12 +89,13 @@ struct Attention::Pipelines {
     std::span<const std::uint32_t> words;
     std::string name;
     if (key.path == KernelPath::cooperative_matrix2) {
-      words = plugin_gen::attention::attention_cm2::spirv();
-      name = fmt::format("attention.forward_cm2_d{}", key.head_dim);
+      // Variant 1 forms the row sums of P on the tensor cores (a kernel of its own).
+      words = key.variant == 1 ? plugin_gen::attention::attention_cm2_mma_rowsum::spirv()
+                               : plugin_gen::attention::attention_cm2::spirv();
+      name = fmt::format("attention.forward_cm2{}_d{}", key.variant == 1 ? "_mma_rowsum" : "", key.head_dim);
       spec("local_size_x", Value(std::int64_t{key.workgroup}));
       spec("BLOCK_Q", Value(std::int64_t{key.block_q}));
       spec("HEAD_DIM", Value(std::int64_t{key.head_dim}));
-      spec("ROW_SUM", Value(std::int64_t{key.variant}));
       spec("KV_CLAMP", Value(std::int64_t{key.kv_aligned ? 0 : 1}));  // gl_CooperativeMatrixClampMode{Undefined,Constant}NV
     } else if (key.path == KernelPath::decode) {
       words = plugin_gen::attention::attention_decode_f16::spirv();
@@ -98,11 +106,16 @@ struct Attention::Pipelines {
       // The kernel is one subgroup: where the size can vary, ask for the one its chunks assume.
       const auto& limits = context->device().limits;
       if (limits.min_subgroup_size != limits.max_subgroup_size) options.required_subgroup_size = key.workgroup;
-    } else if (key.path == KernelPath::cooperative_matrix_nv) {
+    } else if (key.path == KernelPath::cooperative_matrix_nv || key.path == KernelPath::cooperative_matrix_khr) {
       // Block Q, head dim and workgroup size are compiled into the tensor-core variants.
-      words = key.head_dim == 64 ? plugin_gen::attention::attention_coopmat_d64::spirv()
-                                 : plugin_gen::attention::attention_coopmat_d128::spirv();
-      name = fmt::format("attention.forward_coopmat_d{}", key.head_dim);
+      namespace gen = plugin_gen::attention;
+      const bool khr = key.path == KernelPath::cooperative_matrix_khr;
+      words = key.head_dim == 64 ? (khr ? gen::attention_coopmat_khr_d64::spirv() : gen::attention_coopmat_d64::spirv())
+                                 : (khr ? gen::attention_coopmat_khr_d128::spirv() : gen::attention_coopmat_d128::spirv());
+      name = fmt::format("attention.forward_coopmat_{}_d{}", khr ? "khr" : "nv", key.head_dim);
+      // Written for 32-lane subgroups: ask for them where the size can vary.
+      const auto& limits = context->device().limits;
+      if (limits.min_subgroup_size != limits.max_subgroup_size) options.required_subgroup_size = 32;
     } else {
       words = key.dtype == DType::f16 ? plugin_gen::attention::attention_f16::spirv() : forward::spirv();
       name = fmt::format("attention.forward_{}", to_string(key.dtype));

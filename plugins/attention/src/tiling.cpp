@@ -9,6 +9,7 @@
 
 #include "aat/kernel_family.hpp"
 #include "attention/attention_cm2.bindings.hpp"
+#include "attention/attention_coopmat_khr_d64.bindings.hpp"
 
 namespace aat::attention {
 
@@ -34,6 +35,7 @@ std::string_view to_string(KernelPath path) {
   switch (path) {
     case KernelPath::scalar: return "scalar";
     case KernelPath::cooperative_matrix_nv: return "cooperative_matrix_nv";
+    case KernelPath::cooperative_matrix_khr: return "cooperative_matrix_khr";
     case KernelPath::cooperative_matrix2: return "cooperative_matrix2";
     case KernelPath::decode: return "decode";
   }
@@ -53,12 +55,15 @@ std::uint32_t coopmat_shared_bytes(std::uint32_t block_kv, std::uint32_t head_di
          3 * block_q * 4 + 16 * 16 * 4;
 }
 
-bool coopmat_supported(const DeviceInfo& device, const AttentionShape& shape) {
-  return device.features.cooperative_matrix_nv && device.features.shader_float16 &&
-         device.features.storage_buffer_16bit && shape.dtype == DType::f16 &&
-         (shape.head_dim == 64 || shape.head_dim == 128) && device.limits.max_workgroup_invocations >= 128 &&
-         device.limits.subgroup_size == 32 && coopmat_shared_bytes(32, static_cast<std::uint32_t>(shape.head_dim)) <=
-                                                   device.limits.max_shared_memory_bytes;
+bool coopmat_supported(const DeviceInfo& device, const AttentionShape& shape, bool khr) {
+  const auto& limits = device.limits;
+  // The kernel is written for 32-lane subgroups: the device's default, or one it can be asked for.
+  const bool lanes32 = limits.subgroup_size == 32 || (device.features.subgroup_size_control &&
+                                                      limits.min_subgroup_size <= 32 && limits.max_subgroup_size >= 32);
+  return path_compiled(khr ? KernelPath::cooperative_matrix_khr : KernelPath::cooperative_matrix_nv) &&
+         can_run(device, khr ? KernelFamily::coopmat_khr : KernelFamily::coopmat_nv) && shape.dtype == DType::f16 &&
+         (shape.head_dim == 64 || shape.head_dim == 128) && limits.max_workgroup_invocations >= 128 && lanes32 &&
+         coopmat_shared_bytes(32, static_cast<std::uint32_t>(shape.head_dim)) <= limits.max_shared_memory_bytes;
 }
 
 bool coopmat2_supported(const DeviceInfo& device, const AttentionShape& shape) {
@@ -90,13 +95,18 @@ bool decode_supported(const DeviceInfo& device, const AttentionShape& shape) {
 }
 
 bool path_compiled(KernelPath path) {
-  return path != KernelPath::cooperative_matrix2 || plugin_gen::attention::attention_cm2::compiled;
+  switch (path) {
+    case KernelPath::cooperative_matrix2: return plugin_gen::attention::attention_cm2::compiled;
+    case KernelPath::cooperative_matrix_khr: return plugin_gen::attention::attention_coopmat_khr_d64::compiled;
+    default: return true;  // plain GLSL and GL_NV_cooperative_matrix: every compiler here builds them
+  }
 }
 
 bool path_supported(const DeviceInfo& device, const AttentionShape& shape, KernelPath path) {
   switch (path) {
     case KernelPath::scalar: return true;
     case KernelPath::cooperative_matrix_nv: return coopmat_supported(device, shape);
+    case KernelPath::cooperative_matrix_khr: return coopmat_supported(device, shape, true);
     case KernelPath::cooperative_matrix2: return coopmat2_supported(device, shape);
     case KernelPath::decode: return decode_supported(device, shape);
   }
@@ -198,13 +208,15 @@ Tiling optimize_tiling_for(const DeviceInfo& device, const AttentionShape& shape
                         "Br={} Bc={} over {} invocations", t.block_q, t.block_kv, t.workgroup_size);
       break;
     case KernelPath::cooperative_matrix_nv:
+    case KernelPath::cooperative_matrix_khr:
       // Four subgroups x 16 query rows; the largest key tile that fits shared memory.
       t.block_q = 64;
       t.block_kv = coopmat_shared_bytes(64, head_dim) <= limits.max_shared_memory_bytes ? 64 : 32;
       t.workgroup_size = 128;
       t.shared_bytes = coopmat_shared_bytes(t.block_kv, head_dim);
-      why = fmt::format("tensor cores (NV cooperative matrix 16x16x16, f16 -> f32); Bc={} uses {} of {} bytes of "
-                        "shared memory", t.block_kv, t.shared_bytes, limits.max_shared_memory_bytes);
+      why = fmt::format("tensor cores ({} cooperative matrix 16x16x16, f16 -> f32); Bc={} uses {} of {} bytes of "
+                        "shared memory", path == KernelPath::cooperative_matrix_khr ? "KHR" : "NV", t.block_kv,
+                        t.shared_bytes, limits.max_shared_memory_bytes);
       break;
     case KernelPath::scalar:
       choose_scalar_tiles(limits, head_dim, shape, t);
@@ -242,7 +254,8 @@ Expected<Tiling> apply_override(const DeviceInfo& device, const AttentionShape& 
     return fail(ErrorCode::invalid_argument, fmt::format("tiling override for the {} path: {}", to_string(t.path), what));
   };
   std::string changed;
-  if (t.path == KernelPath::cooperative_matrix_nv && (change.block_q || change.workgroup_size))
+  const bool coopmat1 = t.path == KernelPath::cooperative_matrix_nv || t.path == KernelPath::cooperative_matrix_khr;
+  if (coopmat1 && (change.block_q || change.workgroup_size))
     return refuse("Br and the workgroup size are compiled into this kernel (64 rows, 128 invocations)");
   if (change.block_q) t.block_q = *change.block_q;
   if (change.block_kv) t.block_kv = *change.block_kv;
@@ -265,6 +278,7 @@ Expected<Tiling> apply_override(const DeviceInfo& device, const AttentionShape& 
                                                    t.variant));
       break;
     case KernelPath::cooperative_matrix_nv:
+    case KernelPath::cooperative_matrix_khr:
       if (t.block_kv != 32 && t.block_kv != 64) return refuse(fmt::format("Bc={}: 32 or 64", t.block_kv));
       t.shared_bytes = coopmat_shared_bytes(t.block_kv, head_dim);
       break;

@@ -343,7 +343,11 @@ TEST_F(AttentionKernel, CooperativeMatrixPathMatchesReferenceAndScalarPath) {
   AttentionShape probe;
   probe.dtype = DType::f16;
   probe.head_dim = 64;
-  if (!coopmat_supported(context()->device(), probe)) GTEST_SKIP() << "no VK_NV_cooperative_matrix on this device";
+  std::vector<KernelPath> paths;
+  for (KernelPath path : {KernelPath::cooperative_matrix_nv, KernelPath::cooperative_matrix_khr})
+    if (path_supported(context()->device(), probe, path)) paths.push_back(path);
+  if (paths.empty()) GTEST_SKIP() << "neither VK_NV_cooperative_matrix nor VK_KHR_cooperative_matrix on this device";
+  for (KernelPath path : paths)
   for (std::int64_t d : {64, 128}) {
     for (auto [nq, nk] : {std::pair<std::int64_t, std::int64_t>{1, 200}, {63, 65}, {65, 63}, {130, 257}}) {
       for (bool causal : {false, true}) {
@@ -351,10 +355,10 @@ TEST_F(AttentionKernel, CooperativeMatrixPathMatchesReferenceAndScalarPath) {
         c.B = 2; c.Hq = 4; c.Hkv = 2; c.Nq = nq; c.Nk = nk; c.D = d;
         c.dtype = DType::f16;
         c.causal = causal;
-        c.path = KernelPath::cooperative_matrix_nv;
+        c.path = path;
         const Inputs in = random_inputs(c);
         auto [tensor, want] = expect_matches_reference(c, in);
-        EXPECT_EQ(tensor.tiling.path, KernelPath::cooperative_matrix_nv);
+        EXPECT_EQ(tensor.tiling.path, path);
         Case scalar = c;
         scalar.path = KernelPath::scalar;
         const GpuRun plain = run(scalar, in);
@@ -367,7 +371,7 @@ TEST_F(AttentionKernel, CooperativeMatrixPathMatchesReferenceAndScalarPath) {
     masked.dtype = DType::f16;
     masked.lengths = {0, 101};
     masked.bias_b = 1; masked.bias_h = 2;
-    masked.path = KernelPath::cooperative_matrix_nv;
+    masked.path = path;
     expect_matches_reference(masked);
     masked.splits = 3;
     expect_matches_reference(masked);

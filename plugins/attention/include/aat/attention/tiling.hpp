@@ -21,14 +21,16 @@ struct AttentionShape {
 enum class KernelPath {
   scalar,                 // any Vulkan device: f32 FMA in shared memory
   cooperative_matrix_nv,  // tensor cores through VK_NV_cooperative_matrix (f16, D = 64 or 128)
+  cooperative_matrix_khr, // the same kernel through VK_KHR_cooperative_matrix (AMD, Intel, NVIDIA)
   cooperative_matrix2,    // tensor cores through VK_NV_cooperative_matrix2 (f16, D a multiple of 8 up to 256)
   decode,                 // flash-decoding: (Hq/Hkv) x Nq <= 16 rows per K/V head, f16, one subgroup per split
 };
 std::string_view to_string(KernelPath path);
 std::optional<KernelPath> parse_kernel_path(std::string_view name);  // the names to_string gives
 // Every path, fastest first: the order optimize_tiling tries them in.
-inline constexpr KernelPath kKernelPathsFastestFirst[] = {KernelPath::decode, KernelPath::cooperative_matrix2,
-                                                          KernelPath::cooperative_matrix_nv, KernelPath::scalar};
+inline constexpr KernelPath kKernelPathsFastestFirst[] = {
+    KernelPath::decode, KernelPath::cooperative_matrix2, KernelPath::cooperative_matrix_khr,
+    KernelPath::cooperative_matrix_nv, KernelPath::scalar};
 // The most query rows (Hq/Hkv x Nq) the decode path takes for one K/V head.
 inline constexpr std::int64_t kDecodeMaxRows = 16;
 
@@ -67,8 +69,9 @@ Tiling optimize_tiling_for(const DeviceInfo& device, const AttentionShape& shape
 std::uint32_t tiling_shared_bytes(std::uint32_t block_q, std::uint32_t block_kv, std::uint32_t head_dim);
 std::uint32_t coopmat_shared_bytes(std::uint32_t block_kv, std::uint32_t head_dim);
 
-// Whether the NV cooperative-matrix path can run this shape on this device.
-bool coopmat_supported(const DeviceInfo& device, const AttentionShape& shape);
+// Whether the subgroup-scope cooperative-matrix path (NV, or KHR with `khr`) can run this shape
+// on this device: f16, D = 64 or 128, 32-lane subgroups.
+bool coopmat_supported(const DeviceInfo& device, const AttentionShape& shape, bool khr = false);
 // Whether the coopmat2 path can: the device runs the coopmat2 family, this build compiled the
 // kernel, f16 with D a multiple of 8 up to 256.
 bool coopmat2_supported(const DeviceInfo& device, const AttentionShape& shape);
