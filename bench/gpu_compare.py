@@ -142,14 +142,18 @@ def time_aat(bench, all_shapes, extra_env=None):
     return out, report.get("context", {})
 
 
-def run_ggml(binary, all_shapes):
-    """Best of ggml's coopmat2 and coopmat1 paths per MHA shape: {spec: (ms, path)}."""
+GGML_PATHS = {"cm2": {}, "cm1": {"GGML_VK_DISABLE_COOPMAT2": "1"},
+              "scalar": {"GGML_VK_DISABLE_COOPMAT2": "1", "GGML_VK_DISABLE_COOPMAT": "1"}}
+
+
+def run_ggml(binary, all_shapes, paths):
+    """Best of the given ggml paths per MHA shape: {spec: (ms, path)}."""
     mha = [s for s in all_shapes if s["Hkv"] == s["H"]]
     spec = ";".join(f"{s['B']},{s['H']},{s['Nq']},{s['Nk']},{s['D']},{s['causal']}" for s in mha)
     best = {}
-    for tag, env in (("cm2", {}), ("cm1", {"GGML_VK_DISABLE_COOPMAT2": "1"})):
+    for tag, env in ((p, GGML_PATHS[p]) for p in paths):
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            run = subprocess.run([binary, f"--shapes={spec}", "--warmup=10", f"--json={out.name}", f"--tag={tag}"],
+            run = subprocess.run([binary, f"--shapes={spec}", "--warmup=5", f"--json={out.name}", f"--tag={tag}"],
                                  env=dict(os.environ, **env), capture_output=True, text=True)
             print(run.stdout, end="", flush=True)
             try:
@@ -175,11 +179,23 @@ def ggml_gemm(binary):
     return out
 
 
+def write_results(path, device, torch_version, ceilings, context, rows):
+    result = dict(device=device, torch=torch_version,
+                  date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                  ceilings=ceilings, aat_bench_context=context, results=rows)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--aat-bench", default="build/bin/bench_attention", help="path to bench_attention")
     parser.add_argument("--ggml-bench", default="", help="ggml_fa_bench from ../shared/peer/build.sh (optional)")
     parser.add_argument("--ggml-mm", default="", help="ggml_mm_bench, for the Vulkan GEMM ceilings (optional)")
+    parser.add_argument("--ggml-paths", default="cm2,cm1", help="ggml paths to time (cm2, cm1, scalar); best wins")
+    parser.add_argument("--aat-alt", action="append", default=[], metavar="LABEL:VAR=VALUE",
+                        help="also time AAT with an environment setting (e.g. v2:AAT_BENCH_TILING=,,,2): a column each")
     parser.add_argument("--json", default="performance.json", help="results file to write")
     parser.add_argument("--png", default="", help="plot to write (needs matplotlib)")
     parser.add_argument("--quick", action="store_true", help="N = 4k only, for a smoke test")
@@ -195,13 +211,23 @@ def main():
         ceilings["ggml_gemm_8192"] = ggml_gemm(args.ggml_mm)
     print(f"ceilings: {json.dumps(ceilings)}", flush=True)
     aat_times, context = time_aat(args.aat_bench, all_shapes)
-    ggml = run_ggml(args.ggml_bench, all_shapes) if args.ggml_bench else {}
+    alternatives = {}
+    for alt in args.aat_alt:
+        name, _, setting = alt.partition(":")
+        var, _, value = setting.partition("=")
+        alternatives[name] = time_aat(args.aat_bench, all_shapes, {var: value})[0]
+        print(f"aat {name} ({setting}) measured", flush=True)
+    ggml = run_ggml(args.ggml_bench, all_shapes, args.ggml_paths.split(",")) if args.ggml_bench else {}
 
     rows = []
     fmt = lambda x: f"{x:7.1f}" if x else "      -"
     ratio = lambda x: f"{x:5.2f}x" if x else "    -"
-    for s, (aat_ms, aat_label) in zip(all_shapes, aat_times):
+    for i, (s, (aat_ms, aat_label)) in enumerate(zip(all_shapes, aat_times)):
         row = dict(s, name=label(s), flops=flops(s), aat_ms=aat_ms, aat_tiling=aat_label)
+        for name, times in alternatives.items():
+            alt_ms, alt_label = times[i]
+            row[f"aat_{name}_ms"], row[f"aat_{name}_tiling"] = alt_ms, alt_label
+            row[f"aat_{name}_tflops"] = row["flops"] / (alt_ms * 1e9) if alt_ms else None
         for backend in ("flash", "cudnn"):
             row[f"{backend}_ms"] = time_torch(s, backend)
         key = (s["B"], s["H"], s["Nq"], s["Nk"], s["D"], s["causal"])
@@ -216,16 +242,14 @@ def main():
             row["aat_kv_GBs"] = kv_bytes(s) / (aat_ms * 1e6)
             row["aat_kv_over_copy"] = row["aat_kv_GBs"] / copy_gbs
         rows.append(row)
+        write_results(args.json, device, torch.__version__, ceilings, context, rows)  # a cut run keeps what it measured
         extra = f"  K/V {row['aat_kv_GBs']:6.0f} GB/s" if row.get("aat_kv_GBs") else ""
-        print(f"{row['name']:<30} TFLOP/s  aat {fmt(row['aat_tflops'])}  flash {fmt(row['flash_tflops'])}  "
+        alts = "".join(f"  {n} {fmt(row[f'aat_{n}_tflops'])}" for n in alternatives)
+        print(f"{row['name']:<30} TFLOP/s  aat {fmt(row['aat_tflops'])}{alts}  flash {fmt(row['flash_tflops'])}  "
               f"cudnn {fmt(row['cudnn_tflops'])}  ggml {fmt(row['ggml_tflops'])} {row['ggml_path'] or '':3}  "
               f"aat/flash {ratio(row['aat_over_flash'])}  aat/ggml {ratio(row['aat_over_ggml'])}{extra}", flush=True)
 
-    result = dict(device=device, torch=torch.__version__,
-                  date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                  ceilings=ceilings, aat_bench_context=context, results=rows)
-    with open(args.json, "w") as f:
-        json.dump(result, f, indent=2)
+    result = write_results(args.json, device, torch.__version__, ceilings, context, rows)
     print(f"wrote {args.json}")
     if args.png:
         try:

@@ -7,7 +7,8 @@
 #   bench/gpu/on-device.sh STEPS...        results under ${OUT:-gpu-out}
 #
 # Steps (run in the order given; each has its own time limit, a failed step does not stop the
-# others): info, proof, suite[=PATH] (the attention suite, on PATH where given), framework,
+# others): info, proof, suite[=PATH] (the attention suite, on PATH where given), suite-vN (the
+# suite with coopmat2 kernel variant N), framework,
 # adaptive, tune, compare, compare-quick. LIMIT_SUITE, LIMIT_TUNE, LIMIT_COMPARE (seconds) and
 # AAT_TUNE_ARGS (extra tune_attention.py arguments) adjust them.
 set -uo pipefail
@@ -44,6 +45,7 @@ for s in "$@"; do
     proof) AAT_VALIDATION=1 step proof 120 "$bin/aat_framework_tests" --gtest_filter='Coopmat2*' ;;
     framework) AAT_VALIDATION=1 step framework 300 "$bin/aat_framework_tests" ;;
     suite) AAT_VALIDATION=1 step suite-default "${LIMIT_SUITE:-400}" "$bin/attention_tests" ;;
+    suite-v*) AAT_VALIDATION=1 AAT_ATTENTION_VARIANT=${s#suite-v} step "$s" "${LIMIT_SUITE:-400}" "$bin/attention_tests" ;;
     suite=*) AAT_VALIDATION=1 AAT_ATTENTION_PATH=${s#suite=} step "suite-${s#suite=}" "${LIMIT_SUITE:-400}" "$bin/attention_tests" ;;
     adaptive) AAT_VALIDATION=1 step adaptive 300 "$bin/adaptive_tests" ;;
     tune) TAIL=14 step tune "${LIMIT_TUNE:-300}" python3 bench/tune_attention.py --aat-bench "$bin/bench_attention" --statistics \
@@ -54,6 +56,7 @@ for s in "$@"; do
       quick=()
       [ "$s" = compare-quick ] && quick=(--quick)
       TAIL=24 step "$s" "${LIMIT_COMPARE:-480}" python3 bench/gpu_compare.py --aat-bench "$bin/bench_attention" "${peer[@]}" "${quick[@]}" \
+        ${AAT_COMPARE_ARGS:-} \
         --json "$out/performance.json" --png "$out/performance.png" ;;
     *) echo "unknown step $s" ;;
   esac

@@ -49,6 +49,16 @@ const float M_START = -1.7014117e38;  // -FLT_MAX / 2
 #define ROWS_X(C) coopmat<float, gl_ScopeWorkgroup, BLOCK_Q, C, gl_MatrixUseAccumulator>
 #define TILE_F32 ROWS_X(BLOCK_KV)
 #define OUT_F32 ROWS_X(D_PAD)
+// The running row statistics (max m, sum l, rescale alpha), each value smeared over its row:
+// over a whole key tile, or (AAT_NARROW_ROW_STATS) over one 16-column block, which costs a
+// quarter of the exp2 calls for alpha and a quarter of the row-sum products at Bc = 64, for
+// one more row broadcast of m per tile.
+#ifdef AAT_NARROW_ROW_STATS
+#define STATS_COLS 16
+#else
+#define STATS_COLS BLOCK_KV
+#endif
+#define STATS_F32 ROWS_X(STATS_COLS)
 
 // NaN-propagating max (GLSL's max(NaN, x) may return x): a NaN score must reach its row.
 float combine_max(const in float a, const in float b) { return aat_max(a, b); }
@@ -115,8 +125,8 @@ void main() {
 
   const float log2_scale = p.scale * LOG2E;  // scores in log2 units: exp2 instead of exp
   OUT_F32 o_acc = OUT_F32(0.0);
-  TILE_F32 m_run = TILE_F32(M_START);
-  TILE_F32 l_run = TILE_F32(0.0);
+  STATS_F32 m_run = STATS_F32(M_START);
+  STATS_F32 l_run = STATS_F32(0.0);
 
   [[dont_unroll]]
   for (uint kv0 = split_begin; kv0 < split_end; kv0 += BLOCK_KV) {
@@ -136,25 +146,31 @@ void main() {
     }
     if (kv0 + BLOCK_KV > unmasked_end) coopMatPerElementNV(s, s, elem_mask, q0, kv0, key_limit);
 
-    TILE_F32 row_max;
+    STATS_F32 row_max;
     coopMatReduceNV(row_max, s, gl_CooperativeMatrixReduceRowNV, combine_max);
-    const TILE_F32 m_old = m_run;
+    const STATS_F32 m_old = m_run;
     coopMatPerElementNV(m_run, row_max, elem_max, m_old);
-    TILE_F32 prob;
-    coopMatPerElementNV(prob, s - m_run, elem_exp2);
-    TILE_F32 alpha;
+    STATS_F32 alpha;
     coopMatPerElementNV(alpha, m_old - m_run, elem_exp2);
+#ifdef AAT_NARROW_ROW_STATS
+    TILE_F32 m_tile;
+    coopMatReduceNV(m_tile, m_run, gl_CooperativeMatrixReduceRowNV, combine_first);
+#else
+    const TILE_F32 m_tile = m_run;
+#endif
+    TILE_F32 prob;
+    coopMatPerElementNV(prob, s - m_tile, elem_exp2);
 
     const coopmat<float16_t, gl_ScopeWorkgroup, BLOCK_Q, BLOCK_KV, gl_MatrixUseA> prob_a =
         coopmat<float16_t, gl_ScopeWorkgroup, BLOCK_Q, BLOCK_KV, gl_MatrixUseA>(prob);
     // Each row's sum of P: by a reduction (ALU and shuffles), or as P x ones on the tensor
-    // cores (ggml's way). Two kernels rather than a spec constant: unoptimized SPIR-V would keep
-    // the unused branch's matrix types, which the validation layer then checks (and rejects).
-    TILE_F32 row_sum;
-#ifdef AAT_ROW_SUM_ON_TENSOR_CORES
-    const coopmat<float16_t, gl_ScopeWorkgroup, BLOCK_KV, BLOCK_KV, gl_MatrixUseB> ones =
-        coopmat<float16_t, gl_ScopeWorkgroup, BLOCK_KV, BLOCK_KV, gl_MatrixUseB>(1.0);
-    row_sum = coopMatMulAdd(prob_a, ones, TILE_F32(0.0));
+    // cores (ggml's way). Separate kernels rather than a spec constant: unoptimized SPIR-V would
+    // keep the unused branch's matrix types, which the validation layer then checks.
+    STATS_F32 row_sum;
+#if defined(AAT_ROW_SUM_ON_TENSOR_CORES) || defined(AAT_NARROW_ROW_STATS)
+    const coopmat<float16_t, gl_ScopeWorkgroup, BLOCK_KV, STATS_COLS, gl_MatrixUseB> ones =
+        coopmat<float16_t, gl_ScopeWorkgroup, BLOCK_KV, STATS_COLS, gl_MatrixUseB>(1.0);
+    row_sum = coopMatMulAdd(prob_a, ones, STATS_F32(0.0));
 #else
     coopMatReduceNV(row_sum, prob, gl_CooperativeMatrixReduceRowNV, combine_sum);
 #endif

@@ -10,6 +10,7 @@
 #include "aat/bindings.hpp"
 #include "attention/attention_cm2.bindings.hpp"
 #include "attention/attention_cm2_mma_rowsum.bindings.hpp"
+#include "attention/attention_cm2_narrow_stats.bindings.hpp"
 #include "attention/attention_coopmat_khr_d128.bindings.hpp"
 #include "attention/attention_coopmat_khr_d64.bindings.hpp"
 #include "attention/attention_coopmat_d128.bindings.hpp"
@@ -89,10 +90,15 @@ struct Attention::Pipelines {
     std::span<const std::uint32_t> words;
     std::string name;
     if (key.path == KernelPath::cooperative_matrix2) {
-      // Variant 1 forms the row sums of P on the tensor cores (a kernel of its own).
-      words = key.variant == 1 ? plugin_gen::attention::attention_cm2_mma_rowsum::spirv()
-                               : plugin_gen::attention::attention_cm2::spirv();
-      name = fmt::format("attention.forward_cm2{}_d{}", key.variant == 1 ? "_mma_rowsum" : "", key.head_dim);
+      // Each variant is a kernel of its own: 0 row sums by reduction, 1 by P x ones on the tensor
+      // cores, 2 the same with row statistics 16 columns wide.
+      namespace gen = plugin_gen::attention;
+      constexpr std::string_view kVariantNames[] = {"", "_mma_rowsum", "_narrow_stats"};
+      words = key.variant == 2   ? gen::attention_cm2_narrow_stats::spirv()
+              : key.variant == 1 ? gen::attention_cm2_mma_rowsum::spirv()
+                                 : gen::attention_cm2::spirv();
+      name = fmt::format("attention.forward_cm2{}_d{}", kVariantNames[std::min<std::uint32_t>(key.variant, 2)],
+                         key.head_dim);
       spec("local_size_x", Value(std::int64_t{key.workgroup}));
       spec("BLOCK_Q", Value(std::int64_t{key.block_q}));
       spec("HEAD_DIM", Value(std::int64_t{key.head_dim}));

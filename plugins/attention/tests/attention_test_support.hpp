@@ -167,15 +167,20 @@ struct Comparisons {
 
 // AAT_ATTENTION_PATH=<path name> runs every case that path can take on it (the rest on the
 // default path): how the whole suite is run once per kernel path on a GPU (docs/performance.md).
+// AAT_ATTENTION_VARIANT=<n> runs the coopmat2 cases on that kernel variant (Tiling::variant).
+inline AttentionShape shape_of(const Case& c) {
+  AttentionShape shape;
+  shape.batch = c.B, shape.q_heads = c.Hq, shape.kv_heads = c.Hkv, shape.q_len = c.Nq, shape.kv_len = c.Nk;
+  shape.head_dim = c.D, shape.dtype = c.dtype, shape.causal = c.causal;
+  return shape;
+}
+
 inline std::optional<KernelPath> forced_path(const DeviceInfo& device, const Case& c) {
   const char* name = std::getenv("AAT_ATTENTION_PATH");
   if (!name || !*name) return std::nullopt;
   const auto path = parse_kernel_path(name);
   if (!path) throw std::runtime_error(std::string("AAT_ATTENTION_PATH: unknown kernel path '") + name + "'");
-  AttentionShape shape;
-  shape.batch = c.B, shape.q_heads = c.Hq, shape.kv_heads = c.Hkv, shape.q_len = c.Nq, shape.kv_len = c.Nk;
-  shape.head_dim = c.D, shape.dtype = c.dtype, shape.causal = c.causal;
-  if (!path_supported(device, shape, *path)) return std::nullopt;
+  if (!path_supported(device, shape_of(c), *path)) return std::nullopt;
   return path;
 }
 
@@ -191,17 +196,23 @@ class AttentionKernel : public aat::testing::DeviceTest {
     return *attention_;
   }
 
-  GpuRun run(const Case& c, const Inputs& in) {
+  // `extra` carries what a Case does not describe (a tiling override).
+  GpuRun run(const Case& c, const Inputs& in, const AttentionOptions& extra = {}) {
     const auto ctx = context();
     Tensor q = upload(ctx, c.dtype, c.q_shape(), in.q);
     Tensor k = upload(ctx, c.dtype, c.kv_shape(), in.k);
     Tensor v = upload(ctx, c.dtype, c.kv_shape(), in.v);
     Tensor lengths, bias;
-    AttentionOptions options;
+    AttentionOptions options = extra;
     options.causal = c.causal;
     options.scale = c.scale;
     options.splits = c.splits;
     options.path = c.path ? c.path : forced_path(ctx->device(), c);
+    if (const char* variant = std::getenv("AAT_ATTENTION_VARIANT"); variant && *variant) {
+      const KernelPath path = options.path ? *options.path : optimize_tiling(ctx->device(), shape_of(c)).path;
+      if (path == KernelPath::cooperative_matrix2 && !options.tiling.variant)
+        options.tiling.variant = static_cast<std::uint32_t>(std::stoul(variant));
+    }
     if (!c.lengths.empty()) {
       lengths = unwrap(Tensor::from_values<std::int32_t>(ctx, DType::i32, {c.B}, c.lengths), "key lengths");
       options.key_lengths = &lengths;
@@ -225,9 +236,10 @@ class AttentionKernel : public aat::testing::DeviceTest {
   }
 
   // Runs the case on the GPU, compares O and L with the reference (EXPECTs), returns both.
-  std::pair<GpuRun, ref::Result> expect_matches_reference(const Case& c, const Inputs& in) {
+  std::pair<GpuRun, ref::Result> expect_matches_reference(const Case& c, const Inputs& in,
+                                                          const AttentionOptions& extra = {}) {
     SCOPED_TRACE(c.name());
-    GpuRun gpu = run(c, in);
+    GpuRun gpu = run(c, in, extra);
     ref::Result want = reference_for(c, in);
     // The tensor-core path rounds P = exp(s - m) to f16 before P.V (as FlashAttention does on
     // tensor cores): each weight carries up to 2^-11 relative error on top of the f16 storage

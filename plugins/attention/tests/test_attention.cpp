@@ -422,6 +422,43 @@ TEST_F(AttentionKernel, Coopmat2PathMatchesReferenceAndScalarPath) {
   }
 }
 
+// Every coopmat2 kernel variant (how row sums and row statistics are formed) computes the same
+// attention: each against the reference on edges, masks and splits.
+TEST_F(AttentionKernel, Coopmat2VariantsMatchReference) {
+  AttentionShape probe;
+  probe.dtype = DType::f16;
+  probe.head_dim = 64;
+  if (!coopmat2_supported(context()->device(), probe)) GTEST_SKIP() << "the coopmat2 path cannot run here";
+  for (std::uint32_t variant : {0u, 1u, 2u}) {
+    for (std::int64_t d : {40, 64, 128}) {
+      for (bool causal : {false, true}) {
+        Case c;
+        c.B = 2; c.Hq = 4; c.Hkv = 2; c.Nq = 130; c.Nk = 257; c.D = d;
+        c.dtype = DType::f16;
+        c.causal = causal;
+        c.path = KernelPath::cooperative_matrix2;
+        c.seed = 5000 + variant * 100 + static_cast<std::uint32_t>(d) + causal;
+        const Inputs in = random_inputs(c);
+        AttentionOptions extra;
+        extra.tiling.variant = variant;
+        auto [gpu, want] = expect_matches_reference(c, in, extra);
+        EXPECT_EQ(gpu.tiling.variant, variant) << c.name();
+      }
+    }
+    Case masked;
+    masked.B = 2; masked.Hq = 2; masked.Hkv = 1; masked.Nq = 70; masked.Nk = 150; masked.D = 64;
+    masked.dtype = DType::f16;
+    masked.lengths = {0, 101};
+    masked.bias_b = 1; masked.bias_h = 2;
+    masked.causal = true;
+    masked.splits = 3;
+    masked.path = KernelPath::cooperative_matrix2;
+    AttentionOptions extra;
+    extra.tiling.variant = variant;
+    expect_matches_reference(masked, random_inputs(masked), extra);
+  }
+}
+
 TEST_F(AttentionKernel, ForcingTensorCoresWhereTheyCannotRunIsUnsupported) {
   Case c;
   c.D = 32;  // no tensor-core variant for D = 32 on any device
@@ -459,7 +496,8 @@ TEST_F(AttentionKernel, ResultReportsFlopsAndTiling) {
     shape.batch = s.B, shape.q_heads = s.Hq, shape.kv_heads = s.Hkv, shape.q_len = s.Nq, shape.kv_len = s.Nk;
     shape.head_dim = s.D, shape.dtype = s.dtype, shape.causal = s.causal;
     EXPECT_DOUBLE_EQ(attention_flops(shape), want);
-    const Tiling expected = optimize_tiling(context()->device(), shape);
+    // The path that ran (AAT_ATTENTION_PATH may force one) and the tiling it gives this shape.
+    const Tiling expected = optimize_tiling_for(context()->device(), shape, gpu.tiling.path);
     EXPECT_EQ(gpu.tiling.block_q, expected.block_q);
     EXPECT_EQ(gpu.tiling.block_kv, expected.block_kv);
     EXPECT_EQ(gpu.tiling.workgroup_size, expected.workgroup_size);
