@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 WARMUP_MS = 300.0
 
@@ -124,10 +125,15 @@ def shape_spec(s):
 def time_aat(bench, all_shapes, extra_env=None):
     env = dict(os.environ, AAT_BENCH_SHAPES=";".join(shape_spec(s) for s in all_shapes),
                AAT_BENCH_WARMUP_MS=str(WARMUP_MS), **(extra_env or {}))
-    run = subprocess.run([bench, "--benchmark_format=json"], env=env, capture_output=True, text=True)
-    if run.returncode != 0:
-        sys.exit(f"bench_attention failed ({run.returncode}):\n{run.stderr}")
-    report = json.loads(run.stdout)
+    # The console table streams into this script's output as each shape finishes (progress and
+    # a record of where the time went); the numbers are read from the JSON file.
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        started = time.monotonic()
+        run = subprocess.run([bench, f"--benchmark_out={out.name}", "--benchmark_out_format=json"], env=env)
+        print(f"  bench_attention: {time.monotonic() - started:.0f} s", flush=True)
+        if run.returncode != 0:
+            sys.exit(f"bench_attention failed ({run.returncode})")
+        report = json.load(open(out.name))
     times = {}
     for b in report["benchmarks"]:
         if b.get("error_occurred"):
