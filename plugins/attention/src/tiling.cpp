@@ -243,9 +243,11 @@ Tiling optimize_tiling_for(const DeviceInfo& device, const AttentionShape& shape
 }
 
 Tiling optimize_tiling(const DeviceInfo& device, const AttentionShape& shape, bool allow_coopmat) {
-  for (KernelPath path : kKernelPathsFastestFirst)
+  for (KernelPath path : kKernelPathsFastestFirst) {
+    if (path == KernelPath::decode && decode_rows(shape) > kDecodePreferredRows) continue;
     if ((allow_coopmat || path == KernelPath::scalar) && path_supported(device, shape, path))
       return optimize_tiling_for(device, shape, path);
+  }
   return optimize_tiling_for(device, shape, KernelPath::scalar);
 }
 

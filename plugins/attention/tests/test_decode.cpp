@@ -83,8 +83,11 @@ TEST_F(AttentionKernel, DecodeIsChosenForFewRowsAndRefusedForMany) {
   AttentionShape shape;
   shape.batch = 1, shape.q_heads = 8, shape.kv_heads = 1, shape.q_len = 2, shape.kv_len = 4096, shape.head_dim = 128;
   shape.dtype = DType::f16;
-  EXPECT_EQ(optimize_tiling(context()->device(), shape).path, KernelPath::decode);  // 16 rows per K/V head
-  shape.q_len = 3;                                                                    // 24 rows
+  EXPECT_TRUE(decode_supported(context()->device(), shape));  // 16 rows per K/V head: runs, when asked
+  EXPECT_NE(optimize_tiling(context()->device(), shape).path, KernelPath::decode);  // but is not the default
+  shape.q_len = 1;                                                                   // 8 rows: the default
+  EXPECT_EQ(optimize_tiling(context()->device(), shape).path, KernelPath::decode);
+  shape.q_len = 3;                                                                   // 24 rows
   EXPECT_FALSE(decode_supported(context()->device(), shape));
   EXPECT_NE(optimize_tiling(context()->device(), shape).path, KernelPath::decode);
   shape.q_len = 1;

@@ -27,12 +27,16 @@ enum class KernelPath {
 };
 std::string_view to_string(KernelPath path);
 std::optional<KernelPath> parse_kernel_path(std::string_view name);  // the names to_string gives
-// Every path, fastest first: the order optimize_tiling tries them in.
+// Every path, fastest first: the order optimize_tiling tries them in (decode only up to
+// kDecodePreferredRows rows per K/V head).
 inline constexpr KernelPath kKernelPathsFastestFirst[] = {
     KernelPath::decode, KernelPath::cooperative_matrix2, KernelPath::cooperative_matrix_khr,
     KernelPath::cooperative_matrix_nv, KernelPath::scalar};
-// The most query rows (Hq/Hkv x Nq) the decode path takes for one K/V head.
+// The most query rows (Hq/Hkv x Nq) the decode path takes for one K/V head, and the most it is
+// chosen for by default: past 8 rows its scalar dot products, not memory, set its pace (H200:
+// 16 rows ran at 7 TFLOP/s, 438 GB/s; docs/performance.md).
 inline constexpr std::int64_t kDecodeMaxRows = 16;
+inline constexpr std::int64_t kDecodePreferredRows = 8;
 
 struct Tiling {
   KernelPath path = KernelPath::scalar;
