@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "aat/attention/loop_limit.hpp"
 #include "aat/bindings.hpp"
 #include "attention/attention_cm2.bindings.hpp"
 #include "attention/attention_cm2_mma_rowsum.bindings.hpp"
@@ -185,8 +186,11 @@ Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, cons
   Tiling& tiling = plan.tiling;
   const std::uint64_t tiles = std::max<std::uint64_t>(1, (static_cast<std::uint64_t>(shape.kv_len) + tiling.block_kv - 1) / tiling.block_kv);
   if (options.splits) {
-    tiling.splits = static_cast<std::uint32_t>(std::min<std::uint64_t>(*options.splits, tiles));
-    tiling.reason += fmt::format("; splits forced to {}", tiling.splits);
+    AAT_TRY(tiling.splits, check_forced_splits(context_->device(), shape, tiling, *options.splits));
+    tiling.reason += tiling.splits == *options.splits
+                         ? fmt::format("; splits forced to {}", tiling.splits)
+                         : fmt::format("; splits forced to {}, clamped to {} (one per key tile)", *options.splits,
+                                       tiling.splits);
   }
   plan.tiles_per_split = ceil_div(tiles, tiling.splits);
   const ForwardKey key{tiling.path,

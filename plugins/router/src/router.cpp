@@ -75,13 +75,7 @@ std::uint32_t device_item_slots(const DeviceInfo& device, const pattern::BlockGr
                        static_cast<double>(grid.shape.kv_len) * (grid.shape.causal ? 0.5 : 1.0);
   const double wanted_items = 4.0 * attention::device_parallelism(device);
   const double per_item = std::max(dense / wanted_items, 4.0 * tile_keys);
-  double capped = std::min(per_item, static_cast<double>(std::numeric_limits<std::uint32_t>::max() / 2));
-  if (device.type == DeviceType::cpu) {
-    // lavapipe (Mesa 22.3) returns wrong results when one workgroup does more than ~14 MFLOP
-    // of attention (exact attention too, docs/adaptive.md): keep items to ~8 MFLOP.
-    const double keys = kCpuWorkgroupFlops / (4.0 * static_cast<double>(grid.block_q * grid.shape.head_dim));
-    capped = std::min(capped, std::max(static_cast<double>(tile_keys), std::floor(keys / tile_keys) * tile_keys));
-  }
+  const double capped = std::min(per_item, static_cast<double>(std::numeric_limits<std::uint32_t>::max() / 2));
   return static_cast<std::uint32_t>(capped / tile_keys + 0.999) * tile_keys;
 }
 
