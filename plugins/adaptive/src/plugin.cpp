@@ -117,7 +117,7 @@ int run_adaptive(const aat_host* host, int argc, const char* const* argv) {
   app.add_option("--item-slots", o.item_slots, "Router: key slots per work item (default: from the device)");
   app.add_option("--halo", o.halo, "Key tiles beside a block ranked full kept full (default 1)");
   app.add_option("--estimator", args.estimator, "Pattern: row (default) or tile")->check(CLI::IsMember({"row", "tile"}));
-  app.add_flag("!--no-variance", o.variance, "Pattern: leave out the variance term of the block scores");
+  app.add_flag_callback("--no-variance", [&o] { o.variance = false; }, "Pattern: leave out the variance term of the block scores");
   app.add_option("--variance-cap", o.variance_cap, "Largest variance term of a block score (default 8)");
   app.add_flag("--report", args.report, "Also run exact attention and print IFQ, CER, AE and the level shares");
   app.add_option("--baseline", args.baseline, "Exact kernel for --report: default or scalar (default: default)")

@@ -36,6 +36,9 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Argu
   }
   AAT_TRY(auto attention, aat::attention::Attention::create(context));
   AAT_TRY(auto result, attention.run(q, k, v, options));
+  if (args.splits && result.tiling.splits != *args.splits)
+    fmt::print(stderr, "aat: note: --splits {} clamped to {}: Nk = {} keys make {} key tiles of Bc = {}, one split each\n",
+               *args.splits, result.tiling.splits, k.dim(2), result.tiling.splits, result.tiling.block_kv);
   AAT_CHECK(result.out.save_npy(args.out));
   if (!args.lse.empty()) {
     AAT_CHECK(result.lse.save_npy(args.lse));
@@ -75,7 +78,10 @@ int run_attention(const aat_host* host, int argc, const char* const* argv) {
   app.add_option("--scale", args.scale, "Score scale (default 1/sqrt(D))");
   app.add_option("--key-lengths", args.key_lengths, "i32 [B] .npy: keys j >= length[b] are masked");
   app.add_option("--bias", args.bias, "f32 .npy broadcastable from [B or 1, H or 1, Nq, Nk], added to the scores");
-  app.add_option("--splits", args.splits, "Force the K-split count (default: chosen by optimize_tiling)");
+  app.add_option("--splits", args.splits,
+                 "Force the K-split count (default: chosen by optimize_tiling). At most one split per key tile "
+                 "(more are clamped, with a note); on a CPU device at least what llvmpipe's loop limit needs "
+                 "(fewer are refused)");
   app.add_flag("--json", args.json, "Print a JSON report: kernel, device, tiling, flops, gpu_ms");
   return aat::run_plugin_command(app, host, argc, argv,
                                  [&](const std::shared_ptr<aat::Context>& context) { return run(context, args); });
