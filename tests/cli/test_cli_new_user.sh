@@ -84,4 +84,22 @@ assert set(np.unique(y[10:]).tolist()) <= allowed, np.unique(y[10:])
 if $lavapipe: assert np.all(y[10:] == 1), np.unique(y[10:])"
 fi
 
+# --- an oversized .npy is refused from its header, before it is read -------------------------
+# 8 GiB of holes: reading it whole would take a minute and 8 GiB of memory; the refusal must not.
+"$PY" -c '
+import numpy as np
+with open("big.npy", "wb") as f:
+    np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (1, 1, 2**25, 64)})
+    f.truncate(f.tell() + 4 * 2**31)'
+start=$(date +%s)
+expect_error "attention with an 8 GiB q.npy" "big.npy" \
+  timeout 60 "$AAT" run attention --q big.npy --k s_k.npy --v s_v.npy --out o.npy
+grep -q "f32\[1x1x33554432x64\]" err.txt && pass "the refusal names the array's shape" \
+  || fail "the refusal does not name the shape: $(cat err.txt)"
+expect_error "shader run with an 8 GiB --bind" "big.npy" \
+  timeout 60 "$AAT" run "$SRC/examples/shaders/saxpy.comp" --bind X=big.npy --bind Y=y1000.npy --out Y=y.npy \
+  --push a=1 --push n=1 --grid 1
+(( $(date +%s) - start < 20 )) && pass "both refused within seconds" || fail "refusing took $(( $(date +%s) - start )) s"
+rm -f big.npy
+
 cli_finish

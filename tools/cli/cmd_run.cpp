@@ -222,6 +222,21 @@ Expected<Value> parse_spec(const KernelInterface& interface, const std::string& 
   return value;
 }
 
+// An input array, refused from its header when the device cannot hold it (before it is read).
+Expected<NpyArray> read_input(const Context& context, const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return read_npy(path);
+  AAT_TRY(const MappedNpy file, MappedNpy::open(path));
+  const std::uint64_t limit = context.device().limits.max_allocation_bytes;
+  if (limit && file.header().data_bytes > limit)
+    return fail(ErrorCode::out_of_memory,
+                fmt::format("'{}' holds {}[{}], {} bytes, more than device '{}' can allocate at once ({} bytes)",
+                            path.string(), to_string(file.header().dtype), shape_to_string(file.header().shape),
+                            file.header().data_bytes, context.device().name, limit));
+  const auto data = file.data();
+  return NpyArray{file.header().dtype, file.header().shape, std::vector<std::byte>(data.begin(), data.end())};
+}
+
 std::string triple(const std::array<std::uint32_t, 3>& v) { return fmt::format("{}x{}x{}", v[0], v[1], v[2]); }
 
 Expected<void> run_file(GlobalOptions& global, const std::filesystem::path& file, const ShaderArgs& args) {
@@ -260,19 +275,18 @@ Expected<void> run_file(GlobalOptions& global, const std::filesystem::path& file
     request.spec.emplace_back(parts.first, value);
   }
   AAT_TRY(request.grid, parse_grid(args.grid));
-  for (const auto& text : args.binds) {
-    AAT_TRY(auto parts, assignment("--bind", text, "NAME=FILE.npy"));
-    auto array = read_npy(parts.second);
-    if (!array) return forward(std::move(array), fmt::format("--bind {}", parts.first));
-    request.inputs.emplace_back(parts.first, std::move(*array));
-  }
-  request.spirv = std::move(spirv);
 
   GlobalOptions options = global;
   if (!args.device.empty()) options.device = args.device;
   // A shader nobody checked may index past its arrays (the runtime array's length is the host's
   // business): with robust buffer access such reads see 0 and such writes stay inside the buffer.
   AAT_TRY(auto context, open_context(options, true));
+  for (const auto& text : args.binds) {
+    AAT_TRY(auto parts, assignment("--bind", text, "NAME=FILE.npy"));
+    AAT_TRY(NpyArray array, with_context(read_input(*context, parts.second), fmt::format("--bind {}", parts.first)));
+    request.inputs.emplace_back(parts.first, std::move(array));
+  }
+  request.spirv = std::move(spirv);
   auto result = run_shader(context, request);
   const auto messages = context->take_validation_messages();
   for (const auto& m : messages) fmt::print(stderr, "aat: {}\n", m);
