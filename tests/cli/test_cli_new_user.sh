@@ -102,4 +102,19 @@ expect_error "shader run with an 8 GiB --bind" "big.npy" \
 (( $(date +%s) - start < 20 )) && pass "both refused within seconds" || fail "refusing took $(( $(date +%s) - start )) s"
 rm -f big.npy
 
+# --- progress on stderr for runs over a second ------------------------------------------------
+[[ -f l_q.npy ]] || "$AAT" run attention-inputs --kind gaussian --length 4096 --prefix l_ >/dev/null
+long_run=("$AAT" run attention --q l_q.npy --k l_k.npy --v l_v.npy --out o.npy --causal --json)
+if expect_ok "--progress --json" "${long_run[@]}" --progress; then
+  check "--json stdout stays pure JSON" "import json; json.load(open('out.txt'))"
+  grep -q "^aat: attention: attention on .*elapsed" err.txt && grep -q "^aat: attention: finished after" err.txt \
+    && pass "stages and elapsed time on stderr" || fail "no progress on stderr: $(cat err.txt)"
+fi
+if expect_ok "--quiet --progress" "${long_run[@]}" --quiet --progress; then
+  [[ ! -s err.txt ]] && pass "--quiet silences progress" || fail "--quiet printed: $(cat err.txt)"
+fi
+if expect_ok "no terminal, no --progress" "${long_run[@]}"; then
+  [[ ! -s err.txt ]] && pass "no progress when stderr is no terminal" || fail "printed: $(cat err.txt)"
+fi
+
 cli_finish

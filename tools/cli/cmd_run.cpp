@@ -13,6 +13,7 @@
 
 #include "commands.hpp"
 #include "aat/npy.hpp"
+#include "aat/progress.hpp"
 #include "aat/reflect.hpp"
 #include "aat/shader.hpp"
 #include "aat/shader_run.hpp"
@@ -61,7 +62,7 @@ struct ShaderArgs {
   std::vector<std::string> binds, outs, pushes, specs, defines, includes;
   std::string grid = "1";
   std::string device;
-  bool json = false;
+  bool json = false, quiet = false, progress = false;
 };
 
 std::unique_ptr<CLI::App> make_shader_app(ShaderArgs& args) {
@@ -93,6 +94,9 @@ std::unique_ptr<CLI::App> make_shader_app(ShaderArgs& args) {
   app->add_option("-D,--define", args.defines, "NAME[=VALUE]: preprocessor define for GLSL")->type_name("NAME[=VALUE]");
   app->add_option("-I,--include", args.includes, "DIR: include directory for GLSL")->type_name("DIR");
   app->add_option("--device", args.device, "Device index or name substring (overrides --device before 'run' and AAT_DEVICE)");
+  app->add_flag("--quiet", args.quiet, "No progress on stderr");
+  app->add_flag("--progress", args.progress,
+                "Progress on stderr (stage, elapsed, ETA) for runs over a second even when stderr is no terminal");
   return app;
 }
 
@@ -240,6 +244,8 @@ Expected<NpyArray> read_input(const Context& context, const std::filesystem::pat
 std::string triple(const std::array<std::uint32_t, 3>& v) { return fmt::format("{}x{}x{}", v[0], v[1], v[2]); }
 
 Expected<void> run_file(GlobalOptions& global, const std::filesystem::path& file, const ShaderArgs& args) {
+  Progress progress(Progress::choose(args.quiet, args.progress), file.filename().string());
+  progress.stage("compiling");
   CompileOptions compile;
   for (const auto& d : args.defines) {
     auto [name, value] = split_assignment(d);
@@ -281,20 +287,26 @@ Expected<void> run_file(GlobalOptions& global, const std::filesystem::path& file
   // A shader nobody checked may index past its arrays (the runtime array's length is the host's
   // business): with robust buffer access such reads see 0 and such writes stay inside the buffer.
   AAT_TRY(auto context, open_context(options, true));
+  progress.stage("reading inputs", static_cast<double>(args.binds.size()));
   for (const auto& text : args.binds) {
     AAT_TRY(auto parts, assignment("--bind", text, "NAME=FILE.npy"));
     AAT_TRY(NpyArray array, with_context(read_input(*context, parts.second), fmt::format("--bind {}", parts.first)));
     request.inputs.emplace_back(parts.first, std::move(array));
+    progress.advance(static_cast<double>(request.inputs.size()));
   }
   request.spirv = std::move(spirv);
+  progress.stage(fmt::format("running on {}", context->device().name));
   auto result = run_shader(context, request);
   const auto messages = context->take_validation_messages();
+  if (!messages.empty() || !result) progress.done();
   for (const auto& m : messages) fmt::print(stderr, "aat: {}\n", m);
   if (!result) return std::unexpected(std::move(result.error()));
 
+  progress.stage("writing outputs");
   for (std::size_t i = 0; i < outs.size(); ++i)
     AAT_CHECK(with_context(write_npy(outs[i].path, result->outputs[i].second),
                            fmt::format("--out {}", outs[i].output.binding)));
+  progress.done();
 
   const DeviceInfo& device = context->device();
   const bool timed = device.limits.timestamp_period_ns > 0;

@@ -24,9 +24,12 @@ nlohmann::json level_shares(const aat::pattern::LevelCounts& counts) {
   return j;
 }
 
-aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, Arguments& args) {
+aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, Arguments& args, aat::Progress& progress) {
+  progress.stage("reading q, k, v", 3);
   AAT_TRY(auto q, aat::Tensor::load_npy(context, args.q));
+  progress.advance(1);
   AAT_TRY(auto k, aat::Tensor::load_npy(context, args.k));
+  progress.advance(2);
   AAT_TRY(auto v, aat::Tensor::load_npy(context, args.v));
   auto& o = args.options;
   o.causal = args.causal;
@@ -36,8 +39,10 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, Arguments&
     AAT_TRY(lengths, aat::Tensor::load_npy(context, args.key_lengths));
     o.key_lengths = &lengths;
   }
+  progress.stage(fmt::format("adaptive attention (pattern, router, attention, merge) on {}", context->device().name));
   AAT_TRY(auto adaptive, aat::adaptive::AdaptiveAttention::create(context));
   AAT_TRY(auto result, adaptive.run(q, k, v, o));
+  progress.stage("writing " + args.out);
   AAT_CHECK(result.out.save_npy(args.out));
   if (!args.lse.empty()) {
     AAT_CHECK(result.lse.save_npy(args.lse));
@@ -47,10 +52,12 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, Arguments&
   }
   std::optional<aat::adaptive::Report> report;
   if (args.report) {
+    progress.stage("exact attention for the report");
     std::optional<aat::attention::KernelPath> path;
     if (args.baseline == "scalar") path = aat::attention::KernelPath::scalar;
     AAT_TRY(report, adaptive.report(q, k, v, o, result, path));
   }
+  progress.done();
   const auto& levels = result.cost.levels;
   if (args.json) {
     nlohmann::json j = {{"kernel", "adaptive-attention"},
@@ -124,7 +131,9 @@ int run_adaptive(const aat_host* host, int argc, const char* const* argv) {
       ->check(CLI::IsMember({"default", "scalar"}));
   app.add_flag("--json", args.json, "Print a JSON report (ifq and ae with --report)");
   return aat::run_plugin_command(app, host, argc, argv,
-                                 [&](const std::shared_ptr<aat::Context>& context) { return run(context, args); });
+                                 [&](const std::shared_ptr<aat::Context>& context, aat::Progress& progress) {
+                                   return run(context, args, progress);
+                                 });
 }
 
 const aat_plugin_command kCommands[] = {

@@ -141,8 +141,10 @@ int run_inputs(const aat_host* host, int argc, const char* const* argv) {
   app.add_option("--local-dims", spec.local_dims, "structured: coordinates of the local walk (default 3D/4)");
   app.add_option("--retrievals", spec.retrievals, "structured: retrieval passages (default 4, at most D/8)");
   app.add_option("--retrieval-logit", spec.retrieval_logit, "structured: retrieval logit (default 14)");
-  return aat::run_plugin_command(app, host, argc, argv, [&](const std::shared_ptr<aat::Context>&)
-                                                            -> aat::Expected<void> {
+  return aat::run_plugin_command(app, host, argc, argv, [&](const std::shared_ptr<aat::Context>&,
+                                                            aat::Progress& progress) -> aat::Expected<void> {
+    progress.stage(fmt::format("generating {} q, k, v [{}, {}, {}, {}]", kind, spec.batch, spec.heads, spec.length,
+                               spec.head_dim));
     aat::pattern::HostQkv qkv;
     try {
       qkv = kind == "gaussian"
@@ -158,6 +160,8 @@ int run_inputs(const aat_host* host, int argc, const char* const* argv) {
       return aat::fail(aat::ErrorCode::invalid_argument, e.what());
     }
     const auto shape = qkv.shape();
+    progress.stage("writing " + prefix + "{q,k,v}.npy", 3);
+    int written = 0;
     for (auto [name, values] : {std::pair{"q", &qkv.q}, {"k", &qkv.k}, {"v", &qkv.v}}) {
       const std::string path = prefix + name + ".npy";
       if (dtype == "f16") {
@@ -166,7 +170,9 @@ int run_inputs(const aat_host* host, int argc, const char* const* argv) {
       } else {
         AAT_CHECK(aat::write_npy(path, aat::DType::f32, shape, std::as_bytes(std::span(*values))));
       }
+      progress.advance(++written);
     }
+    progress.done();
     fmt::print("wrote {}{{q,k,v}}.npy ({} {} [{}])\n", prefix, kind, dtype, aat::shape_to_string(shape));
     return {};
   });
