@@ -221,8 +221,10 @@ Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k
 
   Tensor partial_o, partial_state;
   if (plan.partial_capacity > 0) {
-    AAT_TRY(partial_o, Tensor::create(context_, DType::f32, {plan.partial_capacity, tiles.block_q, shape.head_dim}));
-    AAT_TRY(partial_state, Tensor::create(context_, DType::f32, {plan.partial_capacity, tiles.block_q, 2}));
+    AAT_TRY(partial_o, with_context(Tensor::create(context_, DType::f32, {plan.partial_capacity, tiles.block_q, shape.head_dim}),
+                                    "adaptive attention's partial states 'partial O' (f32 [items of split rows, Br, D])"));
+    AAT_TRY(partial_state, with_context(Tensor::create(context_, DType::f32, {plan.partial_capacity, tiles.block_q, 2}),
+                                        "adaptive attention's partial states '(m, l)' (f32 [items of split rows, Br, 2])"));
   }
   const Buffer& unused = pipelines_->placeholder;
   if (plan.item_capacity > 0) {

@@ -21,6 +21,7 @@
 #include "attention/attention_f32.bindings.hpp"
 #include "attention/merge_f16.bindings.hpp"
 #include "attention/merge_f32.bindings.hpp"
+#include "query_chunks.hpp"
 
 namespace aat::attention {
 
@@ -218,6 +219,9 @@ Expected<std::vector<KernelStatistic>> Attention::statistics(const Tensor& q, co
 Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const Tensor& v,
                                          const AttentionOptions& options) {
   AAT_TRY(Plan p, plan(q, k, v, options));
+  // A split workspace that would outgrow its budget (CPU devices, long keys): rows in chunks.
+  if (const std::int64_t rows = detail::query_chunk_rows(p.shape, p.tiling); rows < p.shape.q_len)
+    return detail::run_in_query_chunks(*this, q, k, v, options, p.shape, rows);
   const AttentionShape& shape = p.shape;
   AttentionResult result;
   result.flops = attention_flops(shape);
@@ -235,8 +239,11 @@ Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const
 
   Tensor partial_o, partial_state;  // split-K: per split and row, normalised o and (m, l)
   if (split) {
-    AAT_TRY(partial_o, Tensor::create(context_, DType::f32, {tiling.splits, static_cast<std::int64_t>(rows), shape.head_dim}));
-    AAT_TRY(partial_state, Tensor::create(context_, DType::f32, {tiling.splits, static_cast<std::int64_t>(rows), 2}));
+    const auto r = static_cast<std::int64_t>(rows);
+    AAT_TRY(partial_o, with_context(Tensor::create(context_, DType::f32, {tiling.splits, r, shape.head_dim}),
+                                    "the split-K workspace 'partial O' (f32 [splits, B Hq Nq, D])"));
+    AAT_TRY(partial_state, with_context(Tensor::create(context_, DType::f32, {tiling.splits, r, 2}),
+                                        "the split-K workspace 'partial (m, l)' (f32 [splits, B Hq Nq, 2])"));
   }
   const Buffer& unused = pipelines_->placeholder;
   Bindings bindings(kernel);

@@ -174,9 +174,11 @@ Expected<Plan> Router::record_plan(Stream& stream, const pattern::BlockMap& map,
   plan.partial_capacity = static_cast<std::uint32_t>(partial_capacity);
 
   const auto r = static_cast<std::int64_t>(rows);
-  AAT_TRY(plan.row_blocks, Tensor::create(context_, DType::i32, {r, std::max<std::int64_t>(g.tiles_k, 1)}));
-  AAT_TRY(plan.row_items, Tensor::create(context_, DType::i32, {r, 2}));
-  AAT_TRY(plan.items, Tensor::create(context_, DType::i32, {std::max<std::int64_t>(plan.item_capacity, 1), 4}));
+  AAT_TRY(plan.row_blocks, with_context(Tensor::create(context_, DType::i32, {r, std::max<std::int64_t>(g.tiles_k, 1)}),
+                                       "the router's block lists 'row_blocks' (i32 [B Hq tiles_q, tiles_k])"));
+  AAT_TRY(plan.row_items, with_context(Tensor::create(context_, DType::i32, {r, 2}), "the router's 'row_items'"));
+  AAT_TRY(plan.items, with_context(Tensor::create(context_, DType::i32, {std::max<std::int64_t>(plan.item_capacity, 1), 4}),
+                                   "the router's work items 'items' (i32 [items, 4])"));
   AAT_TRY(plan.counters, Tensor::create(context_, DType::i32, {kCounterCount}));
   AAT_CHECK(stream.fill(plan.counters.buffer(), 0));
   if (rows == 0) return plan;
