@@ -31,13 +31,27 @@ std::uint64_t forward_iterations_fixed(std::uint32_t block_q, std::uint32_t head
   return 3 * outputs;  // Q load, state reset, output
 }
 
+std::uint64_t decode_iterations_per_chunk(std::uint32_t chunk_keys, std::uint32_t head_dim) {
+  const std::uint64_t slices = std::max<std::uint32_t>(head_dim / 8, 1);  // 8-wide slices of D
+  const std::uint64_t key_groups = slices >= chunk_keys ? 1 : chunk_keys / slices;
+  // The chunk loop, phase A's slices, phase C's keys, and 2 more per chunk as measured.
+  return 3 + slices + ceil_div(chunk_keys, key_groups);
+}
+
+std::uint64_t decode_iterations_fixed(std::uint32_t rows, std::uint32_t chunk_keys, std::uint32_t head_dim) {
+  return 2 * ceil_div(std::uint64_t{rows} * std::max<std::uint32_t>(head_dim / 8, 1), std::max<std::uint32_t>(chunk_keys, 1)) + rows;
+}
+
 std::uint64_t max_tiles_per_workgroup(const DeviceInfo& device, const Tiling& tiling, std::uint32_t head_dim) {
-  if (!has_loop_iteration_limit(device) || tiling.path != KernelPath::scalar)
-    return std::numeric_limits<std::uint64_t>::max();
+  const bool decode = tiling.path == KernelPath::decode;
+  if (!has_loop_iteration_limit(device) || (tiling.path != KernelPath::scalar && !decode))
+    return std::numeric_limits<std::uint64_t>::max();  // the tensor-core paths run on GPUs only
   const auto budget = static_cast<std::uint64_t>(kLoopBudgetShare * static_cast<double>(kLlvmpipeLoopIterations));
-  const std::uint64_t fixed = forward_iterations_fixed(tiling.block_q, head_dim, tiling.workgroup_size);
+  const std::uint64_t fixed = decode ? decode_iterations_fixed(tiling.block_q, tiling.block_kv, head_dim)
+                                     : forward_iterations_fixed(tiling.block_q, head_dim, tiling.workgroup_size);
   const std::uint64_t per_tile =
-      forward_iterations_per_tile(tiling.block_q, tiling.block_kv, head_dim, tiling.workgroup_size);
+      decode ? decode_iterations_per_chunk(tiling.block_kv, head_dim)
+             : forward_iterations_per_tile(tiling.block_q, tiling.block_kv, head_dim, tiling.workgroup_size);
   return std::max<std::uint64_t>(1, (budget - std::min(budget, fixed)) / per_tile);
 }
 

@@ -50,6 +50,28 @@ TEST(LoopLimitModel, StaysUnderEveryMeasuredThresholdWithoutWastingMostOfIt) {
   }
 }
 
+// The decode kernel (f16, subgroup-size chunks of 8 keys on lavapipe), bisected the same way
+// with forced splits = 1: chunks of 8 keys one unsplit subgroup could stream.
+struct MeasuredDecode {
+  std::uint32_t rows, d, last_good, first_bad;
+};
+constexpr MeasuredDecode kMeasuredDecode[] = {
+    {16, 128, 2443, 2444}, {16, 64, 3478, 3479}, {16, 256, 1534, 1535}, {1, 8, 22068, 22069},
+};
+
+TEST(LoopLimitModel, DecodeStaysUnderEveryMeasuredThreshold) {
+  for (const auto& m : kMeasuredDecode) {
+    Tiling t = scalar_tiling(m.rows, 8, 8);
+    t.path = KernelPath::decode;
+    const std::uint64_t most = max_tiles_per_workgroup(cpu_device(), t, m.d);
+    SCOPED_TRACE(::testing::Message() << "rows " << m.rows << " D " << m.d << ": model allows " << most);
+    EXPECT_LE(most, m.last_good);
+    EXPECT_GE(most, m.last_good * 4 / 10);
+    EXPECT_GE(static_cast<double>(decode_iterations_per_chunk(8, m.d)),
+              0.97 * static_cast<double>(kLlvmpipeLoopIterations) / m.first_bad);
+  }
+}
+
 TEST(LoopLimitModel, GpusHaveNoLimit) {
   DeviceInfo gpu;
   gpu.type = DeviceType::discrete_gpu;
@@ -128,6 +150,30 @@ TEST_F(LoopLimit, HeadDim128OverLongKeysMatchesTheReferenceWithDefaultSplits) {
   const std::uint64_t tiles = (2048 + gpu.tiling.block_kv - 1) / gpu.tiling.block_kv;
   const std::uint64_t per_split = (tiles + gpu.tiling.splits - 1) / gpu.tiling.splits;
   EXPECT_LE(per_split, max_tiles_per_workgroup(context()->device(), gpu.tiling, 128));
+}
+
+// The decode kernel: 16 rows over 30000 keys passes its budget unsplit (~19.5k keys at D = 128);
+// the default splits keep it right, one forced split is refused.
+TEST_F(LoopLimit, DecodeOverLongKeysIsSplitByItsModelAndRefusesTooFewSplits) {
+  Case c;
+  c.Hq = 16;
+  c.Hkv = 1;
+  c.Nq = 1;
+  c.Nk = 30000;
+  c.D = 128;
+  c.dtype = DType::f16;
+  const auto [gpu, want] = expect_matches_reference(c);
+  if (gpu.tiling.path != KernelPath::decode) GTEST_SKIP() << "the decode path does not run on this device";
+  if (!has_loop_iteration_limit(context()->device())) return;
+  EXPECT_GE(gpu.tiling.splits, 2u);
+  c.splits = 1;
+  auto q = upload(context(), c.dtype, c.q_shape(), std::vector<float>(static_cast<std::size_t>(16 * 128), 0.5f));
+  auto k = upload(context(), c.dtype, c.kv_shape(), std::vector<float>(static_cast<std::size_t>(30000 * 128), 0.5f));
+  AttentionOptions options;
+  options.splits = 1;
+  auto result = attention().run(q, k, k, options);
+  ASSERT_FALSE(result);
+  EXPECT_THAT(result.error().what(), HasSubstr("65535 loop iterations"));
 }
 
 // `--splits 1` at N = 4096 causal returned a wrong O with success; now it is refused by name.

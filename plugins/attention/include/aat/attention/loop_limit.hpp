@@ -41,7 +41,14 @@ std::uint64_t forward_iterations_per_tile(std::uint32_t block_q, std::uint32_t b
                                           std::uint32_t workgroup_size);
 std::uint64_t forward_iterations_fixed(std::uint32_t block_q, std::uint32_t head_dim, std::uint32_t workgroup_size);
 
-// The most key tiles one workgroup may stream on `device` with this tiling (no limit: UINT64_MAX).
+// The same for the decode kernel (attention_decode_f16.comp) per chunk of `chunk_keys` keys (the
+// subgroup size): its loops over rows and output elements are unrolled, so only the chunk loop,
+// phase A's slices of D and phase C's keys count (at or above the counts measured on lavapipe).
+std::uint64_t decode_iterations_per_chunk(std::uint32_t chunk_keys, std::uint32_t head_dim);
+std::uint64_t decode_iterations_fixed(std::uint32_t rows, std::uint32_t chunk_keys, std::uint32_t head_dim);
+
+// The most key tiles (decode: chunks) one workgroup may stream on `device` with this tiling
+// (scalar and decode paths; the tensor-core paths run on GPUs only; no limit: UINT64_MAX).
 std::uint64_t max_tiles_per_workgroup(const DeviceInfo& device, const Tiling& tiling, std::uint32_t head_dim);
 
 // The fewest K splits that keep every workgroup within max_tiles_per_workgroup (1 on a GPU).
