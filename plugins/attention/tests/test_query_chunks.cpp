@@ -53,23 +53,10 @@ class QueryChunksOnDevice : public AttentionKernel {
   void expect_chunked_matches_reference(const Case& c, std::int64_t rows) {
     SCOPED_TRACE(c.name() + " in chunks of " + std::to_string(rows));
     const Inputs in = random_inputs(c);
-    const auto ctx = context();
-    Tensor q = upload(ctx, c.dtype, c.q_shape(), in.q);
-    Tensor k = upload(ctx, c.dtype, c.kv_shape(), in.k);
-    Tensor v = upload(ctx, c.dtype, c.kv_shape(), in.v);
-    Tensor lengths, bias;
-    AttentionOptions options;
-    options.causal = c.causal;
-    if (!c.lengths.empty()) {
-      lengths = unwrap(Tensor::from_values<std::int32_t>(ctx, DType::i32, {c.B}, c.lengths));
-      options.key_lengths = &lengths;
-    }
-    if (c.has_bias()) {
-      bias = unwrap(Tensor::from_values<float>(ctx, DType::f32, {c.bias_b, c.bias_h, c.Nq, c.Nk}, in.bias));
-      options.bias = &bias;
-    }
-    const AttentionShape shape = unwrap(check_inputs(q, k, v, options));
-    const AttentionResult r = unwrap(detail::run_in_query_chunks(attention(), q, k, v, options, shape, rows));
+    const DeviceInputs d = to_device(c, in);
+    const AttentionOptions options = d.options();
+    const AttentionShape shape = unwrap(check_inputs(d.q, d.k, d.v, options));
+    const AttentionResult r = unwrap(detail::run_in_query_chunks(attention(), d.q, d.k, d.v, options, shape, rows));
     EXPECT_THAT(r.tiling.reason, HasSubstr("chunks of at most " + std::to_string(rows) + " query rows"));
     const ref::Result want = reference_for(c, in);
     const bool half = c.dtype == DType::f16;
