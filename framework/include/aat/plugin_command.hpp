@@ -24,10 +24,11 @@ namespace aat {
 template <class Body>
 int run_plugin_command(CLI::App& app, const aat_host* host, int argc, const char* const* argv, Body&& body) {
   if (argc > 0) app.name(argv[0]);
-  bool quiet = false, show_progress = false;
-  app.add_flag("--quiet", quiet, "No progress on stderr");
-  app.add_flag("--progress", show_progress,
-               "Progress on stderr (stage, elapsed, ETA) for runs over a second even when stderr is no terminal");
+  bool quiet = false, show_progress = false;  // (a command that declares these flags itself keeps its own)
+  if (!app.get_option_no_throw("--quiet")) app.add_flag("--quiet", quiet, "No progress on stderr");
+  if (!app.get_option_no_throw("--progress"))
+    app.add_flag("--progress", show_progress,
+                 "Progress on stderr (stage, elapsed, ETA) for runs over a second even when stderr is no terminal");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
