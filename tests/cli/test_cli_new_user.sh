@@ -86,6 +86,8 @@ fi
 
 # --- an oversized .npy is refused from its header, before it is read -------------------------
 # 8 GiB of holes: reading it whole would take a minute and 8 GiB of memory; the refusal must not.
+# lavapipe allocates at most 2 GiB at once (a GPU may hold the file: then nothing is refused).
+if [[ $lavapipe -eq 1 ]]; then
 "$PY" -c '
 import numpy as np
 with open("big.npy", "wb") as f:
@@ -101,6 +103,7 @@ expect_error "shader run with an 8 GiB --bind" "big.npy" \
   --push a=1 --push n=1 --grid 1
 (( $(date +%s) - start < 20 )) && pass "both refused within seconds" || fail "refusing took $(( $(date +%s) - start )) s"
 rm -f big.npy
+fi
 
 # --- progress on stderr for runs over a second ------------------------------------------------
 [[ -f l_q.npy ]] || "$AAT" run attention-inputs --kind gaussian --length 4096 --prefix l_ >/dev/null
