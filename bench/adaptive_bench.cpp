@@ -138,8 +138,6 @@ Problem& problem(const std::string& kind, std::int64_t n) {
   p.v = upload(f.context, c.dtype, host.shape(), host.v);
   aat::attention::AttentionOptions options;
   options.causal = c.causal;
-  // On lavapipe exact attention needs K splits to stay correct (aat::adaptive::exact_splits).
-  options.splits = aat::adaptive::exact_splits(f.context->device(), aat::attention::check_inputs(p.q, p.k, p.v, options).value());
   auto warm = f.adaptive->exact().run(p.q, p.k, p.v, options).value();
   std::vector<double> times;
   for (int r = 0; r < c.reps; ++r) {

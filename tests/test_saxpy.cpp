@@ -61,6 +61,24 @@ TEST_F(SaxpyTest, ComputesAxPlusYForSizesNotMultipleOfTheWorkgroup) {
   }
 }
 
+// The README's error sample, as the README's C++ snippet produces it: n = 1000, y holding 4 floats.
+TEST_F(SaxpyTest, TheReadmeSampleErrorForAShortBuffer) {
+  const std::uint32_t n = 1000;
+  auto kernel = unwrap(Kernel::create(context(), compile(kSaxpy), "saxpy"));
+  auto x = unwrap(Tensor::from_values<float>(context(), DType::f32, {n}, std::vector<float>(n, 1.0f)));
+  auto y = unwrap(Tensor::from_values<float>(context(), DType::f32, {4}, std::vector<float>(4, 1.0f)));
+  Bindings b(kernel);
+  AAT_ASSERT_OK(b.bind("X", x));
+  AAT_ASSERT_OK(b.bind("Y", y));
+  AAT_ASSERT_OK(b.require_bytes("Y", n * sizeof(float)));
+  AAT_ASSERT_OK(b.push("a", 2.0f));
+  AAT_ASSERT_OK(b.push("n", n));
+  auto stream = unwrap(Stream::create(context()));
+  auto dispatched = stream.dispatch(b, unwrap(kernel.workgroups_for({n, 1, 1})));
+  ASSERT_FALSE(dispatched);
+  EXPECT_EQ(dispatched.error().what(), "binding 'Y' of kernel 'saxpy': buffer holds 16 bytes, shader reads 4000");
+}
+
 TEST_F(SaxpyTest, BlockNameAlsoNamesTheBinding) {
   auto kernel = unwrap(Kernel::create(context(), compile(kSaxpy), "saxpy"));
   auto t = unwrap(Tensor::create(context(), DType::f32, {4}));

@@ -14,6 +14,11 @@
 #include <type_traits>
 #include <utility>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace aat {
 
 // Array data is copied between files and memory byte for byte, so the host must match the
@@ -344,7 +349,8 @@ Expected<void> check_data_size(std::size_t expected, std::size_t available) {
   return {};
 }
 
-Expected<Layout> parse_layout(std::span<const std::byte> bytes) {
+// `bytes` holds at least the header; the file (or buffer) is `total_size` bytes long.
+Expected<Layout> parse_layout(std::span<const std::byte> bytes, std::uint64_t total_size) {
   Layout layout;
   AAT_TRY(const std::string_view header_text, find_header(bytes, layout.data_offset));
   AAT_TRY(Header header, HeaderParser(header_text).parse());
@@ -354,7 +360,7 @@ Expected<Layout> parse_layout(std::span<const std::byte> bytes) {
                 "fortran_order=True is not supported; save with np.ascontiguousarray");
   }
   AAT_TRY(const std::size_t expected, data_size(layout.dtype, header.shape, ErrorCode::parse));
-  AAT_CHECK(check_data_size(expected, bytes.size() - layout.data_offset));
+  AAT_CHECK(check_data_size(expected, total_size - layout.data_offset));
   layout.shape = std::move(header.shape);
   return layout;
 }
@@ -495,16 +501,22 @@ template Expected<std::span<const std::int32_t>> NpyArray::as<std::int32_t>() co
 template Expected<std::span<const std::uint8_t>> NpyArray::as<std::uint8_t>() const;
 
 Expected<NpyArray> parse_npy(std::span<const std::byte> bytes, std::string_view what) {
-  auto layout = parse_layout(bytes);
+  auto layout = parse_layout(bytes, bytes.size());
   if (!layout) return forward(std::move(layout), reading(what));
   const auto data = bytes.subspan(layout->data_offset);
   return NpyArray{layout->dtype, std::move(layout->shape), std::vector<std::byte>(data.begin(), data.end())};
 }
 
 Expected<NpyArray> read_npy(const std::filesystem::path& path) {
-  auto bytes = read_file(path);
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec)) {  // mapped: the header is checked before any data is read
+    AAT_TRY(const MappedNpy file, MappedNpy::open(path));
+    const auto data = file.data();
+    return NpyArray{file.header().dtype, file.header().shape, std::vector<std::byte>(data.begin(), data.end())};
+  }
+  auto bytes = read_file(path);  // pipes and devices cannot be mapped
   if (!bytes) return forward(std::move(bytes), reading(path.string()));
-  auto layout = parse_layout(*bytes);
+  auto layout = parse_layout(*bytes, bytes->size());
   if (!layout) return forward(std::move(layout), reading(path.string()));
   // Reuse the file buffer for the data instead of copying it: peak memory stays at one file.
   bytes->erase(bytes->begin(), bytes->begin() + static_cast<std::ptrdiff_t>(layout->data_offset));
@@ -535,6 +547,54 @@ Expected<void> write_npy(const std::filesystem::path& path, DType dtype, std::sp
 
 Expected<void> write_npy(const std::filesystem::path& path, const NpyArray& array) {
   return write_npy(path, array.dtype, array.shape, array.data);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mapped files
+
+struct MappedNpy::Mapping {
+  void* address = nullptr;
+  std::size_t length = 0;
+  ~Mapping() {
+    if (address) ::munmap(address, length);
+  }
+};
+
+Expected<MappedNpy> MappedNpy::open(const std::filesystem::path& path) {
+  const std::string where = reading(path.string());
+  std::error_code status_error;
+  const auto status = std::filesystem::status(path, status_error);
+  if (status.type() == std::filesystem::file_type::not_found)
+    return fail(ErrorCode::not_found, "file does not exist " + where);
+  if (std::filesystem::is_directory(status)) return fail(ErrorCode::io, "is a directory, not a file " + where);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(ErrorCode::io, "cannot open the file: " + errno_message(errno) + " " + where);
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return fail(ErrorCode::io, "not a regular file, cannot be mapped " + where);
+  }
+  MappedNpy file;
+  file.mapping_ = std::make_shared<Mapping>();
+  file.mapping_->length = static_cast<std::size_t>(info.st_size);
+  if (file.mapping_->length > 0) {
+    void* address = ::mmap(nullptr, file.mapping_->length, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (address == MAP_FAILED) {
+      const int error = errno;
+      ::close(fd);
+      return fail(ErrorCode::io, "cannot map the file: " + errno_message(error) + " " + where);
+    }
+    file.mapping_->address = address;
+  }
+  ::close(fd);  // the mapping keeps the file
+  const std::span<const std::byte> bytes(static_cast<const std::byte*>(file.mapping_->address), file.mapping_->length);
+  auto layout = parse_layout(bytes, bytes.size());  // touches the header's pages only
+  if (!layout) return forward(std::move(layout), where);
+  file.header_ = NpyHeader{layout->dtype, std::move(layout->shape), layout->data_offset,
+                           bytes.size() - layout->data_offset};
+  file.data_ = bytes.subspan(layout->data_offset);
+  file.path_ = path;
+  return file;
 }
 
 std::string shape_to_string(std::span<const std::int64_t> shape) {

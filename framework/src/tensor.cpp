@@ -25,8 +25,19 @@ Expected<Tensor> Tensor::from_npy(const std::shared_ptr<Context>& context, const
 }
 
 Expected<Tensor> Tensor::load_npy(const std::shared_ptr<Context>& context, const std::filesystem::path& path) {
-  AAT_TRY(auto array, read_npy(path));
-  return with_context(from_npy(context, array), fmt::format("loading '{}'", path.string()));
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {  // a pipe: read it whole
+    AAT_TRY(auto array, read_npy(path));
+    return with_context(from_npy(context, array), fmt::format("loading '{}'", path.string()));
+  }
+  // The header decides first (a tensor the device cannot hold is refused before any data is
+  // read); then the mapped data goes straight into the device buffer.
+  AAT_TRY(const MappedNpy file, MappedNpy::open(path));
+  const std::string what = fmt::format("loading '{}' ({}[{}])", path.string(), to_string(file.header().dtype),
+                                       shape_to_string(file.header().shape));
+  AAT_TRY(auto tensor, with_context(create(context, file.header().dtype, file.header().shape), what));
+  AAT_CHECK(with_context(tensor.upload(file.data()), what));
+  return tensor;
 }
 
 std::int64_t Tensor::dim(std::int64_t axis) const {

@@ -3,35 +3,63 @@
     import numpy as np, aat
     q = k = v = np.random.rand(1, 8, 128, 64).astype(np.float32)
     o = aat.attention(q, k, v, causal=True)
+    o = aat.scaled_dot_product_attention(q, k, v, is_causal=True)   # PyTorch's signature and semantics
 
-NumPy arrays in and out: inputs are uploaded straight from their memory, results downloaded
-straight into new arrays. Device work runs with the GIL released; an aat.Context (and the
-default one) may be shared by several Python threads. Errors raise aat.Error (a RuntimeError)
-carrying the framework's message; e.code names the error ("size_mismatch", "not_found", ...).
+Arrays in: NumPy arrays (float32, float16, int32, uint8), CPU torch tensors and other DLPack
+producers, anything with __array__ or the buffer protocol (memoryview, array.array), and nested
+lists of numbers (floats become float32, ints int32). Inputs are uploaded straight from their
+memory, results downloaded straight into new NumPy arrays. Device work runs with the GIL
+released; an aat.Context (and the default one) may be shared by several Python threads. Errors
+raise aat.Error (a RuntimeError) carrying the framework's message; e.code names the error
+("size_mismatch", "not_found", ...). No error message prints an array's contents.
 """
 
 import atexit as _atexit
+import functools as _functools
 
 from . import _aat
-from ._aat import (  # noqa: F401  (re-exported)
-    Context,
-    Error,
-    attention,
-    default_context,
-    devices,
-    plugins,
-    run,
-    run_command,
-)
+from ._aat import Context, Error  # noqa: F401  (re-exported)
+from ._sdpa import scaled_dot_product_attention as _scaled_dot_product_attention
 
 __version__ = _aat.version()
 __all__ = [
     "Context", "Error", "adaptive_attention", "attention", "default_context", "devices", "flow",
-    "geodesic", "plugins", "run", "run_command", "__version__",
+    "geodesic", "plugins", "run", "run_command", "scaled_dot_product_attention", "__version__",
 ]
 
-# Close the default context before the interpreter tears down (not in a static destructor).
+# Close the default contexts before the interpreter tears down (not in a static destructor).
 _atexit.register(_aat._reset_default_context)
+
+
+def _describe(value):
+    """A short description of an argument: its type, dtype and shape, never its contents."""
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+    if shape is not None and dtype is not None:
+        return f"{type(value).__name__}(dtype={dtype}, shape={tuple(shape)})"
+    if isinstance(value, (bool, int, float)) or value is None:
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 40 else f"str of {len(value)} characters"
+    if isinstance(value, (list, tuple, dict)):
+        return f"{type(value).__name__} of {len(value)} items"
+    return type(value).__name__
+
+
+def _guard(function):
+    """pybind11 answers a wrong argument type with every argument's repr, whole arrays included;
+    this keeps its list of accepted signatures and describes the arguments by type and shape."""
+    @_functools.wraps(function)
+    def call(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except TypeError as error:
+            text = str(error)
+            if "incompatible function arguments" not in text:
+                raise
+            given = [_describe(a) for a in args] + [f"{k}={_describe(v)}" for k, v in kwargs.items()]
+            head = text.split("\n\nInvoked with:")[0]
+            raise TypeError(f"{head}\n\nInvoked with: {', '.join(given)}") from None
+    return call
 
 
 def _not_built(name, plugin):
@@ -43,8 +71,13 @@ def _not_built(name, plugin):
     return missing
 
 
-geodesic = getattr(_aat, "geodesic", None) or _not_built("geodesic", "geodesic")
-flow = getattr(_aat, "flow", None) or _not_built("flow", "flow")
-
-
-adaptive_attention = getattr(_aat, "adaptive_attention", None) or _not_built("adaptive_attention", "adaptive")
+attention = _guard(_aat.attention)
+default_context = _guard(_aat.default_context)
+devices = _guard(_aat.devices)
+plugins = _guard(_aat.plugins)
+run = _guard(_aat.run)
+run_command = _guard(_aat.run_command)
+scaled_dot_product_attention = _guard(_scaled_dot_product_attention)
+geodesic = _guard(getattr(_aat, "geodesic", None) or _not_built("geodesic", "geodesic"))
+flow = _guard(getattr(_aat, "flow", None) or _not_built("flow", "flow"))
+adaptive_attention = _guard(getattr(_aat, "adaptive_attention", None) or _not_built("adaptive_attention", "adaptive"))

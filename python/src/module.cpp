@@ -71,9 +71,10 @@ struct ContextHandle {
 };
 using ContextPtr = std::shared_ptr<ContextHandle>;
 
-ContextPtr make_context(const std::string& device) {
+ContextPtr make_context(const std::string& device, bool robust_buffer_access) {
   aat::ContextOptions options;
   options.device = device;
+  options.robust_buffer_access = robust_buffer_access;
   auto ctx = std::make_shared<ContextHandle>();
   {
     py::gil_scoped_release nogil;
@@ -86,13 +87,22 @@ ContextPtr make_context(const std::string& device) {
 
 std::mutex default_mutex;
 ContextPtr default_ctx;
+ContextPtr default_robust_ctx;
 
 // The default context (AAT_DEVICE, else the best device), opened on first use. The GIL stays
 // held while it is created, so two threads never race to create it.
 ContextPtr default_context() {
   std::lock_guard lock(default_mutex);
-  if (!default_ctx) default_ctx = make_context("");
+  if (!default_ctx) default_ctx = make_context("", false);
   return default_ctx;
+}
+
+// The context aat.run uses when given none: the default device with robust buffer access, so a
+// shader indexing past an array reads 0 (or a value of that array) instead of other memory.
+ContextPtr default_robust_context() {
+  std::lock_guard lock(default_mutex);
+  if (!default_robust_ctx) default_robust_ctx = make_context("", true);
+  return default_robust_ctx;
 }
 
 ContextPtr context_or_default(const std::optional<ContextPtr>& context) {
@@ -177,10 +187,66 @@ py::dtype numpy_dtype(aat::DType dtype) {
 
 std::string dtype_name(const py::dtype& dt) { return py::str(static_cast<const py::object&>(dt)); }
 
+std::string type_name(py::handle object) {
+  return py::str(py::type::handle_of(object).attr("__qualname__")).cast<std::string>();
+}
+
+// `object` as a NumPy array, sharing its memory where it can:
+//  - a NumPy array as it is;
+//  - a DLPack producer (a torch.Tensor, a CuPy or JAX array...) through numpy.from_dlpack, when its
+//    memory is the CPU's; a tensor that requires grad is refused (AAT computes no gradients);
+//  - anything else np.asarray takes (an object with __array__, a buffer such as a memoryview or
+//    array.array) with its own dtype;
+//  - a (nested) list or tuple of Python numbers, whose floats become float32 and whose ints become
+//    int32 (Python numbers have no width; AAT's kernels take 32-bit values).
+// Errors name the argument and the type, never the contents.
+py::array as_numpy(py::handle object, const std::string& what) {
+  if (py::isinstance<py::array>(object)) return py::reinterpret_borrow<py::array>(object);
+  const auto numpy = py::module_::import("numpy");
+  if (py::hasattr(object, "__dlpack__")) {
+    if (py::hasattr(object, "requires_grad") && py::bool_(object.attr("requires_grad")))
+      throw py::type_error(what + ": the " + type_name(object) + " requires grad, and AAT computes no gradients: pass " +
+                           "tensor.detach()");
+    if (py::hasattr(object, "__dlpack_device__")) {
+      const auto device = object.attr("__dlpack_device__")().cast<py::tuple>();
+      if (device.size() >= 1 && device[0].cast<int>() != 1)  // kDLCPU
+        throw py::type_error(what + ": the " + type_name(object) + " lives on a device other than the CPU (DLPack "
+                             "device type " + std::to_string(device[0].cast<int>()) + "); AAT runs on its own Vulkan " +
+                             "device and reads host memory: pass tensor.cpu()");
+    }
+    try {
+      return numpy.attr("from_dlpack")(object).cast<py::array>();
+    } catch (py::error_already_set& e) {
+      std::string reason = e.what();
+      reason = reason.substr(0, reason.find('\n'));
+      const std::string dtype = py::hasattr(object, "dtype") ? std::string(py::str(object.attr("dtype"))) : "?";
+      throw py::type_error(what + ": the " + type_name(object) + " (dtype " + dtype + ") cannot be read through " +
+                           "DLPack: " + reason + "; AAT takes float32, float16, int32 and uint8");
+    }
+  }
+  const bool python_sequence = PyList_Check(object.ptr()) || PyTuple_Check(object.ptr());
+  py::array array = py::array::ensure(object);
+  if (!array || array.dtype().kind() == 'O' || array.dtype().kind() == 'U' || array.dtype().kind() == 'S')
+    throw py::type_error(what + ": expected an array (a NumPy array, a CPU torch tensor, anything with __array__ or " +
+                         "__dlpack__, a buffer such as a memoryview, or a nested list of numbers), got " +
+                         type_name(object));
+  if (python_sequence) {
+    if (array.dtype().kind() == 'f') array = array.attr("astype")(numpy.attr("float32")).cast<py::array>();
+    if (array.dtype().kind() == 'i' && array.dtype().itemsize() > 4) {
+      const auto int32 = numpy.attr("iinfo")(numpy.attr("int32"));
+      const auto outside = numpy.attr("logical_or")(numpy.attr("less")(array, int32.attr("min")),
+                                                    numpy.attr("greater")(array, int32.attr("max")));
+      if (py::bool_(numpy.attr("any")(outside)))
+        throw py::value_error(what + ": a list of integers outside the int32 range");
+      array = array.attr("astype")(numpy.attr("int32")).cast<py::array>();
+    }
+  }
+  return array;
+}
+
 HostArray host_array(py::handle object, const std::string& what, std::optional<aat::DType> required = {}) {
   HostArray h;
-  h.array = py::array::ensure(object);
-  if (!h.array) throw py::type_error(what + ": expected a NumPy array (or something np.asarray accepts)");
+  h.array = as_numpy(object, what);
   if (!(h.array.flags() & py::array::c_style))
     h.array = py::module_::import("numpy").attr("ascontiguousarray")(h.array).cast<py::array>();
   const auto dtype = dtype_of(h.array.dtype());
@@ -195,6 +261,14 @@ HostArray host_array(py::handle object, const std::string& what, std::optional<a
   h.data = static_cast<const std::byte*>(h.array.data());
   h.bytes = static_cast<std::size_t>(h.array.nbytes());
   return h;
+}
+
+// Key lengths: any integer array-like, as int32 (values checked by the attention call).
+py::array int32_lengths(py::handle object) {
+  py::array array = as_numpy(object, "key_lengths");
+  if (array.dtype().kind() != 'i' && array.dtype().kind() != 'u')
+    throw py::type_error("key_lengths: expected integers, got dtype " + dtype_name(array.dtype()));
+  return array.attr("astype")(py::module_::import("numpy").attr("int32")).cast<py::array>();
 }
 
 // Device tensor with the array's contents: one copy, host memory -> device (call without the GIL).
@@ -232,8 +306,7 @@ py::object attention(py::handle q, py::handle k, py::handle v, bool causal, std:
   const HostArray hq = host_array(q, "q"), hk = host_array(k, "k"), hv = host_array(v, "v");
   std::optional<HostArray> hlen, hbias;
   if (!key_lengths.is_none())
-    hlen = host_array(py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>::ensure(key_lengths),
-                      "key_lengths", aat::DType::i32);
+    hlen = host_array(int32_lengths(key_lengths), "key_lengths", aat::DType::i32);
   if (!bias.is_none()) hbias = host_array(bias, "bias", aat::DType::f32);
 
   aat::attention::AttentionResult result;
@@ -273,8 +346,7 @@ py::object adaptive_attention(py::handle q, py::handle k, py::handle v, bool cau
   const HostArray hq = host_array(q, "q"), hk = host_array(k, "k"), hv = host_array(v, "v");
   std::optional<HostArray> hlen;
   if (!key_lengths.is_none())
-    hlen = host_array(py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>::ensure(key_lengths),
-                      "key_lengths", aat::DType::i32);
+    hlen = host_array(int32_lengths(key_lengths), "key_lengths", aat::DType::i32);
   aat::adaptive::AdaptiveResult result;
   std::string report_json;
   {
@@ -357,7 +429,7 @@ struct OutputSpec {
 
 py::dict run(const std::string& shader, py::dict bindings, py::object outputs, py::object push, py::object spec,
              py::object grid, std::optional<ContextPtr> context) {
-  const ContextPtr ctx = context_or_default(context);
+  const ContextPtr ctx = context && *context ? *context : default_robust_context();
   std::vector<std::pair<std::string, HostArray>> inputs;
   for (auto [key, value] : bindings) {
     const std::string name = py::str(key);
@@ -582,8 +654,12 @@ PYBIND11_MODULE(_aat, m) {
   m.def("devices", &devices, "Every Vulkan device: a list of dicts; 'default' marks the one AAT picks.");
 
   py::class_<ContextHandle, ContextPtr>(m, "Context", "A Vulkan device opened for AAT; share it freely across threads.")
-      .def(py::init(&make_context), py::arg("device") = "",
-           "device: index or name substring; '' = AAT_DEVICE, else the best device")
+      .def(py::init(&make_context), py::arg("device") = "", py::arg("robust_buffer_access") = false,
+           "device: index or name substring; '' = AAT_DEVICE, else the best device. robust_buffer_access: "
+           "enable the device's robustBufferAccess where offered (reads past a buffer give 0 or a value "
+           "inside it, writes never leave it)")
+      .def_property_readonly("robust_buffer_access",
+                             [](const ContextHandle& c) { return c.context->device().features.robust_buffer_access; })
       .def_property_readonly("device", [](const ContextHandle& c) { return device_dict(c.context->device()); })
       .def_property_readonly("name", [](const ContextHandle& c) { return c.context->device().name; })
       .def_property_readonly("validation", [](const ContextHandle& c) { return c.context->validation_enabled(); })
@@ -599,10 +675,14 @@ PYBIND11_MODULE(_aat, m) {
       })
       .def("__repr__", [](const ContextHandle& c) { return "<aat.Context " + c.context->device().name + ">"; });
 
+  m.def("_as_numpy", [](py::handle object, const std::string& what) { return as_numpy(object, what); },
+        py::arg("object"), py::arg("what"),
+        "object as a NumPy array the way every aat function reads its array arguments (for aat's Python half).");
   m.def("default_context", &default_context, "The context module functions use when given none (opened on first use).");
   m.def("_reset_default_context", [] {
     std::lock_guard lock(default_mutex);
     default_ctx.reset();
+    default_robust_ctx.reset();
   });
 
   m.def("attention", &attention, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("causal") = false,
@@ -627,6 +707,8 @@ zero-filled array for a binding that is no input. A list of input names works to
 push: {member: value} push constants (bool, int, float, a sequence for vectors/arrays, or text
 parsed as the shader's type). spec: {name or id: value} specialization constants.
 grid: invocations per axis (int or up to 3 ints); ceil(grid / local size) workgroups run.
+context: default a context on the default device with robust buffer access (reads past the end
+of an array give 0 on lavapipe, or a value inside that array elsewhere; writes never leave it).
 Returns {output name: array}.)doc");
 #if AAT_PY_HAVE_GEODESIC
   m.def("geodesic", &geodesic, py::arg("phi"), py::arg("states"), py::kw_only(), py::arg("steps"), py::arg("dt"),

@@ -6,6 +6,7 @@
 
 #include "aat/plugin.hpp"
 #include "commands.hpp"
+#include "suggest.hpp"
 
 namespace aat::cli {
 
@@ -15,14 +16,20 @@ int run_plugin_command(GlobalOptions& global, const std::string& target, std::ve
   const PluginCommand* command = registry.find_command(target, &owner);
   if (!command) {
     std::string known;
+    std::vector<std::string> names;
     for (const auto& plugin : registry.plugins())
-      for (const auto& c : plugin.commands) known += (known.empty() ? "" : ", ") + c.name;
+      for (const auto& c : plugin.commands) {
+        known += (known.empty() ? "" : ", ") + c.name;
+        names.push_back(c.name);
+      }
     std::string problems;
     for (const auto& problem : registry.problems()) problems += "\n  skipped: " + problem.error.what();
+    const auto guess = closest_name(target, names);
     report(global, Error(ErrorCode::not_found,
-                         fmt::format("no shader file or plugin command named '{}' (a shader file ends in .comp, .glsl "
-                                     "or .spv); plugin commands: {}{}",
-                                     target, known.empty() ? "none found" : known, problems)));
+                         fmt::format("no shader file or plugin command named '{}'{} (a shader file ends in .comp, "
+                                     ".glsl or .spv); plugin commands: {}{}",
+                                     target, guess ? fmt::format("; did you mean '{}'?", *guess) : std::string(),
+                                     known.empty() ? "none found" : known, problems)));
     return 1;
   }
   const std::string program = "aat run " + target;

@@ -23,7 +23,8 @@ nlohmann::json version_json();
 
 // Prints "aat: error: ..." to stderr and sets the exit code.
 void report(GlobalOptions& global, const Error& error);
-Expected<std::shared_ptr<Context>> open_context(const GlobalOptions& global);
+// robust_buffer_access: enable it where the device offers it (ContextOptions::robust_buffer_access).
+Expected<std::shared_ptr<Context>> open_context(const GlobalOptions& global, bool robust_buffer_access = false);
 
 void add_devices_command(CLI::App& app, GlobalOptions& global);
 void add_reflect_command(CLI::App& app, GlobalOptions& global);

@@ -9,9 +9,10 @@ void report(GlobalOptions& global, const Error& error) {
   global.exit_code = 1;
 }
 
-Expected<std::shared_ptr<Context>> open_context(const GlobalOptions& global) {
+Expected<std::shared_ptr<Context>> open_context(const GlobalOptions& global, bool robust_buffer_access) {
   ContextOptions options;
   options.device = global.device;
+  options.robust_buffer_access = robust_buffer_access;
   return Context::create(options);
 }
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "suggest.hpp"
 #include "aat/version.hpp"
 
 int main(int argc, char** argv) {
@@ -25,6 +26,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (const auto message = aat::cli::unknown_command_message(app, argc, argv)) {
+      fmt::print(stderr, "aat: error: {}\n", *message);
+      return 1;
+    }
     return app.exit(e);
   }
   return global.exit_code;

@@ -13,6 +13,7 @@
 #include "aat/kernel_family.hpp"
 #include "aat/memory.hpp"
 #include "aat/npy.hpp"
+#include "aat/progress.hpp"
 #include "aat/reflect.hpp"
 #include "aat/shader.hpp"
 #include "aat/shader_run.hpp"

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -27,8 +28,39 @@ struct NpyArray {
   Expected<std::span<const T>> as() const;
 };
 
+// What a .npy header says about the data after it.
+struct NpyHeader {
+  DType dtype = DType::f32;
+  std::vector<std::int64_t> shape;
+  std::uint64_t data_offset = 0;  // where the data starts in the file
+  std::uint64_t data_bytes = 0;   // element_count * size_of(dtype), checked against the file's size
+};
+
+// A .npy file mapped read-only into memory (mmap): open() parses and checks the header, and the
+// file's length against it, touching only the header's pages; the data is read from disk when
+// (and only where) data() is read, and never counts as memory the process allocated. So a
+// caller can refuse an array from its header (too large for the device, wrong shape) before a
+// byte of it is read. Copies share the mapping, which lives until the last copy goes.
+class MappedNpy {
+ public:
+  static Expected<MappedNpy> open(const std::filesystem::path& path);
+
+  const NpyHeader& header() const { return header_; }
+  std::span<const std::byte> data() const { return data_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  struct Mapping;
+  std::shared_ptr<Mapping> mapping_;
+  NpyHeader header_;
+  std::span<const std::byte> data_;
+  std::filesystem::path path_;
+};
+
 // Errors name the file and the problem: truncated header or data, Fortran order, an
 // unsupported dtype such as '<f8' (with the list of supported ones), a malformed header.
+// Regular files are read through MappedNpy (header checked before the data is read); pipes and
+// other files that cannot be mapped are read to their end.
 Expected<NpyArray> read_npy(const std::filesystem::path& path);
 Expected<NpyArray> parse_npy(std::span<const std::byte> bytes, std::string_view what = "<memory>");
 

@@ -23,7 +23,9 @@ class Tensor {
                                  std::vector<std::int64_t> shape, MemoryKind kind = MemoryKind::device);
   // A new device tensor holding the array's data.
   static Expected<Tensor> from_npy(const std::shared_ptr<Context>& context, const NpyArray& array);
-  // read_npy + from_npy; errors name the file.
+  // A .npy file as a tensor: the header is checked (and the tensor created, so a size the
+  // device cannot hold is refused) before any data is read; the data is mapped (MappedNpy) and
+  // copied straight into the device buffer. Errors name the file.
   static Expected<Tensor> load_npy(const std::shared_ptr<Context>& context, const std::filesystem::path& path);
   template <class T>
   static Expected<Tensor> from_values(const std::shared_ptr<Context>& context, DType dtype,

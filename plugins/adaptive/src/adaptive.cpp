@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "aat/attention/loop_limit.hpp"
 #include "aat/bindings.hpp"
 #include "adaptive/adaptive_f16.bindings.hpp"
 #include "adaptive/adaptive_f32.bindings.hpp"
@@ -70,13 +71,22 @@ Workgroups grid_2d(std::uint32_t groups) {
 
 }  // namespace
 
-std::optional<std::uint32_t> exact_splits(const DeviceInfo& device, const attention::AttentionShape& shape) {
-  if (device.type != DeviceType::cpu) return std::nullopt;
-  const attention::Tiling t = attention::optimize_tiling(device, shape, false);
-  const double per_workgroup = 4.0 * static_cast<double>(t.block_q) * static_cast<double>(shape.head_dim) *
-                               static_cast<double>(shape.kv_len);
-  const auto splits = static_cast<std::uint32_t>(std::ceil(per_workgroup / router::kCpuWorkgroupFlops));
-  return std::max(splits, t.splits);
+std::uint32_t max_item_slots(const DeviceInfo& device, std::uint32_t block_q, std::uint32_t block_kv,
+                             std::uint32_t head_dim, std::uint32_t workgroup, std::uint32_t block_k) {
+  if (!attention::has_loop_iteration_limit(device)) return std::numeric_limits<std::uint32_t>::max();
+  // Per key tile adaptive_forward.glsl runs attention_forward's loops plus the slot-table walk
+  // (at most one step per slot, for the slot finders and for the cursor).
+  const std::uint64_t per_tile =
+      attention::forward_iterations_per_tile(block_q, block_kv, head_dim, workgroup) + 2 * (std::uint64_t{block_kv} + 1);
+  const std::uint64_t fixed = attention::forward_iterations_fixed(block_q, head_dim, workgroup) + 256 / workgroup + 1;
+  const auto budget =
+      static_cast<std::uint64_t>(attention::kLoopBudgetShare * static_cast<double>(attention::kLlvmpipeLoopIterations));
+  const std::uint64_t tiles = (budget - std::min(budget, fixed)) / per_tile;
+  // An item closes at a block boundary once it holds item_slots, so it may hold up to
+  // item_slots + block_k - 1 slots: keep that within the tiles.
+  const std::uint64_t slots = tiles * block_kv;
+  const std::uint64_t most = slots > block_k ? (slots - block_k) / block_k * block_k : 0;
+  return static_cast<std::uint32_t>(std::max<std::uint64_t>(most, block_k));
 }
 
 double information_flow_quality(std::span<const float> o, std::span<const float> exact) {
@@ -195,14 +205,26 @@ Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k
     result.pyramid_flops = 2.0 * static_cast<double>(k.element_count()) * 2.0;  // K and V, x2 and x4: one add each
   }
   router::RouterOptions ro;
-  ro.item_slots = options.item_slots;
+  const std::uint32_t most = max_item_slots(context_->device(), tiles.block_q, tiles.block_kv,
+                                            static_cast<std::uint32_t>(shape.head_dim), tiles.workgroup, options.block_k);
+  if (options.item_slots > most)
+    return fail(ErrorCode::unsupported,
+                fmt::format("item_slots = {} is too many on device '{}': one work item may hold at most {} key slots "
+                            "(Br = {}, Bc = {}, D = {}), because llvmpipe (lavapipe) ends every loop of a shader "
+                            "invocation after {} loop iterations in all and the softmax would be silently truncated",
+                            options.item_slots, context_->device().name, most, tiles.block_q, tiles.block_kv,
+                            shape.head_dim, attention::kLlvmpipeLoopIterations));
+  ro.item_slots = options.item_slots ? options.item_slots
+                                     : std::min(most, router::device_item_slots(context_->device(), result.map.grid));
   AAT_TRY(const router::Plan plan, router_->record_plan(stream, result.map, ro));
   result.item_slots = plan.item_slots;
 
   Tensor partial_o, partial_state;
   if (plan.partial_capacity > 0) {
-    AAT_TRY(partial_o, Tensor::create(context_, DType::f32, {plan.partial_capacity, tiles.block_q, shape.head_dim}));
-    AAT_TRY(partial_state, Tensor::create(context_, DType::f32, {plan.partial_capacity, tiles.block_q, 2}));
+    AAT_TRY(partial_o, with_context(Tensor::create(context_, DType::f32, {plan.partial_capacity, tiles.block_q, shape.head_dim}),
+                                    "adaptive attention's partial states 'partial O' (f32 [items of split rows, Br, D])"));
+    AAT_TRY(partial_state, with_context(Tensor::create(context_, DType::f32, {plan.partial_capacity, tiles.block_q, 2}),
+                                        "adaptive attention's partial states '(m, l)' (f32 [items of split rows, Br, 2])"));
   }
   const Buffer& unused = pipelines_->placeholder;
   if (plan.item_capacity > 0) {
@@ -265,8 +287,6 @@ Expected<Report> AdaptiveAttention::report(const Tensor& q, const Tensor& k, con
   exact_options.scale = options.scale;
   exact_options.key_lengths = options.key_lengths;
   exact_options.path = baseline_path;
-  AAT_TRY(const attention::AttentionShape shape, attention::check_inputs(q, k, v, exact_options));
-  exact_options.splits = exact_splits(context_->device(), shape);
   AAT_TRY(auto exact, exact_->run(q, k, v, exact_options));
   AAT_TRY(auto want, exact.out.download_f32());
   AAT_TRY(auto got, result.out.download_f32());

@@ -24,9 +24,12 @@ nlohmann::json level_shares(const aat::pattern::LevelCounts& counts) {
   return j;
 }
 
-aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, Arguments& args) {
+aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, Arguments& args, aat::Progress& progress) {
+  progress.stage("reading q, k, v", 3);
   AAT_TRY(auto q, aat::Tensor::load_npy(context, args.q));
+  progress.advance(1);
   AAT_TRY(auto k, aat::Tensor::load_npy(context, args.k));
+  progress.advance(2);
   AAT_TRY(auto v, aat::Tensor::load_npy(context, args.v));
   auto& o = args.options;
   o.causal = args.causal;
@@ -36,8 +39,10 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, Arguments&
     AAT_TRY(lengths, aat::Tensor::load_npy(context, args.key_lengths));
     o.key_lengths = &lengths;
   }
+  progress.stage(fmt::format("adaptive attention (pattern, router, attention, merge) on {}", context->device().name));
   AAT_TRY(auto adaptive, aat::adaptive::AdaptiveAttention::create(context));
   AAT_TRY(auto result, adaptive.run(q, k, v, o));
+  progress.stage("writing " + args.out);
   AAT_CHECK(result.out.save_npy(args.out));
   if (!args.lse.empty()) {
     AAT_CHECK(result.lse.save_npy(args.lse));
@@ -47,10 +52,12 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, Arguments&
   }
   std::optional<aat::adaptive::Report> report;
   if (args.report) {
+    progress.stage("exact attention for the report");
     std::optional<aat::attention::KernelPath> path;
     if (args.baseline == "scalar") path = aat::attention::KernelPath::scalar;
     AAT_TRY(report, adaptive.report(q, k, v, o, result, path));
   }
+  progress.done();
   const auto& levels = result.cost.levels;
   if (args.json) {
     nlohmann::json j = {{"kernel", "adaptive-attention"},
@@ -117,14 +124,16 @@ int run_adaptive(const aat_host* host, int argc, const char* const* argv) {
   app.add_option("--item-slots", o.item_slots, "Router: key slots per work item (default: from the device)");
   app.add_option("--halo", o.halo, "Key tiles beside a block ranked full kept full (default 1)");
   app.add_option("--estimator", args.estimator, "Pattern: row (default) or tile")->check(CLI::IsMember({"row", "tile"}));
-  app.add_flag("!--no-variance", o.variance, "Pattern: leave out the variance term of the block scores");
+  app.add_flag_callback("--no-variance", [&o] { o.variance = false; }, "Pattern: leave out the variance term of the block scores");
   app.add_option("--variance-cap", o.variance_cap, "Largest variance term of a block score (default 8)");
   app.add_flag("--report", args.report, "Also run exact attention and print IFQ, CER, AE and the level shares");
   app.add_option("--baseline", args.baseline, "Exact kernel for --report: default or scalar (default: default)")
       ->check(CLI::IsMember({"default", "scalar"}));
   app.add_flag("--json", args.json, "Print a JSON report (ifq and ae with --report)");
   return aat::run_plugin_command(app, host, argc, argv,
-                                 [&](const std::shared_ptr<aat::Context>& context) { return run(context, args); });
+                                 [&](const std::shared_ptr<aat::Context>& context, aat::Progress& progress) {
+                                   return run(context, args, progress);
+                                 });
 }
 
 const aat_plugin_command kCommands[] = {

@@ -9,6 +9,7 @@
 // one more rounding of a mean: still within 1e-3 of |O| <= 4). A wrong mask, pool or merge
 // gives errors of order 1e-2 and more.
 #include "aat/adaptive/adaptive.hpp"
+#include "aat/attention/loop_limit.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -205,8 +206,8 @@ TEST_F(AdaptiveTest, DensePlanIsExactForDecode) {
   expect_matches_reference(c, random_inputs(c));
 }
 
-// 4096 keys per query row: one workgroup per query tile would do 33 MFLOP, past what lavapipe
-// computes correctly (router::kCpuWorkgroupFlops); the router's default items stay under it.
+// 4096 keys per query row: one workgroup per query tile would run past llvmpipe's loop limit
+// (adaptive::max_item_slots); the default items stay under it.
 TEST_F(AdaptiveTest, LongKeyRowsStayExactWithDefaultItems) {
   Case c;
   c.Nq = 64;
@@ -215,6 +216,30 @@ TEST_F(AdaptiveTest, LongKeyRowsStayExactWithDefaultItems) {
   c.options.mass = 1.0;
   const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
   EXPECT_GE(gpu.result.items, 2 * (context()->device().type == DeviceType::cpu ? 4 : 1));
+}
+
+// D = 128 has twice the loop iterations per key as D = 64: the cap follows the tiling.
+TEST_F(AdaptiveTest, LongKeyRowsStayExactAtHeadDim128) {
+  Case c;
+  c.Nq = 32;
+  c.Nk = 3000;
+  c.D = 128;
+  c.options.mass = 1.0;
+  expect_matches_reference(c, random_inputs(c));
+}
+
+TEST_F(AdaptiveTest, TooManyItemSlotsAreRefusedOnCpuDevices) {
+  if (!attention::has_loop_iteration_limit(context()->device())) GTEST_SKIP() << "not a CPU device";
+  Case c;
+  c.Nq = 32;
+  c.Nk = 8192;
+  c.options.mass = 1.0;
+  c.options.item_slots = 8192;
+  Device d = upload_case(c, random_inputs(c));
+  auto result = adaptive().run(d.q, d.k, d.v, d.options);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code(), ErrorCode::unsupported);
+  EXPECT_THAT(result.error().what(), ::testing::HasSubstr("65535 loop iterations"));
 }
 
 TEST_F(AdaptiveTest, CausalWithMoreQueriesThanKeysMasksEarlyRows) {

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "aat/attention/loop_limit.hpp"
 #include "aat/bindings.hpp"
 #include "attention/attention_cm2.bindings.hpp"
 #include "attention/attention_cm2_mma_rowsum.bindings.hpp"
@@ -20,6 +21,7 @@
 #include "attention/attention_f32.bindings.hpp"
 #include "attention/merge_f16.bindings.hpp"
 #include "attention/merge_f32.bindings.hpp"
+#include "query_chunks.hpp"
 
 namespace aat::attention {
 
@@ -185,8 +187,11 @@ Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, cons
   Tiling& tiling = plan.tiling;
   const std::uint64_t tiles = std::max<std::uint64_t>(1, (static_cast<std::uint64_t>(shape.kv_len) + tiling.block_kv - 1) / tiling.block_kv);
   if (options.splits) {
-    tiling.splits = static_cast<std::uint32_t>(std::min<std::uint64_t>(*options.splits, tiles));
-    tiling.reason += fmt::format("; splits forced to {}", tiling.splits);
+    AAT_TRY(tiling.splits, check_forced_splits(context_->device(), shape, tiling, *options.splits));
+    tiling.reason += tiling.splits == *options.splits
+                         ? fmt::format("; splits forced to {}", tiling.splits)
+                         : fmt::format("; splits forced to {}, clamped to {} (one per key tile)", *options.splits,
+                                       tiling.splits);
   }
   plan.tiles_per_split = ceil_div(tiles, tiling.splits);
   const ForwardKey key{tiling.path,
@@ -214,6 +219,9 @@ Expected<std::vector<KernelStatistic>> Attention::statistics(const Tensor& q, co
 Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const Tensor& v,
                                          const AttentionOptions& options) {
   AAT_TRY(Plan p, plan(q, k, v, options));
+  // A split workspace that would outgrow its budget (CPU devices, long keys): rows in chunks.
+  if (const std::int64_t rows = detail::query_chunk_rows(p.shape, p.tiling); rows < p.shape.q_len)
+    return detail::run_in_query_chunks(*this, q, k, v, options, p.shape, rows);
   const AttentionShape& shape = p.shape;
   AttentionResult result;
   result.flops = attention_flops(shape);
@@ -231,8 +239,11 @@ Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const
 
   Tensor partial_o, partial_state;  // split-K: per split and row, normalised o and (m, l)
   if (split) {
-    AAT_TRY(partial_o, Tensor::create(context_, DType::f32, {tiling.splits, static_cast<std::int64_t>(rows), shape.head_dim}));
-    AAT_TRY(partial_state, Tensor::create(context_, DType::f32, {tiling.splits, static_cast<std::int64_t>(rows), 2}));
+    const auto r = static_cast<std::int64_t>(rows);
+    AAT_TRY(partial_o, with_context(Tensor::create(context_, DType::f32, {tiling.splits, r, shape.head_dim}),
+                                    "the split-K workspace 'partial O' (f32 [splits, B Hq Nq, D])"));
+    AAT_TRY(partial_state, with_context(Tensor::create(context_, DType::f32, {tiling.splits, r, 2}),
+                                        "the split-K workspace 'partial (m, l)' (f32 [splits, B Hq Nq, 2])"));
   }
   const Buffer& unused = pipelines_->placeholder;
   Bindings bindings(kernel);

@@ -17,9 +17,12 @@ struct Arguments {
   std::optional<std::uint32_t> splits;
 };
 
-aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Arguments& args) {
+aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Arguments& args, aat::Progress& progress) {
+  progress.stage("reading q, k, v", 3);
   AAT_TRY(auto q, aat::Tensor::load_npy(context, args.q));
+  progress.advance(1);
   AAT_TRY(auto k, aat::Tensor::load_npy(context, args.k));
+  progress.advance(2);
   AAT_TRY(auto v, aat::Tensor::load_npy(context, args.v));
   aat::attention::AttentionOptions options;
   options.causal = args.causal;
@@ -34,12 +37,18 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Argu
     AAT_TRY(bias, aat::Tensor::load_npy(context, args.bias));
     options.bias = &bias;
   }
+  progress.stage(fmt::format("attention on {}", context->device().name));
   AAT_TRY(auto attention, aat::attention::Attention::create(context));
   AAT_TRY(auto result, attention.run(q, k, v, options));
+  progress.stage("writing " + args.out);
   AAT_CHECK(result.out.save_npy(args.out));
   if (!args.lse.empty()) {
     AAT_CHECK(result.lse.save_npy(args.lse));
   }
+  progress.done();
+  if (args.splits && result.tiling.splits != *args.splits)
+    fmt::print(stderr, "aat: note: --splits {} clamped to {}: Nk = {} keys make {} key tiles of Bc = {}, one split each\n",
+               *args.splits, result.tiling.splits, k.dim(2), result.tiling.splits, result.tiling.block_kv);
   if (args.json) {
     nlohmann::json report = {{"kernel", "attention"},
                              {"device", context->device().name},
@@ -75,10 +84,15 @@ int run_attention(const aat_host* host, int argc, const char* const* argv) {
   app.add_option("--scale", args.scale, "Score scale (default 1/sqrt(D))");
   app.add_option("--key-lengths", args.key_lengths, "i32 [B] .npy: keys j >= length[b] are masked");
   app.add_option("--bias", args.bias, "f32 .npy broadcastable from [B or 1, H or 1, Nq, Nk], added to the scores");
-  app.add_option("--splits", args.splits, "Force the K-split count (default: chosen by optimize_tiling)");
+  app.add_option("--splits", args.splits,
+                 "Force the K-split count (default: chosen by optimize_tiling). At most one split per key tile "
+                 "(more are clamped, with a note); on a CPU device at least what llvmpipe's loop limit needs "
+                 "(fewer are refused)");
   app.add_flag("--json", args.json, "Print a JSON report: kernel, device, tiling, flops, gpu_ms");
   return aat::run_plugin_command(app, host, argc, argv,
-                                 [&](const std::shared_ptr<aat::Context>& context) { return run(context, args); });
+                                 [&](const std::shared_ptr<aat::Context>& context, aat::Progress& progress) {
+                                   return run(context, args, progress);
+                                 });
 }
 
 const aat_plugin_command kCommands[] = {

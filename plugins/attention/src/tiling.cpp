@@ -1,5 +1,7 @@
 #include "aat/attention/tiling.hpp"
 
+#include "aat/attention/loop_limit.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <thread>
@@ -165,24 +167,18 @@ void choose_splits(const DeviceInfo& device, const AttentionShape& shape, Tiling
   const std::uint64_t tiles = ceil_div(static_cast<std::uint64_t>(std::max<std::int64_t>(shape.kv_len, 1)), t.block_kv);
   // Decode workgroups are one subgroup each: a device holds many more of them at once.
   const std::uint64_t parallelism = std::uint64_t{device_parallelism(device)} * (decode ? 8 : 1);
-  // lavapipe (Mesa 22.3) returns wrong results when one workgroup does more than ~14 MFLOP
-  // (seen: N = 1800, D = 64 unsplit). On CPU devices each split covers at most 1024 keys; a
-  // decode workgroup (up to 16 rows of D up to 256) at most rows x keys x D x 4 <= 8.4 MFLOP.
-  const std::uint64_t cpu_keys =
-      decode ? std::min<std::uint64_t>(1024, 8'400'000 / (4ull * t.block_q * static_cast<std::uint64_t>(shape.head_dim)))
-             : 1024;
-  if (device.type == DeviceType::cpu && static_cast<std::uint64_t>(shape.kv_len) > cpu_keys) {
-    const std::uint64_t cap = std::max<std::uint64_t>(1, cpu_keys / t.block_kv);
-    const std::uint64_t per_split = std::min<std::uint64_t>(cap, tiles);
-    t.splits = static_cast<std::uint32_t>(ceil_div(tiles, per_split));
-    why += fmt::format("; CPU device: {} splits of at most {} keys (a lavapipe workaround)", t.splits,
-                       per_split * t.block_kv);
-    return;
+  // llvmpipe ends every loop of an invocation after 65535 iterations in all (loop_limit.hpp):
+  // on a CPU device each split streams no more key tiles than that budget allows. More splits
+  // may still follow below, to fill the device.
+  if (const std::uint32_t needed = min_splits(device, shape, t); needed > 1) {
+    t.splits = needed;
+    why += fmt::format("; CPU device: {} splits of at most {} keys (llvmpipe's loop limit)", t.splits,
+                       ceil_div(tiles, needed) * t.block_kv);
   }
-  if (groups > 0 && groups < parallelism && tiles >= 4) {
+  if (groups > 0 && groups * t.splits < parallelism && tiles >= 4) {
     const std::uint64_t wanted = ceil_div(parallelism, groups);
     const std::uint64_t splits = std::min<std::uint64_t>({wanted, decode ? tiles : tiles / 2, std::uint64_t{decode ? 256u : 64u}});
-    if (splits > 1) {
+    if (splits > t.splits) {
       const std::uint64_t per_split = ceil_div(tiles, splits);
       t.splits = static_cast<std::uint32_t>(ceil_div(tiles, per_split));
       why += fmt::format("; {} workgroups cannot fill {} slots, so {} K tiles are split {} ways", groups, parallelism,

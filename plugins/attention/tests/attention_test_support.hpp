@@ -196,32 +196,45 @@ class AttentionKernel : public aat::testing::DeviceTest {
     return *attention_;
   }
 
+  // A case's inputs on the device; options() points at the masks held here.
+  struct DeviceInputs {
+    Tensor q, k, v, lengths, bias;
+    AttentionOptions plain;  // without the mask pointers
+    AttentionOptions options() const {
+      AttentionOptions o = plain;
+      if (lengths) o.key_lengths = &lengths;
+      if (bias) o.bias = &bias;
+      return o;
+    }
+  };
+
   // `extra` carries what a Case does not describe (a tiling override).
-  GpuRun run(const Case& c, const Inputs& in, const AttentionOptions& extra = {}) {
+  DeviceInputs to_device(const Case& c, const Inputs& in, const AttentionOptions& extra = {}) {
     const auto ctx = context();
-    Tensor q = upload(ctx, c.dtype, c.q_shape(), in.q);
-    Tensor k = upload(ctx, c.dtype, c.kv_shape(), in.k);
-    Tensor v = upload(ctx, c.dtype, c.kv_shape(), in.v);
-    Tensor lengths, bias;
-    AttentionOptions options = extra;
-    options.causal = c.causal;
-    options.scale = c.scale;
-    options.splits = c.splits;
-    options.path = c.path ? c.path : forced_path(ctx->device(), c);
+    DeviceInputs d;
+    d.q = upload(ctx, c.dtype, c.q_shape(), in.q);
+    d.k = upload(ctx, c.dtype, c.kv_shape(), in.k);
+    d.v = upload(ctx, c.dtype, c.kv_shape(), in.v);
+    d.plain = extra;
+    d.plain.causal = c.causal;
+    d.plain.scale = c.scale;
+    d.plain.splits = c.splits;
+    d.plain.path = c.path ? c.path : forced_path(ctx->device(), c);
     if (const char* variant = std::getenv("AAT_ATTENTION_VARIANT"); variant && *variant) {
-      const KernelPath path = options.path ? *options.path : optimize_tiling(ctx->device(), shape_of(c)).path;
-      if (path == KernelPath::cooperative_matrix2 && !options.tiling.variant)
-        options.tiling.variant = static_cast<std::uint32_t>(std::stoul(variant));
+      const KernelPath path = d.plain.path ? *d.plain.path : optimize_tiling(ctx->device(), shape_of(c)).path;
+      if (path == KernelPath::cooperative_matrix2 && !d.plain.tiling.variant)
+        d.plain.tiling.variant = static_cast<std::uint32_t>(std::stoul(variant));
     }
-    if (!c.lengths.empty()) {
-      lengths = unwrap(Tensor::from_values<std::int32_t>(ctx, DType::i32, {c.B}, c.lengths), "key lengths");
-      options.key_lengths = &lengths;
-    }
-    if (c.has_bias()) {
-      bias = unwrap(Tensor::from_values<float>(ctx, DType::f32, {c.bias_b, c.bias_h, c.Nq, c.Nk}, in.bias), "bias");
-      options.bias = &bias;
-    }
-    AttentionResult result = unwrap(attention().run(q, k, v, options), c.name().c_str());
+    if (!c.lengths.empty())
+      d.lengths = unwrap(Tensor::from_values<std::int32_t>(ctx, DType::i32, {c.B}, c.lengths), "key lengths");
+    if (c.has_bias())
+      d.bias = unwrap(Tensor::from_values<float>(ctx, DType::f32, {c.bias_b, c.bias_h, c.Nq, c.Nk}, in.bias), "bias");
+    return d;
+  }
+
+  GpuRun run(const Case& c, const Inputs& in, const AttentionOptions& extra = {}) {
+    const DeviceInputs d = to_device(c, in, extra);
+    AttentionResult result = unwrap(attention().run(d.q, d.k, d.v, d.options()), c.name().c_str());
     GpuRun r;
     r.out = unwrap(result.out.download_f32(), "download O");
     r.lse = unwrap(result.lse.download_f32(), "download L");

@@ -18,12 +18,14 @@ struct Arguments {
   bool json = false;
 };
 
-aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Arguments& args) {
+aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Arguments& args, aat::Progress& progress) {
   AAT_TRY(const auto boundary, aat::flow::parse_boundary(args.boundary));
   if (args.steps < 1 || args.steps > 0xffffffffll)
     return aat::fail(aat::ErrorCode::invalid_argument, fmt::format("--steps must be from 1 to 2^32-1, got {}", args.steps));
+  progress.stage("reading " + args.phi);
   AAT_TRY(auto phi, aat::Tensor::load_npy(context, args.phi));
   AAT_TRY(auto flow, aat::flow::Flow::create(context));
+  progress.stage(fmt::format("{} steps on {}", args.steps, context->device().name));
   AAT_TRY(auto result, flow.evolve(phi, args.spacing, static_cast<std::uint32_t>(args.steps), args.dt, boundary));
   if (result.substeps > 1)
     std::fprintf(stderr,
@@ -37,6 +39,7 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Argu
     AAT_TRY(auto k, flow.curvature(result.phi, args.spacing, boundary));
     AAT_CHECK(k.save_npy(args.curvature));
   }
+  progress.done();
   if (args.json) {
     nlohmann::json report = {
         {"kernel", "flow"},
@@ -82,7 +85,9 @@ int run_flow(const aat_host* host, int argc, const char* const* argv) {
   app.add_option("--curvature", args.curvature, "Also write K = -e^{-2 phi} Laplacian(phi) of the output (.npy)");
   app.add_flag("--json", args.json, "Print a JSON report: area and max|K| before/after, substeps, gpu_ms");
   return aat::run_plugin_command(app, host, argc, argv,
-                                 [&](const std::shared_ptr<aat::Context>& context) { return run(context, args); });
+                                 [&](const std::shared_ptr<aat::Context>& context, aat::Progress& progress) {
+                                   return run(context, args, progress);
+                                 });
 }
 
 const aat_plugin_command kCommands[] = {

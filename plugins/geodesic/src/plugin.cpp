@@ -17,16 +17,18 @@ struct Arguments {
   bool json = false;
 };
 
-aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Arguments& args) {
+aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Arguments& args, aat::Progress& progress) {
   if (args.extent.size() != 4)
     return aat::fail(aat::ErrorCode::invalid_argument,
                      fmt::format("--extent takes four numbers X0,Y0,X1,Y1, got {}", args.extent.size()));
   if (args.steps < 1 || args.steps > 0xffffffffll)
     return aat::fail(aat::ErrorCode::invalid_argument, fmt::format("--steps must be from 1 to 2^32-1, got {}", args.steps));
   const aat::geodesic::Extent extent{args.extent[0], args.extent[1], args.extent[2], args.extent[3]};
+  progress.stage("reading " + args.phi);
   AAT_TRY(auto phi, aat::Tensor::load_npy(context, args.phi));
   AAT_TRY(auto states, aat::Tensor::load_npy(context, args.states));
   AAT_TRY(auto geodesic, aat::geodesic::Geodesic::create(context));
+  progress.stage(fmt::format("{} steps on {}", args.steps, context->device().name));
   AAT_TRY(auto result, geodesic.integrate(phi, extent, states, static_cast<std::uint32_t>(args.steps), args.dt));
   AAT_CHECK(result.out.save_npy(args.out));
 
@@ -35,6 +37,7 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Argu
   for (std::size_t m = 0; m < values.size() / aat::geodesic::column_count; ++m)
     left += values[m * aat::geodesic::column_count + aat::geodesic::col_status] == aat::geodesic::status_left;
   const std::int64_t count = states.dim(0);
+  progress.done();
   if (args.json) {
     nlohmann::json report = {{"kernel", "geodesic"},
                              {"device", context->device().name},
@@ -71,7 +74,9 @@ int run_geodesic(const aat_host* host, int argc, const char* const* argv) {
   app.add_option("--out", args.out, "Output, f32 [M, 6] = (x, y, x', y', length, status) (.npy)")->required();
   app.add_flag("--json", args.json, "Print a JSON report: device, grid, geodesics, left_domain, gpu_ms");
   return aat::run_plugin_command(app, host, argc, argv,
-                                 [&](const std::shared_ptr<aat::Context>& context) { return run(context, args); });
+                                 [&](const std::shared_ptr<aat::Context>& context, aat::Progress& progress) {
+                                   return run(context, args, progress);
+                                 });
 }
 
 const aat_plugin_command kCommands[] = {

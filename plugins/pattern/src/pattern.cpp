@@ -287,7 +287,7 @@ Expected<Tensor> Pattern::record_pool(Stream& stream, const Tensor& x, std::uint
   const std::int64_t pooled = (n + pool - 1) / pool;
   auto shape = x.shape();
   shape[shape.size() - 2] = pooled;
-  AAT_TRY(Tensor result, Tensor::create(context_, out, shape));
+  AAT_TRY(Tensor result, with_context(Tensor::create(context_, out, shape), fmt::format("{} (x{} pooled rows)", label, pool)));
   const std::uint64_t elements = static_cast<std::uint64_t>(groups * pooled * d);
   if (elements == 0) return result;
   if (elements >= (std::uint64_t{1} << 31) || static_cast<std::uint64_t>(x.element_count()) >= (std::uint64_t{1} << 31))
@@ -325,8 +325,10 @@ Expected<BlockMap> Pattern::record(Stream& stream, const Tensor& q, const Tensor
   map.grid = BlockGrid::make(shape, options.block_q, options.block_k, std::move(lengths));
   const auto& g = map.grid;
   const std::vector<std::int64_t> map_shape{shape.batch, shape.q_heads, g.tiles_q, g.tiles_k};
-  AAT_TRY(map.levels, Tensor::create(context_, DType::u8, map_shape));
-  AAT_TRY(map.density, Tensor::create(context_, DType::f32, map_shape));
+  AAT_TRY(map.levels, with_context(Tensor::create(context_, DType::u8, map_shape),
+                                   "the block map 'levels' (u8 [B, Hq, tiles_q, tiles_k])"));
+  AAT_TRY(map.density, with_context(Tensor::create(context_, DType::f32, map_shape),
+                                    "the block map 'density' (f32 [B, Hq, tiles_q, tiles_k])"));
   if (g.blocks() == 0) return map;
 
   // Row estimate: the means of groups of query rows in f32 (Q itself for groups of 1 in f32);

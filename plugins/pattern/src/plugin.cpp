@@ -1,4 +1,8 @@
 // The pattern plugin's descriptor, `aat run pattern` and `aat run attention-inputs`.
+#include <charconv>
+#include <new>
+#include <system_error>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -55,7 +59,7 @@ int run_pattern(const aat_host* host, int argc, const char* const* argv) {
   app.add_option("--estimator", estimator, "row (per query row, default) or tile (the tile's mean query)")
       ->check(CLI::IsMember({"row", "tile"}))
       ->each([&](const std::string& e) { o.estimator = e == "tile" ? aat::pattern::Estimator::tile : aat::pattern::Estimator::row; });
-  app.add_flag("!--no-variance", o.variance, "Leave out the variance term of the block scores");
+  app.add_flag_callback("--no-variance", [&o] { o.variance = false; }, "Leave out the variance term of the block scores");
   app.add_option("--variance-cap", o.variance_cap, "Largest variance term of a block score (default 8)");
   app.add_option("--local-window", o.local_window, "Keys around the diagonal always full (default: block-k)");
   app.add_flag("--json", args.json, "Print a JSON report");
@@ -103,6 +107,16 @@ int run_pattern(const aat_host* host, int argc, const char* const* argv) {
   });
 }
 
+// CLI11 check: an integer of at least 1 (named in CLI11's message with the option).
+const CLI::Validator at_least_one(
+    [](std::string& text) -> std::string {
+      std::int64_t value = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec != std::errc() || end != text.data() + text.size() || value < 1) return "'" + text + "' is not a whole number of at least 1";
+      return {};
+    },
+    "INT>=1");
+
 int run_inputs(const aat_host* host, int argc, const char* const* argv) {
   CLI::App app{"Writes synthetic Q, K, V (.npy, [B, H, N, D]) for adaptive attention: 'gaussian' (iid N(0,1)) or\n"
                "'structured' (attention sinks, a local band and long-range retrieval passages; docs/adaptive.md).\n"
@@ -113,10 +127,10 @@ int run_inputs(const aat_host* host, int argc, const char* const* argv) {
   app.add_option("--kind", kind, "gaussian or structured (default structured)")
       ->check(CLI::IsMember({"gaussian", "structured"}));
   app.add_option("--prefix", prefix, "Write PREFIXq.npy, PREFIXk.npy, PREFIXv.npy")->required();
-  app.add_option("--batch", spec.batch, "B (default 1)");
-  app.add_option("--heads", spec.heads, "H (default 1)");
-  app.add_option("--length", spec.length, "N (default 1024)");
-  app.add_option("--head-dim", spec.head_dim, "D (default 64)");
+  app.add_option("--batch", spec.batch, "B (default 1)")->check(at_least_one);
+  app.add_option("--heads", spec.heads, "H (default 1)")->check(at_least_one);
+  app.add_option("--length", spec.length, "N (default 1024)")->check(at_least_one);
+  app.add_option("--head-dim", spec.head_dim, "D (default 64)")->check(at_least_one);
   app.add_option("--seed", spec.seed, "Random seed (default 1)");
   app.add_option("--dtype", dtype, "f32 or f16 (default f32)")->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--noise", spec.noise, "structured: background logit std (default 1)");
@@ -127,17 +141,27 @@ int run_inputs(const aat_host* host, int argc, const char* const* argv) {
   app.add_option("--local-dims", spec.local_dims, "structured: coordinates of the local walk (default 3D/4)");
   app.add_option("--retrievals", spec.retrievals, "structured: retrieval passages (default 4, at most D/8)");
   app.add_option("--retrieval-logit", spec.retrieval_logit, "structured: retrieval logit (default 14)");
-  return aat::run_plugin_command(app, host, argc, argv, [&](const std::shared_ptr<aat::Context>&)
-                                                            -> aat::Expected<void> {
+  return aat::run_plugin_command(app, host, argc, argv, [&](const std::shared_ptr<aat::Context>&,
+                                                            aat::Progress& progress) -> aat::Expected<void> {
+    progress.stage(fmt::format("generating {} q, k, v [{}, {}, {}, {}]", kind, spec.batch, spec.heads, spec.length,
+                               spec.head_dim));
     aat::pattern::HostQkv qkv;
     try {
       qkv = kind == "gaussian"
                 ? aat::pattern::gaussian_inputs(spec.batch, spec.heads, spec.length, spec.head_dim, spec.seed)
                 : aat::pattern::structured_inputs(spec);
+    } catch (const std::bad_alloc&) {
+      const double gib = 3.0 * 4.0 * static_cast<double>(spec.batch * spec.heads * spec.length * spec.head_dim) /
+                         static_cast<double>(1ull << 30);
+      return aat::fail(aat::ErrorCode::out_of_memory,
+                       fmt::format("not enough host memory for q, k and v [{}, {}, {}, {}] ({:.1f} GiB of f32)",
+                                   spec.batch, spec.heads, spec.length, spec.head_dim, gib));
     } catch (const std::exception& e) {
       return aat::fail(aat::ErrorCode::invalid_argument, e.what());
     }
     const auto shape = qkv.shape();
+    progress.stage("writing " + prefix + "{q,k,v}.npy", 3);
+    int written = 0;
     for (auto [name, values] : {std::pair{"q", &qkv.q}, {"k", &qkv.k}, {"v", &qkv.v}}) {
       const std::string path = prefix + name + ".npy";
       if (dtype == "f16") {
@@ -146,7 +170,9 @@ int run_inputs(const aat_host* host, int argc, const char* const* argv) {
       } else {
         AAT_CHECK(aat::write_npy(path, aat::DType::f32, shape, std::as_bytes(std::span(*values))));
       }
+      progress.advance(++written);
     }
+    progress.done();
     fmt::print("wrote {}{{q,k,v}}.npy ({} {} [{}])\n", prefix, kind, dtype, aat::shape_to_string(shape));
     return {};
   });

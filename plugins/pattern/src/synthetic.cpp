@@ -19,8 +19,27 @@ std::vector<float> normal_values(std::size_t n, std::mt19937& rng) {
 
 }  // namespace
 
+void check_input_shape(std::int64_t batch, std::int64_t heads, std::int64_t length, std::int64_t head_dim) {
+  for (const auto& [name, value] : {std::pair{"batch", batch}, {"heads", heads}, {"length", length}, {"head dim", head_dim}})
+    if (value < 1) throw std::invalid_argument(std::string(name) + " = " + std::to_string(value) + ": must be at least 1");
+  constexpr std::int64_t kMaxElements = (std::int64_t{1} << 31) - 1;
+  std::int64_t elements = 1;
+  for (const std::int64_t d : {batch, heads, length, head_dim}) {
+    if (elements > kMaxElements / d) {
+      elements = kMaxElements + 1;
+      break;
+    }
+    elements *= d;
+  }
+  if (elements > kMaxElements)
+    throw std::invalid_argument("shape [" + std::to_string(batch) + ", " + std::to_string(heads) + ", " +
+                                std::to_string(length) + ", " + std::to_string(head_dim) +
+                                "] has 2^31 elements or more per tensor; attention indexes at most 2^31 - 1");
+}
+
 HostQkv gaussian_inputs(std::int64_t batch, std::int64_t heads, std::int64_t length, std::int64_t head_dim,
                         std::uint32_t seed) {
+  check_input_shape(batch, heads, length, head_dim);
   HostQkv out;
   out.batch = batch;
   out.heads = heads;
@@ -38,6 +57,7 @@ HostQkv structured_inputs(const StructuredSpec& s) {
   const std::int64_t D = s.head_dim, N = s.length;
   const std::int64_t local_dims = s.local_dims > 0 ? s.local_dims : 3 * D / 4;
   const std::int64_t noise_dims = D - 1 - s.retrievals - local_dims;
+  check_input_shape(s.batch, s.heads, N, D);
   if (D < 16) throw std::invalid_argument("structured_inputs: head dim must be at least 16");
   if (s.retrievals < 0 || s.retrievals > D / 8)
     throw std::invalid_argument("structured_inputs: at most D/8 = " + std::to_string(D / 8) + " retrievals");

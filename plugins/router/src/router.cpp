@@ -75,13 +75,7 @@ std::uint32_t device_item_slots(const DeviceInfo& device, const pattern::BlockGr
                        static_cast<double>(grid.shape.kv_len) * (grid.shape.causal ? 0.5 : 1.0);
   const double wanted_items = 4.0 * attention::device_parallelism(device);
   const double per_item = std::max(dense / wanted_items, 4.0 * tile_keys);
-  double capped = std::min(per_item, static_cast<double>(std::numeric_limits<std::uint32_t>::max() / 2));
-  if (device.type == DeviceType::cpu) {
-    // lavapipe (Mesa 22.3) returns wrong results when one workgroup does more than ~14 MFLOP
-    // of attention (exact attention too, docs/adaptive.md): keep items to ~8 MFLOP.
-    const double keys = kCpuWorkgroupFlops / (4.0 * static_cast<double>(grid.block_q * grid.shape.head_dim));
-    capped = std::min(capped, std::max(static_cast<double>(tile_keys), std::floor(keys / tile_keys) * tile_keys));
-  }
+  const double capped = std::min(per_item, static_cast<double>(std::numeric_limits<std::uint32_t>::max() / 2));
   return static_cast<std::uint32_t>(capped / tile_keys + 0.999) * tile_keys;
 }
 
@@ -180,9 +174,11 @@ Expected<Plan> Router::record_plan(Stream& stream, const pattern::BlockMap& map,
   plan.partial_capacity = static_cast<std::uint32_t>(partial_capacity);
 
   const auto r = static_cast<std::int64_t>(rows);
-  AAT_TRY(plan.row_blocks, Tensor::create(context_, DType::i32, {r, std::max<std::int64_t>(g.tiles_k, 1)}));
-  AAT_TRY(plan.row_items, Tensor::create(context_, DType::i32, {r, 2}));
-  AAT_TRY(plan.items, Tensor::create(context_, DType::i32, {std::max<std::int64_t>(plan.item_capacity, 1), 4}));
+  AAT_TRY(plan.row_blocks, with_context(Tensor::create(context_, DType::i32, {r, std::max<std::int64_t>(g.tiles_k, 1)}),
+                                       "the router's block lists 'row_blocks' (i32 [B Hq tiles_q, tiles_k])"));
+  AAT_TRY(plan.row_items, with_context(Tensor::create(context_, DType::i32, {r, 2}), "the router's 'row_items'"));
+  AAT_TRY(plan.items, with_context(Tensor::create(context_, DType::i32, {std::max<std::int64_t>(plan.item_capacity, 1), 4}),
+                                   "the router's work items 'items' (i32 [items, 4])"));
   AAT_TRY(plan.counters, Tensor::create(context_, DType::i32, {kCounterCount}));
   AAT_CHECK(stream.fill(plan.counters.buffer(), 0));
   if (rows == 0) return plan;

@@ -45,7 +45,7 @@ struct AdaptiveOptions {
   bool variance = true;
   double variance_cap = 8.0;
   std::uint32_t query_group = 4;
-  std::uint32_t item_slots = 0;          // router; 0: from the device
+  std::uint32_t item_slots = 0;          // router; 0: from the device (at most max_item_slots)
 };
 
 // GPU time of each stage (ms; 0 without timestamps).
@@ -68,9 +68,11 @@ struct AdaptiveResult {
   double cer() const { return executed_flops() > 0 ? cost.dense_flops / executed_flops() : 0.0; }
 };
 
-// The K-split exact attention needs on `device` to stay correct: on a CPU device (lavapipe)
-// enough splits to keep each workgroup under router::kCpuWorkgroupFlops; else none (nullopt).
-std::optional<std::uint32_t> exact_splits(const DeviceInfo& device, const attention::AttentionShape& shape);
+// The most key slots one work item may hold on `device` for the adaptive kernel's tiles: on a
+// CPU device (llvmpipe) the loop budget of one invocation (aat/attention/loop_limit.hpp) bounds
+// the key tiles a workgroup may stream; elsewhere unbounded (UINT32_MAX).
+std::uint32_t max_item_slots(const DeviceInfo& device, std::uint32_t block_q, std::uint32_t block_kv,
+                             std::uint32_t head_dim, std::uint32_t workgroup, std::uint32_t block_k);
 
 // IFQ = 1 - ||o - exact|| / ||exact|| (1 when both are zero). NaN anywhere gives NaN.
 double information_flow_quality(std::span<const float> o, std::span<const float> exact);
@@ -92,8 +94,8 @@ class AdaptiveAttention {
 
   Expected<AdaptiveResult> run(const Tensor& q, const Tensor& k, const Tensor& v, const AdaptiveOptions& options = {});
 
-  // Runs exact attention (aat::attention, default path, or `baseline_path`; exact_splits on a
-  // CPU device) on the same inputs and measures `result` against it.
+  // Runs exact attention (aat::attention, default path, or `baseline_path`) on the same inputs
+  // and measures `result` against it.
   Expected<Report> report(const Tensor& q, const Tensor& k, const Tensor& v, const AdaptiveOptions& options,
                           const AdaptiveResult& result,
                           std::optional<attention::KernelPath> baseline_path = std::nullopt);

@@ -46,10 +46,15 @@ struct StructuredSpec {
   double retrieval_logit = 14.0;
 };
 
+// Throws std::invalid_argument naming the parameter when a dimension is below 1, or when one
+// tensor [B, H, N, D] would hold 2^31 elements or more (what the attention kernels index).
+void check_input_shape(std::int64_t batch, std::int64_t heads, std::int64_t length, std::int64_t head_dim);
+
+// Both throw std::invalid_argument when the shape fails check_input_shape; structured_inputs
+// also when the spec cannot be built (D < 16, too many retrievals).
 HostQkv gaussian_inputs(std::int64_t batch, std::int64_t heads, std::int64_t length, std::int64_t head_dim,
                         std::uint32_t seed);
 
-// Throws std::invalid_argument when the spec cannot be built (D < 16, too many retrievals).
 HostQkv structured_inputs(const StructuredSpec& spec);
 
 }  // namespace aat::pattern

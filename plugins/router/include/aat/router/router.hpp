@@ -73,11 +73,9 @@ struct Pyramid {
 std::uint32_t block_slots(std::int64_t cols, std::uint32_t level);
 
 // item_slots for a device and grid: items enough to fill the device (a few per compute unit),
-// never smaller than 4 tiles of `tile_keys`. On a CPU device (lavapipe) items are also kept
-// under kCpuWorkgroupFlops of attention work each: lavapipe (Mesa 22.3) returns wrong results
-// when one workgroup does more than about 14 MFLOP (seen with exact attention too).
+// never smaller than 4 tiles of `tile_keys`. The kernel that runs the items bounds them further
+// where the device needs it (adaptive::max_item_slots: llvmpipe's loop limit).
 std::uint32_t device_item_slots(const DeviceInfo& device, const pattern::BlockGrid& grid, std::uint32_t tile_keys = 64);
-inline constexpr double kCpuWorkgroupFlops = 8e6;
 
 class Router {
  public:
