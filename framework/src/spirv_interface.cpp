@@ -1,5 +1,7 @@
 #include "spirv_interface.hpp"
 
+#include "spirv_words.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -14,19 +16,12 @@ namespace aat::detail {
 
 namespace {
 
-constexpr std::uint32_t kHeaderWords = 5;
-constexpr std::uint32_t kOpExtension = 10;
-constexpr std::uint32_t kOpEntryPoint = 15;
-constexpr std::uint32_t kOpCapability = 17;
-constexpr std::uint32_t kOpFunction = 54;
-constexpr std::uint32_t kOpFunctionEnd = 56;
-constexpr std::uint32_t kOpLabel = 248;
-constexpr std::uint32_t kOpReturn = 253;
+using namespace spirv;  // NOLINT(google-build-using-namespace): the opcode names of spirv_words.hpp
 
 // Global instructions Debian 12's tools cannot parse: their result ids are what depends on them.
 constexpr std::array<std::uint32_t, 4> kUnknownTypes = {
-    4456,  // OpTypeCooperativeMatrixKHR
-    5358,  // OpTypeCooperativeMatrixNV
+    kOpTypeCooperativeMatrixKHR,
+    kOpTypeCooperativeMatrixNV,
     5370,  // OpTypeTensorLayoutNV
     5371,  // OpTypeTensorViewNV
 };
@@ -65,17 +60,6 @@ std::string literal_string(std::span<const std::uint32_t> words, std::size_t fir
     }
   }
   return text;
-}
-
-// Calls visit(opcode, words) for every instruction after the header, in order.
-template <typename Visit>
-void for_each_instruction(std::span<const std::uint32_t> spirv, Visit&& visit) {
-  for (std::size_t i = kHeaderWords; i < spirv.size();) {
-    const std::uint32_t count = spirv[i] >> 16;
-    if (count == 0 || i + count > spirv.size()) return;  // check_instruction_stream reports it
-    if (!visit(spirv[i] & 0xffffu, spirv.subspan(i, count))) return;
-    i += count;
-  }
 }
 
 bool declares_capability_in(std::span<const std::uint32_t> spirv, std::span<const std::uint32_t> set) {

@@ -1,5 +1,7 @@
 #include "spirv_requirements.hpp"
 
+#include "spirv_words.hpp"
+
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -8,12 +10,7 @@ namespace aat::detail {
 
 namespace {
 
-constexpr std::uint32_t kOpCapability = 17;
-constexpr std::uint32_t kOpConstant = 43;
-constexpr std::uint32_t kOpTypeCooperativeMatrixKHR = 4456;
-constexpr std::uint32_t kScopeWorkgroup = 2;
-constexpr std::uint32_t kOpExecutionModeId = 331;
-constexpr std::uint32_t kExecutionModeLocalSizeId = 38;
+using namespace spirv;  // NOLINT(google-build-using-namespace): the opcode names of spirv_words.hpp
 
 struct Needed {
   std::uint32_t capability;
@@ -49,32 +46,34 @@ Expected<SpirvRequirements> check_device_supports(std::span<const std::uint32_t>
   SpirvRequirements out;
   std::unordered_map<std::uint32_t, std::uint32_t> constants;  // result id -> 32-bit value
   const DeviceFeatures& f = device.features;
-  for (std::size_t i = 5; i < spirv.size();) {
-    const std::uint32_t count = spirv[i] >> 16, opcode = spirv[i] & 0xffffu;
-    if (count == 0 || i + count > spirv.size()) break;  // check_spirv reports a broken stream
-    const auto words = spirv.subspan(i, count);
-    if (opcode == kOpCapability && count > 1) {
+  Expected<void> refused;
+  for_each_instruction(spirv, [&](std::uint32_t opcode, std::span<const std::uint32_t> words) {
+    if (opcode == kOpCapability && words.size() > 1) {
       for (const Needed& n : kNeeded) {
         if (n.capability != words[1]) continue;
         const bool offered = n.flag ? f.*(n.flag) : f.cooperative_matrix2.*(n.coopmat2_flag);
-        if (!offered)
-          return fail(ErrorCode::unsupported,
-                      fmt::format("kernel '{}' needs {} (SPIR-V capability {}), which device '{}' does not offer", kernel,
-                                  n.what, n.capability, device.name));
+        if (!offered) {
+          refused = fail(ErrorCode::unsupported,
+                         fmt::format("kernel '{}' needs {} (SPIR-V capability {}), which device '{}' does not offer",
+                                     kernel, n.what, n.capability, device.name));
+          return false;
+        }
       }
-    } else if (opcode == kOpExecutionModeId && count > 2 && words[2] == kExecutionModeLocalSizeId &&
+    } else if (opcode == kOpExecutionModeId && words.size() > 2 && words[2] == kExecutionModeLocalSizeId &&
                !f.maintenance4) {
-      return fail(ErrorCode::unsupported,
-                  fmt::format("kernel '{}' sets its workgroup size by LocalSizeId (SPIR-V 1.6), which needs the "
-                              "maintenance4 feature; device '{}' does not offer it", kernel, device.name));
-    } else if (opcode == kOpConstant && count == 4) {
+      refused = fail(ErrorCode::unsupported,
+                     fmt::format("kernel '{}' sets its workgroup size by LocalSizeId (SPIR-V 1.6), which needs the "
+                                 "maintenance4 feature; device '{}' does not offer it", kernel, device.name));
+      return false;
+    } else if (opcode == kOpConstant && words.size() == 4) {
       constants[words[2]] = words[3];
-    } else if (opcode == kOpTypeCooperativeMatrixKHR && count > 3) {
+    } else if (opcode == kOpTypeCooperativeMatrixKHR && words.size() > 3) {
       const auto scope = constants.find(words[3]);
       if (scope != constants.end() && scope->second == kScopeWorkgroup) out.workgroup_scope_matrices = true;
     }
-    i += count;
-  }
+    return true;
+  });
+  AAT_CHECK(refused);
   if (out.workgroup_scope_matrices && !f.cooperative_matrix2.workgroup_scope)
     return fail(ErrorCode::unsupported,
                 fmt::format("kernel '{}' uses workgroup-scope cooperative matrices, which need VK_NV_cooperative_matrix2 "

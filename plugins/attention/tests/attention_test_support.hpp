@@ -283,6 +283,55 @@ class AttentionKernel : public aat::testing::DeviceTest {
     return expect_matches_reference(c, random_inputs(c));
   }
 
+  // What every tensor-core path is checked on, f16 with head dim `d`: sizes off the tile grid
+  // (`sizes`: Nq, Nk pairs), GQA, causal or not, each against the reference and against the
+  // scalar path; then key lengths (one of them 0) with a bias broadcast over the batch, causal,
+  // and split three ways. `extra` adds options (a kernel variant).
+  void expect_path_matches(KernelPath path, std::int64_t d, const AttentionOptions& extra = {},
+                           const std::vector<std::pair<std::int64_t, std::int64_t>>& sizes =
+                               {{1, 200}, {63, 65}, {65, 63}, {130, 257}, {128, 128}}) {
+    for (auto [nq, nk] : sizes) {
+      for (bool causal : {false, true}) {
+        Case c;
+        c.B = 2, c.Hq = 4, c.Hkv = 2, c.Nq = nq, c.Nk = nk, c.D = d, c.dtype = DType::f16, c.causal = causal;
+        c.seed = static_cast<std::uint32_t>(d * 1000 + nq + nk + causal);
+        c.path = path;
+        const Inputs in = random_inputs(c);
+        auto [tensor, want] = expect_matches_reference(c, in, extra);
+        EXPECT_EQ(tensor.tiling.path, path) << c.name();
+        Case scalar = c;
+        scalar.path = KernelPath::scalar;
+        const GpuRun plain = run(scalar, in);
+        const auto same = ref::compare(tensor.out, widen(plain.out), 2 * kF16Abs, 2 * kF16Rel, c.q_shape());
+        EXPECT_TRUE(same.ok) << c.name() << ": " << to_string(path) << " vs scalar " << ref::describe(same);
+      }
+    }
+    Case masked;
+    masked.B = 2, masked.Hq = 2, masked.Hkv = 1, masked.Nq = 70, masked.Nk = 150, masked.D = d;
+    masked.dtype = DType::f16;
+    masked.lengths = {0, 101};
+    masked.bias_b = 1, masked.bias_h = 2;
+    masked.path = path;
+    expect_matches_reference(masked, random_inputs(masked), extra);
+    masked.causal = true;
+    expect_matches_reference(masked, random_inputs(masked), extra);
+    masked.splits = 3;
+    expect_matches_reference(masked, random_inputs(masked), extra);
+  }
+
+  // Forcing c.path where it cannot run is an `unsupported` error whose message has `needle`.
+  void expect_forced_path_unsupported(const Case& c, std::string_view needle) {
+    const Inputs in = random_inputs(c);
+    Tensor q = upload(context(), c.dtype, c.q_shape(), in.q);
+    Tensor k = upload(context(), c.dtype, c.kv_shape(), in.k);
+    AttentionOptions options;
+    options.path = c.path;
+    auto result = attention().run(q, k, k, options);
+    ASSERT_FALSE(result) << c.name();
+    EXPECT_EQ(result.error().code(), ErrorCode::unsupported);
+    EXPECT_THAT(result.error().what(), HasSubstr(std::string(needle)));
+  }
+
   static inline std::optional<Attention> attention_;
 };
 

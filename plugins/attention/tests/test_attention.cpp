@@ -348,34 +348,7 @@ TEST_F(AttentionKernel, CooperativeMatrixPathMatchesReferenceAndScalarPath) {
     if (path_supported(context()->device(), probe, path)) paths.push_back(path);
   if (paths.empty()) GTEST_SKIP() << "neither VK_NV_cooperative_matrix nor VK_KHR_cooperative_matrix on this device";
   for (KernelPath path : paths)
-  for (std::int64_t d : {64, 128}) {
-    for (auto [nq, nk] : {std::pair<std::int64_t, std::int64_t>{1, 200}, {63, 65}, {65, 63}, {130, 257}}) {
-      for (bool causal : {false, true}) {
-        Case c;
-        c.B = 2; c.Hq = 4; c.Hkv = 2; c.Nq = nq; c.Nk = nk; c.D = d;
-        c.dtype = DType::f16;
-        c.causal = causal;
-        c.path = path;
-        const Inputs in = random_inputs(c);
-        auto [tensor, want] = expect_matches_reference(c, in);
-        EXPECT_EQ(tensor.tiling.path, path);
-        Case scalar = c;
-        scalar.path = KernelPath::scalar;
-        const GpuRun plain = run(scalar, in);
-        const auto same = ref::compare(tensor.out, widen(plain.out), 2 * kF16Abs, 2 * kF16Rel, c.q_shape());
-        EXPECT_TRUE(same.ok) << c.name() << ": tensor cores vs scalar " << ref::describe(same);
-      }
-    }
-    Case masked;
-    masked.B = 2; masked.Hq = 2; masked.Hkv = 1; masked.Nq = 70; masked.Nk = 150; masked.D = d;
-    masked.dtype = DType::f16;
-    masked.lengths = {0, 101};
-    masked.bias_b = 1; masked.bias_h = 2;
-    masked.path = path;
-    expect_matches_reference(masked);
-    masked.splits = 3;
-    expect_matches_reference(masked);
-  }
+    for (std::int64_t d : {64, 128}) expect_path_matches(path, d);
 }
 
 // The coopmat2 path where the device has it (the H200 does; lavapipe does not): head dims off
@@ -386,40 +359,11 @@ TEST_F(AttentionKernel, Coopmat2PathMatchesReferenceAndScalarPath) {
   probe.dtype = DType::f16;
   probe.head_dim = 64;
   if (!coopmat2_supported(context()->device(), probe))
-    GTEST_SKIP() << "the coopmat2 path cannot run here: it needs " << (path_compiled(KernelPath::cooperative_matrix2) ? "" : "a build with glslang >= 15.1 and ")
+    GTEST_SKIP() << "the coopmat2 path cannot run here: it needs "
+                 << (path_compiled(KernelPath::cooperative_matrix2) ? "" : "a build with glslang >= 15.1 and ")
                  << "a device with VK_NV_cooperative_matrix2 ('" << context()->device().name << "' has "
                  << (can_run(context()->device(), KernelFamily::coopmat2) ? "it" : "not") << ")";
-  for (std::int64_t d : {32, 40, 64, 80, 96, 128, 256}) {
-    for (auto [nq, nk] : {std::pair<std::int64_t, std::int64_t>{1, 200}, {63, 65}, {65, 63}, {130, 257}, {128, 128}}) {
-      for (bool causal : {false, true}) {
-        Case c;
-        c.B = 2; c.Hq = 4; c.Hkv = 2; c.Nq = nq; c.Nk = nk; c.D = d;
-        c.dtype = DType::f16;
-        c.causal = causal;
-        c.seed = static_cast<std::uint32_t>(d * 1000 + nq + nk + causal);
-        c.path = KernelPath::cooperative_matrix2;
-        const Inputs in = random_inputs(c);
-        auto [tensor, want] = expect_matches_reference(c, in);
-        EXPECT_EQ(tensor.tiling.path, KernelPath::cooperative_matrix2);
-        Case scalar = c;
-        scalar.path = KernelPath::scalar;
-        const GpuRun plain = run(scalar, in);
-        const auto same = ref::compare(tensor.out, widen(plain.out), 2 * kF16Abs, 2 * kF16Rel, c.q_shape());
-        EXPECT_TRUE(same.ok) << c.name() << ": coopmat2 vs scalar " << ref::describe(same);
-      }
-    }
-    Case masked;
-    masked.B = 2; masked.Hq = 2; masked.Hkv = 1; masked.Nq = 70; masked.Nk = 150; masked.D = d;
-    masked.dtype = DType::f16;
-    masked.lengths = {0, 101};
-    masked.bias_b = 1; masked.bias_h = 2;
-    masked.path = KernelPath::cooperative_matrix2;
-    expect_matches_reference(masked);
-    masked.causal = true;
-    expect_matches_reference(masked);
-    masked.splits = 3;
-    expect_matches_reference(masked);
-  }
+  for (std::int64_t d : {32, 40, 64, 80, 96, 128, 256}) expect_path_matches(KernelPath::cooperative_matrix2, d);
 }
 
 // Every coopmat2 kernel variant (how row sums and row statistics are formed) computes the same
@@ -430,49 +374,24 @@ TEST_F(AttentionKernel, Coopmat2VariantsMatchReference) {
   probe.head_dim = 64;
   if (!coopmat2_supported(context()->device(), probe)) GTEST_SKIP() << "the coopmat2 path cannot run here";
   for (std::uint32_t variant : {0u, 1u, 2u}) {
-    for (std::int64_t d : {40, 64, 128}) {
-      for (bool causal : {false, true}) {
-        Case c;
-        c.B = 2; c.Hq = 4; c.Hkv = 2; c.Nq = 130; c.Nk = 257; c.D = d;
-        c.dtype = DType::f16;
-        c.causal = causal;
-        c.path = KernelPath::cooperative_matrix2;
-        c.seed = 5000 + variant * 100 + static_cast<std::uint32_t>(d) + causal;
-        const Inputs in = random_inputs(c);
-        AttentionOptions extra;
-        extra.tiling.variant = variant;
-        auto [gpu, want] = expect_matches_reference(c, in, extra);
-        EXPECT_EQ(gpu.tiling.variant, variant) << c.name();
-      }
-    }
-    Case masked;
-    masked.B = 2; masked.Hq = 2; masked.Hkv = 1; masked.Nq = 70; masked.Nk = 150; masked.D = 64;
-    masked.dtype = DType::f16;
-    masked.lengths = {0, 101};
-    masked.bias_b = 1; masked.bias_h = 2;
-    masked.causal = true;
-    masked.splits = 3;
-    masked.path = KernelPath::cooperative_matrix2;
     AttentionOptions extra;
     extra.tiling.variant = variant;
-    expect_matches_reference(masked, random_inputs(masked), extra);
+    for (std::int64_t d : {40, 64, 128}) expect_path_matches(KernelPath::cooperative_matrix2, d, extra, {{130, 257}});
   }
 }
 
 TEST_F(AttentionKernel, ForcingTensorCoresWhereTheyCannotRunIsUnsupported) {
   Case c;
-  c.D = 32;  // no tensor-core variant for D = 32 on any device
+  c.D = 32;  // no coopmat1 variant for D = 32 on any device
   c.dtype = DType::f16;
-  c.path = KernelPath::cooperative_matrix_nv;
-  const Inputs in = random_inputs(c);
-  Tensor q = upload(context(), c.dtype, c.q_shape(), in.q);
-  Tensor k = upload(context(), c.dtype, c.kv_shape(), in.k);
-  AttentionOptions options;
-  options.path = KernelPath::cooperative_matrix_nv;
-  auto result = attention().run(q, k, k, options);
-  ASSERT_FALSE(result);
-  EXPECT_EQ(result.error().code(), ErrorCode::unsupported);
-  EXPECT_THAT(result.error().what(), HasSubstr("cooperative"));
+  for (KernelPath path : {KernelPath::cooperative_matrix_nv, KernelPath::cooperative_matrix_khr}) {
+    c.path = path;
+    expect_forced_path_unsupported(c, "cooperative_matrix");
+  }
+  c.D = 64;
+  c.dtype = DType::f32;  // the coopmat2 kernels are f16
+  c.path = KernelPath::cooperative_matrix2;
+  expect_forced_path_unsupported(c, "VK_NV_cooperative_matrix2");
 }
 
 TEST_F(AttentionKernel, ResultReportsFlopsAndTiling) {

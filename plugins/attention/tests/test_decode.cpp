@@ -94,16 +94,7 @@ TEST_F(AttentionKernel, DecodeIsChosenForFewRowsAndRefusedForMany) {
   shape.dtype = DType::f32;
   EXPECT_FALSE(decode_supported(context()->device(), shape));
 
-  Case c = decode_case(8, 1, 3, 64, 64);  // forced where it cannot run
-  const Inputs in = random_inputs(c);
-  Tensor q = upload(context(), c.dtype, c.q_shape(), in.q);
-  Tensor k = upload(context(), c.dtype, c.kv_shape(), in.k);
-  AttentionOptions options;
-  options.path = KernelPath::decode;
-  auto result = attention().run(q, k, k, options);
-  ASSERT_FALSE(result);
-  EXPECT_EQ(result.error().code(), ErrorCode::unsupported);
-  EXPECT_THAT(result.error().what(), HasSubstr("query rows per K/V head"));
+  expect_forced_path_unsupported(decode_case(8, 1, 3, 64, 64), "query rows per K/V head");  // 24 rows
 }
 
 }  // namespace
