@@ -3,7 +3,10 @@
 # inputs and shaders:  fuzz/make_corpus.sh OUT   ->  OUT/<target>/...
 #   npy                tests/data/npy/*.npy (valid, truncated, big-endian, Fortran, f64, ...)
 #   glsl               every compute shader of examples/ and plugins/, preprocessed (includes inlined)
-#   spirv              the same shaders compiled by glslc, optimised and not
+#   spirv              the same shaders compiled by glslc, optimised and not; kernels glslc cannot
+#                      compile (coopmat_khr, coopmat2) by the build's glslang >= 15.1 when found
+#                      (AAT_GLSLANG, else scripts/build-glslang.sh's cache), so the fuzzer also
+#                      reaches the interface-only reduction of modules newer than SPIRV-Tools
 #   value              --push/--spec texts of every form the parser knows, for every ScalarType
 #   plugin_descriptor  a well-formed descriptor around each SPIR-V seed (fuzz/targets.cpp's layout)
 # Needs glslc and python3 (scripts/install-deps.sh installs both).
@@ -14,14 +17,25 @@ mkdir -p "$out"/{npy,glsl,spirv,value,plugin_descriptor}
 
 cp "$src"/tests/data/npy/*.npy "$out/npy/"
 
-for shader in "$src"/examples/shaders/*.comp "$src"/plugins/*/shaders/*.comp; do
+glslang=${AAT_GLSLANG:-${AAT_TOOLCHAIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/aat/toolchain}/glslang/bin/glslang}
+[ -x "$glslang" ] || glslang=""
+
+for shader in "$src"/examples/shaders/*.comp "$src"/plugins/*/shaders/*.comp "$src"/tests/shaders/*.comp; do
   folder=$(basename "$(dirname "$(dirname "$shader")")")
   name="$folder-$(basename "$shader" .comp)"
   includes=(-I "$src/shaders" -I "$(dirname "$shader")")
   # A shader that does not compile (work in progress elsewhere) is skipped, not fatal.
   if ! glslc --target-env=vulkan1.2 -fshader-stage=compute -O -g "${includes[@]}" -o "$out/spirv/$name.spv" \
          "$shader" 2>/dev/null; then
-    echo "make_corpus: skipping $shader (glslc failed)"
+    # glslang takes -I<dir> as one argument.
+    glslang_includes=("-I$src/shaders" "-I$(dirname "$shader")")
+    if [ -n "$glslang" ] && "$glslang" -V --target-env vulkan1.3 -S comp --quiet "${glslang_includes[@]}" \
+         -o "$out/spirv/$name.spv" "$shader" >/dev/null 2>&1; then
+      "$glslang" -E -S comp "${glslang_includes[@]}" "$shader" >"$out/glsl/$name.comp" 2>/dev/null ||
+        rm -f "$out/glsl/$name.comp"
+      continue
+    fi
+    echo "make_corpus: skipping $shader (neither glslc nor a glslang >= 15.1 compiles it)"
     continue
   fi
   glslc --target-env=vulkan1.2 -fshader-stage=compute -O0 "${includes[@]}" -o "$out/spirv/$name-O0.spv" "$shader" \
