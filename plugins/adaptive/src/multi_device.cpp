@@ -177,12 +177,12 @@ Expected<MultiDeviceAdaptiveResult> MultiDeviceAdaptive::run(const NpyArray& q, 
   std::vector<double> dense(members_.size(), 0.0), executed(members_.size(), 0.0);
 
   // One piece of work on device `i`: Q/K/V boxes in, O and L placed at `corner` (disjoint per piece).
-  auto run_piece = [&](std::size_t i, const NpyArray& qs, const NpyArray& ks, const NpyArray& vs,
-                       std::vector<std::int32_t> lengths, std::array<std::int64_t, 3> corner) -> Expected<void> {
+  auto run_piece = [&](std::size_t i, const attention::HeadInputs& in, std::vector<std::int32_t> lengths,
+                       std::array<std::int64_t, 3> corner) -> Expected<void> {
     Member& member = *members_[i];
-    AAT_TRY(Tensor qt, Tensor::from_npy(member.context, qs));
-    AAT_TRY(Tensor kt, Tensor::from_npy(member.context, ks));
-    AAT_TRY(Tensor vt, Tensor::from_npy(member.context, vs));
+    AAT_TRY(Tensor qt, attention::to_device(member.context, in.q));
+    AAT_TRY(Tensor kt, attention::to_device(member.context, in.k));
+    AAT_TRY(Tensor vt, attention::to_device(member.context, in.v));
     AdaptiveOptions o = options.adaptive;
     o.block_q = result.block_q;
     Tensor lengths_tensor;
@@ -213,14 +213,11 @@ Expected<MultiDeviceAdaptiveResult> MultiDeviceAdaptive::run(const NpyArray& q, 
       const auto& share = result.plan.heads.workers[i];
       report.share = share.describe(attention::ShardMode::heads);
       for (const HeadBox& box : attention::head_boxes(share.unit_begin, share.unit_end, shape.kv_heads)) {
-        const AxisRange q_heads{box.kv_heads.begin * group, box.kv_heads.end * group};
-        AAT_TRY(NpyArray qs, attention::slice(q, std::array{box.batches, q_heads}));
-        AAT_TRY(NpyArray ks, attention::slice(k, std::array{box.batches, box.kv_heads}));
-        AAT_TRY(NpyArray vs, attention::slice(v, std::array{box.batches, box.kv_heads}));
+        AAT_TRY(attention::HeadInputs in, attention::head_inputs(q, k, v, box));
         std::vector<std::int32_t> lengths;
         if (!options.key_lengths.empty())
           lengths.assign(options.key_lengths.begin() + box.batches.begin, options.key_lengths.begin() + box.batches.end);
-        AAT_CHECK(run_piece(i, qs, ks, vs, std::move(lengths), {box.batches.begin, q_heads.begin, 0}));
+        AAT_CHECK(run_piece(i, in, std::move(lengths), {box.batches.begin, box.kv_heads.begin * group, 0}));
       }
     } else {
       report.share = "queries";
@@ -229,12 +226,13 @@ Expected<MultiDeviceAdaptiveResult> MultiDeviceAdaptive::run(const NpyArray& q, 
         const std::int64_t keys = chunk_keys(shape, chunk);
         if (keys == 0) continue;  // no row of the chunk sees a key: O = 0, L = -inf as filled
         const AxisRange all_b{0, shape.batch}, all_q{0, shape.q_heads}, all_kv{0, shape.kv_heads};
-        AAT_TRY(NpyArray qs, attention::slice(q, std::array{all_b, all_q, AxisRange{chunk.begin, chunk.end}}));
-        AAT_TRY(NpyArray ks, attention::slice(k, std::array{all_b, all_kv, AxisRange{0, keys}}));
-        AAT_TRY(NpyArray vs, attention::slice(v, std::array{all_b, all_kv, AxisRange{0, keys}}));
+        attention::HeadInputs in;
+        AAT_TRY(in.q, attention::box_of(q, std::array{all_b, all_q, AxisRange{chunk.begin, chunk.end}}));
+        AAT_TRY(in.k, attention::box_of(k, std::array{all_b, all_kv, AxisRange{0, keys}}));
+        AAT_TRY(in.v, attention::box_of(v, std::array{all_b, all_kv, AxisRange{0, keys}}));
         std::vector<std::int32_t> lengths;
         for (auto length : options.key_lengths) lengths.push_back(static_cast<std::int32_t>(std::min<std::int64_t>(length, keys)));
-        AAT_CHECK(run_piece(i, qs, ks, vs, std::move(lengths), {0, 0, chunk.begin}));
+        AAT_CHECK(run_piece(i, in, std::move(lengths), {0, 0, chunk.begin}));
       }
     }
     report.wall_ms = ms_since(device_started);

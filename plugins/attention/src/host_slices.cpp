@@ -1,5 +1,6 @@
 #include "aat/attention/host_slices.hpp"
 
+#include <array>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -106,6 +107,67 @@ Expected<void> place(NpyArray& array, std::span<const std::int64_t> corner, cons
   copy_box(box.data.data(), box.shape, origin, array.data.data(), array.shape, padded(corner, box.shape.size(), 0),
            box.shape, size_of(array.dtype));
   return {};
+}
+
+HostBox HostBox::owning(NpyArray array) {
+  auto storage = std::make_shared<const NpyArray>(std::move(array));
+  return HostBox{storage->dtype, storage->shape, storage->data, storage};
+}
+
+std::int64_t HostBox::element_count() const {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+Expected<HostBox> box_of(const NpyArray& array, std::span<const AxisRange> ranges) {
+  // Contiguous when every axis before the last partial one holds a single index.
+  std::size_t last_partial = 0;
+  bool any_partial = false;
+  for (std::size_t a = 0; a < ranges.size() && a < array.shape.size(); ++a)
+    if (ranges[a].begin != 0 || ranges[a].end != array.shape[a]) {
+      last_partial = a;
+      any_partial = true;
+    }
+  bool contiguous = ranges.size() <= array.shape.size();
+  for (std::size_t a = 0; contiguous && any_partial && a < last_partial; ++a) contiguous = ranges[a].size() == 1;
+  for (std::size_t a = 0; contiguous && a < ranges.size(); ++a)
+    contiguous = ranges[a].begin >= 0 && ranges[a].begin <= ranges[a].end && ranges[a].end <= array.shape[a];
+  if (!contiguous) {
+    AAT_TRY(NpyArray copy, slice(array, ranges));
+    return HostBox::owning(std::move(copy));
+  }
+  HostBox box{array.dtype, array.shape, {}, nullptr};
+  std::int64_t offset = 0, stride = 1;
+  for (std::size_t a = array.shape.size(); a-- > 0;) {
+    if (a < ranges.size()) {
+      offset += ranges[a].begin * stride;
+      box.shape[a] = ranges[a].size();
+    }
+    stride *= array.shape[a];
+  }
+  const auto element = static_cast<std::int64_t>(size_of(array.dtype));
+  box.bytes = std::span(array.data).subspan(static_cast<std::size_t>(offset * element),
+                                            static_cast<std::size_t>(box.element_count() * element));
+  return box;
+}
+
+Expected<Tensor> to_device(const std::shared_ptr<Context>& context, const HostBox& box) {
+  AAT_TRY(Tensor tensor, Tensor::create(context, box.dtype, box.shape));
+  AAT_CHECK(tensor.upload(box.bytes));
+  return tensor;
+}
+
+Expected<HeadInputs> head_inputs(const NpyArray& q, const NpyArray& k, const NpyArray& v, const HeadBox& box) {
+  if (q.shape.size() != 4 || k.shape.size() != 4 || k.shape[1] == 0)
+    return fail(ErrorCode::invalid_argument, "head_inputs: Q and K must be [B, H, N, D]");
+  const std::int64_t group = q.shape[1] / k.shape[1];
+  const AxisRange q_heads{box.kv_heads.begin * group, box.kv_heads.end * group};
+  HeadInputs in;
+  AAT_TRY(in.q, box_of(q, std::array{box.batches, q_heads}));
+  AAT_TRY(in.k, box_of(k, std::array{box.batches, box.kv_heads}));
+  AAT_TRY(in.v, box_of(v, std::array{box.batches, box.kv_heads}));
+  return in;
 }
 
 std::vector<HeadBox> head_boxes(std::int64_t unit_begin, std::int64_t unit_end, std::int64_t kv_heads) {

@@ -172,6 +172,15 @@ Expected<std::vector<AttentionPartials>> gather_parts(const std::shared_ptr<Cont
 
 }  // namespace
 
+Expected<KeyBlock> key_block(const NpyArray& k, const NpyArray& v, const KeyRange& range) {
+  if (k.shape.size() != 4) return fail(ErrorCode::invalid_argument, "key_block: K must be [B, H, N, D]");
+  const std::array<AxisRange, 3> box{AxisRange{0, k.shape[0]}, AxisRange{0, k.shape[1]}, AxisRange{range.begin, range.end}};
+  KeyBlock block{range, {}, {}};
+  AAT_TRY(block.k, slice(k, box));
+  AAT_TRY(block.v, slice(v, box));
+  return block;
+}
+
 void fill_empty(NpyArray& lse) {
   auto* values = reinterpret_cast<float*>(lse.data.data());
   std::fill(values, values + lse.element_count(), -std::numeric_limits<float>::infinity());
@@ -321,9 +330,9 @@ Expected<std::vector<HeadResult>> MultiDeviceAttention::head_results(const HeadS
     report.flops = shares[i].flops;
     for (const HeadBox& box : head_boxes(shares[i].unit_begin, shares[i].unit_end, shape.kv_heads)) {
       AAT_TRY(HeadInputs in, inputs(box));
-      AAT_TRY(Tensor q, Tensor::from_npy(member.context, in.q));
-      AAT_TRY(Tensor k, Tensor::from_npy(member.context, in.k));
-      AAT_TRY(Tensor v, Tensor::from_npy(member.context, in.v));
+      AAT_TRY(Tensor q, to_device(member.context, in.q));
+      AAT_TRY(Tensor k, to_device(member.context, in.k));
+      AAT_TRY(Tensor v, to_device(member.context, in.v));
       Tensor lengths;
       if (!options.key_lengths.empty()) {
         const auto first = options.key_lengths.begin() + box.batches.begin;
@@ -358,14 +367,7 @@ Expected<MultiDeviceResult> MultiDeviceAttention::run(const NpyArray& q, const N
   if (result.plan.mode == ShardMode::heads) {
     result.out = zeros(shape.dtype, q.shape);
     result.lse = zeros(DType::f32, {shape.batch, shape.q_heads, shape.q_len});
-    const HeadSource source = [&](const HeadBox& box) -> Expected<HeadInputs> {
-      const AxisRange q_heads{box.kv_heads.begin * group, box.kv_heads.end * group};
-      HeadInputs in;
-      AAT_TRY(in.q, slice(q, std::array{box.batches, q_heads}));
-      AAT_TRY(in.k, slice(k, std::array{box.batches, box.kv_heads}));
-      AAT_TRY(in.v, slice(v, std::array{box.batches, box.kv_heads}));
-      return in;
-    };
+    const HeadSource source = [&](const HeadBox& box) { return head_inputs(q, k, v, box); };
     AAT_TRY(auto results, head_results(source, result.plan.workers, shape, options, result.devices));
     for (const auto& r : results) {
       const std::array<std::int64_t, 2> corner{r.box.batches.begin, r.box.kv_heads.begin * group};
@@ -373,14 +375,7 @@ Expected<MultiDeviceResult> MultiDeviceAttention::run(const NpyArray& q, const N
       AAT_CHECK(place(result.lse, corner, r.lse));
     }
   } else {
-    const KeySource source = [&](const KeyRange& range) -> Expected<KeyBlock> {
-      const std::array<AxisRange, 3> box{AxisRange{0, shape.batch}, AxisRange{0, shape.kv_heads},
-                                         AxisRange{range.begin, range.end}};
-      KeyBlock block{range, {}, {}};
-      AAT_TRY(block.k, slice(k, box));
-      AAT_TRY(block.v, slice(v, box));
-      return block;
-    };
+    const KeySource source = [&](const KeyRange& range) { return key_block(k, v, range); };
     AAT_TRY(KeyStates states, key_states(q, source, result.plan.workers, shape, options));
     result.devices = states.devices;
     const auto merging = Clock::now();

@@ -198,6 +198,30 @@ TEST(HostSlices, RefusesBoxesOutside) {
   EXPECT_FALSE(place(b, std::array<std::int64_t, 1>{0}, iota({2, 2})));  // axis 1 is not whole
 }
 
+TEST(HostSlices, BoxesAreViewsWhereContiguous) {
+  const NpyArray a = iota({3, 4, 5, 2});
+  // Heads 1..2 of batch 2: one run of the array, no copy.
+  auto view = box_of(a, std::array{AxisRange{2, 3}, AxisRange{1, 3}});
+  ASSERT_TRUE(view);
+  EXPECT_FALSE(view->storage);
+  EXPECT_EQ(view->shape, (std::vector<std::int64_t>{1, 2, 5, 2}));
+  EXPECT_EQ(view->bytes.data(), a.data.data() + ((2 * 4 + 1) * 5 * 2) * 4);
+  EXPECT_EQ(view->bytes.size(), 2u * 5 * 2 * 4);
+  // Heads 1..2 of every batch: three runs, a copy equal to slice().
+  auto copy = box_of(a, std::array{AxisRange{0, 3}, AxisRange{1, 3}});
+  ASSERT_TRUE(copy);
+  ASSERT_TRUE(copy->storage);
+  const auto sliced = slice(a, std::array{AxisRange{0, 3}, AxisRange{1, 3}});
+  ASSERT_TRUE(sliced);
+  EXPECT_TRUE(std::equal(copy->bytes.begin(), copy->bytes.end(), sliced->data.begin(), sliced->data.end()));
+  // The whole array: a view.
+  auto whole = box_of(a, std::array{AxisRange{0, 3}});
+  ASSERT_TRUE(whole);
+  EXPECT_FALSE(whole->storage);
+  EXPECT_EQ(whole->bytes.size(), a.data.size());
+  EXPECT_FALSE(box_of(a, std::array{AxisRange{0, 4}}));
+}
+
 TEST(HostSlices, HeadBoxesCoverTheUnitsInOrder) {
   // units 3..13 of 4 kv heads: batch 0 head 3, batches 1..2 whole, batch 3 heads 0..1
   const auto boxes = head_boxes(3, 14, 4);

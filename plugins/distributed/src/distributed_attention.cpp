@@ -1,9 +1,11 @@
 #include "aat/distributed/distributed_attention.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <future>
 #include <map>
 #include <optional>
+#include <tuple>
 #include <utility>
 
 #include <fmt/format.h>
@@ -33,8 +35,9 @@ double ms_since(Clock::time_point start) {
 
 // ---- what travels as JSON ------------------------------------------------------------------
 
-json options_json(const MultiDeviceOptions& o) {
+json options_json(const MultiDeviceOptions& o, bool inputs_on_every_rank) {
   return {{"causal", o.causal},
+          {"inputs_on_every_rank", inputs_on_every_rank},
           {"scale", o.scale ? json(*o.scale) : json(nullptr)},
           {"split", to_string(o.mode)},
           {"splits", o.splits ? json(*o.splits) : json(nullptr)},
@@ -126,6 +129,13 @@ json failure_json(const std::string& message, ErrorCode code) {
   return {{"ok", false}, {"error", message}, {"code", static_cast<int>(code)}};
 }
 
+// What a rank's inputs are (shapes and dtypes), or why it has none; compared across the ranks.
+json inputs_json(const Expected<RootInputs>& inputs) {
+  if (!inputs) return {{"ok", false}, {"error", inputs.error().what()}, {"code", static_cast<int>(inputs.error().code())}};
+  auto describe = [](const NpyArray& a) { return fmt::format("{}[{}]", to_string(a.dtype), shape_to_string(a.shape)); };
+  return {{"ok", true}, {"q", describe(inputs->q)}, {"k", describe(inputs->k)}, {"v", describe(inputs->v)}};
+}
+
 // ---- arrays as bytes -----------------------------------------------------------------------
 
 std::span<const std::byte> bytes_of(const NpyArray& a) { return a.data; }
@@ -162,9 +172,6 @@ struct Agreement {
     return std::span(plan.workers).subspan(begin, end - begin);
   }
   std::int64_t group() const { return shape.q_heads / shape.kv_heads; }
-  std::array<AxisRange, 3> key_box(const KeyRange& r) const {
-    return {AxisRange{0, shape.batch}, AxisRange{0, shape.kv_heads}, AxisRange{r.begin, r.end}};
-  }
   std::vector<std::int64_t> key_block_shape(const KeyRange& r) const {
     return {shape.batch, shape.kv_heads, r.size(), shape.head_dim};
   }
@@ -173,7 +180,7 @@ struct Agreement {
 json agreement_json(const Agreement& a) {
   json plan = json::array();
   for (const auto& w : a.plan.workers) plan.push_back(share_json(w));
-  json options = options_json(a.options);
+  json options = options_json(a.options, false);
   options["key_lengths"] = a.options.key_lengths;
   return {{"ok", true},
           {"shape", shape_json(a.shape)},
@@ -215,6 +222,19 @@ Expected<Agreement> agree_as_root(Communicator& comm, const json& mine, const Ex
       problem(fmt::format("{}: {}", comm.name_of(r), report.at("error").get<std::string>()),
               static_cast<ErrorCode>(report.at("code").get<int>()));
       continue;
+    }
+    if (r > 0 && report.contains("inputs")) {
+      const json& theirs = report.at("inputs");
+      const json& ours = mine.at("inputs");
+      if (!theirs.at("ok").get<bool>())
+        problem(fmt::format("{}: {}", comm.name_of(r), theirs.at("error").get<std::string>()),
+                static_cast<ErrorCode>(theirs.at("code").get<int>()));
+      else if (ours.at("ok").get<bool>() && theirs != ours)
+        problem(fmt::format("{} holds other inputs than rank 0: Q {}, K {}, V {} there; Q {}, K {}, V {} on rank 0",
+                            comm.name_of(r), theirs.at("q").get<std::string>(), theirs.at("k").get<std::string>(),
+                            theirs.at("v").get<std::string>(), ours.at("q").get<std::string>(),
+                            ours.at("k").get<std::string>(), ours.at("v").get<std::string>()),
+                ErrorCode::invalid_argument);
     }
     for (const char* key : {"settings", "options"})
       if (report.at(key) != mine.at(key))
@@ -287,22 +307,16 @@ std::vector<HeadBox> boxes_of(std::span<const WorkerShare> shares, std::int64_t 
 struct RankData {
   NpyArray q;                                              // keys: all of Q
   std::map<std::pair<std::int64_t, std::int64_t>, attention::KeyBlock> keys;  // by (begin, end)
-  std::map<std::pair<std::int64_t, std::int64_t>, MultiDeviceAttention::HeadInputs> heads;  // by (batch, kv head)
+  std::map<std::pair<std::int64_t, std::int64_t>, attention::HeadInputs> heads;  // by (batch, kv head)
 };
 
 Expected<Outcome> compute(MultiDeviceAttention& local, const Agreement& a, std::span<const WorkerShare> shares,
                           const RankData* received, const RootInputs* root, bool reduce) {
   const auto started = Clock::now();
   Outcome outcome;
-  const std::int64_t group = a.group();
   if (a.plan.mode == ShardMode::keys) {
     const attention::KeySource source = [&](const KeyRange& range) -> Expected<attention::KeyBlock> {
-      if (root) {
-        attention::KeyBlock block{range, {}, {}};
-        AAT_TRY(block.k, attention::slice(root->k, a.key_box(range)));
-        AAT_TRY(block.v, attention::slice(root->v, a.key_box(range)));
-        return block;
-      }
+      if (root) return attention::key_block(root->k, root->v, range);
       const auto it = received->keys.find({range.begin, range.end});
       if (it == received->keys.end())
         return fail(ErrorCode::internal, fmt::format("keys {}..{} were not received", range.begin, range.end - 1));
@@ -316,15 +330,8 @@ Expected<Outcome> compute(MultiDeviceAttention& local, const Agreement& a, std::
       outcome.states = std::move(states);
     }
   } else {
-    const MultiDeviceAttention::HeadSource source = [&](const HeadBox& box) -> Expected<MultiDeviceAttention::HeadInputs> {
-      if (root) {
-        const AxisRange q_heads{box.kv_heads.begin * group, box.kv_heads.end * group};
-        MultiDeviceAttention::HeadInputs in;
-        AAT_TRY(in.q, attention::slice(root->q, std::array{box.batches, q_heads}));
-        AAT_TRY(in.k, attention::slice(root->k, std::array{box.batches, box.kv_heads}));
-        AAT_TRY(in.v, attention::slice(root->v, std::array{box.batches, box.kv_heads}));
-        return in;
-      }
+    const MultiDeviceAttention::HeadSource source = [&](const HeadBox& box) -> Expected<attention::HeadInputs> {
+      if (root) return attention::head_inputs(root->q, root->k, root->v, box);
       const auto it = received->heads.find({box.batches.begin, box.kv_heads.begin});
       if (it == received->heads.end())
         return fail(ErrorCode::internal, fmt::format("the heads of batch {} head {} were not received",
@@ -355,22 +362,15 @@ Expected<void> send_data(Communicator& comm, int to, const Agreement& a, const R
     AAT_CHECK(comm.send(to, kQuery, bytes_of(in.q), deadline));
     for (const auto& w : shares)
       for (const auto& range : w.keys) {
-        AAT_TRY(NpyArray k, attention::slice(in.k, a.key_box(range)));
-        AAT_CHECK(comm.send(to, kKeys, bytes_of(k), deadline));
-        AAT_TRY(NpyArray v, attention::slice(in.v, a.key_box(range)));
-        AAT_CHECK(comm.send(to, kKeys, bytes_of(v), deadline));
+        AAT_TRY(attention::KeyBlock block, attention::key_block(in.k, in.v, range));
+        AAT_CHECK(comm.send(to, kKeys, bytes_of(block.k), deadline));
+        AAT_CHECK(comm.send(to, kKeys, bytes_of(block.v), deadline));
       }
     return {};
   }
-  const std::int64_t group = a.group();
   for (const auto& box : boxes_of(shares, a.shape.kv_heads)) {
-    const AxisRange q_heads{box.kv_heads.begin * group, box.kv_heads.end * group};
-    AAT_TRY(NpyArray q, attention::slice(in.q, std::array{box.batches, q_heads}));
-    AAT_CHECK(comm.send(to, kHeads, bytes_of(q), deadline));
-    AAT_TRY(NpyArray k, attention::slice(in.k, std::array{box.batches, box.kv_heads}));
-    AAT_CHECK(comm.send(to, kHeads, bytes_of(k), deadline));
-    AAT_TRY(NpyArray v, attention::slice(in.v, std::array{box.batches, box.kv_heads}));
-    AAT_CHECK(comm.send(to, kHeads, bytes_of(v), deadline));
+    AAT_TRY(attention::HeadInputs boxes, attention::head_inputs(in.q, in.k, in.v, box));
+    for (const attention::HostBox* b : {&boxes.q, &boxes.k, &boxes.v}) AAT_CHECK(comm.send(to, kHeads, b->bytes, deadline));
   }
   return {};
 }
@@ -398,13 +398,13 @@ Expected<RankData> receive_data(Communicator& comm, const Agreement& a, const De
     return data;
   }
   for (const auto& box : boxes_of(shares, a.shape.kv_heads)) {
-    MultiDeviceAttention::HeadInputs in;
-    AAT_TRY(auto q, comm.receive(0, kHeads, deadline));
-    AAT_TRY(in.q, array_from(std::move(q), dtype, head_shape(a, box, true), "Q of a head box"));
-    AAT_TRY(auto k, comm.receive(0, kHeads, deadline));
-    AAT_TRY(in.k, array_from(std::move(k), dtype, head_shape(a, box, false), "K of a head box"));
-    AAT_TRY(auto v, comm.receive(0, kHeads, deadline));
-    AAT_TRY(in.v, array_from(std::move(v), dtype, head_shape(a, box, false), "V of a head box"));
+    attention::HeadInputs in;
+    for (auto [target, what, queries] : {std::tuple{&in.q, "Q", true}, {&in.k, "K", false}, {&in.v, "V", false}}) {
+      AAT_TRY(auto bytes, comm.receive(0, kHeads, deadline));
+      AAT_TRY(NpyArray array, array_from(std::move(bytes), dtype, head_shape(a, box, queries),
+                                         fmt::format("{} of a head box", what)));
+      *target = attention::HostBox::owning(std::move(array));
+    }
     data.heads.emplace(std::pair{box.batches.begin, box.kv_heads.begin}, std::move(in));
   }
   return data;
@@ -468,7 +468,27 @@ Expected<std::optional<Problem>> receive_outcome(Communicator& comm, int from, c
   return std::optional<Problem>();
 }
 
+int preference(DeviceType t) {
+  switch (t) {
+    case DeviceType::discrete_gpu: return 0;
+    case DeviceType::integrated_gpu: return 1;
+    case DeviceType::virtual_gpu: return 2;
+    case DeviceType::cpu: return 3;
+    default: return 4;
+  }
+}
+
 }  // namespace
+
+Expected<std::vector<std::string>> rank_devices(const Communicator& comm, const std::string& list) {
+  if (!list.empty()) return parse_device_list(list);
+  AAT_TRY(auto devices, Context::enumerate_devices());
+  if (devices.empty()) return fail(ErrorCode::no_device, "no Vulkan device on this host");
+  std::stable_sort(devices.begin(), devices.end(),
+                   [](const DeviceInfo& a, const DeviceInfo& b) { return preference(a.type) < preference(b.type); });
+  return std::vector<std::string>{
+      std::to_string(devices[static_cast<std::size_t>(comm.local_rank()) % devices.size()].index)};
+}
 
 Expected<DistributedResult> run_attention(Communicator& comm, Expected<MultiDeviceAttention>& local,
                                           const Expected<RootInputs>* inputs, const DistributedOptions& options) {
@@ -477,10 +497,15 @@ Expected<DistributedResult> run_attention(Communicator& comm, Expected<MultiDevi
     if (options.on_phase) options.on_phase(name);
   };
   const bool root = comm.rank() == 0;
-  if (root && !inputs) return fail(ErrorCode::invalid_argument, "run_attention: rank 0 needs its inputs");
+  const bool everywhere = options.inputs_on_every_rank;
+  if ((root || everywhere) && !inputs)
+    return fail(ErrorCode::invalid_argument, fmt::format("run_attention: {} needs its inputs", comm.name_of(comm.rank())));
 
   phase("agree");
-  json mine = {{"ok", local.has_value()}, {"settings", options.settings}, {"options", options_json(options.attention)}};
+  json mine = {{"ok", local.has_value()},
+               {"settings", options.settings},
+               {"options", options_json(options.attention, everywhere)}};
+  if (everywhere) mine["inputs"] = inputs_json(*inputs);
   if (local) {
     json names = json::array();
     for (const auto& c : local->devices().contexts()) names.push_back(c->device().name);
@@ -497,9 +522,13 @@ Expected<DistributedResult> run_attention(Communicator& comm, Expected<MultiDevi
   result.flops = attention::attention_flops(a.shape);
   phase("data");
   if (!root) {
-    AAT_TRY(RankData data, receive_data(comm, a, wait_for_root(options)));
+    RankData data;
+    if (!everywhere) {
+      AAT_TRY(data, receive_data(comm, a, wait_for_root(options)));
+    }
     phase("compute");
-    const Expected<Outcome> outcome = compute(*local, a, shares, &data, nullptr, true);
+    const Expected<Outcome> outcome = everywhere ? compute(*local, a, shares, nullptr, &**inputs, true)
+                                                 : compute(*local, a, shares, &data, nullptr, true);
     phase("combine");
     AAT_CHECK(send_outcome(comm, outcome, wait_for_root(options)));
     AAT_TRY(json done, receive_json(comm, 0, kDone, wait_for_root(options)));
@@ -514,7 +543,8 @@ Expected<DistributedResult> run_attention(Communicator& comm, Expected<MultiDevi
   auto mine_done = std::async(std::launch::async, [&] { return compute(*local, a, shares, nullptr, &in, false); });
   const auto sending = Clock::now();
   Expected<void> sent;
-  for (int r = 1; r < comm.size() && sent; ++r) sent = send_data(comm, r, a, in, Deadline::in(options.timeout));
+  for (int r = 1; r < comm.size() && sent && !everywhere; ++r)
+    sent = send_data(comm, r, a, in, Deadline::in(options.timeout));
   result.data_wall_ms = ms_since(sending);
   Expected<Outcome> own = mine_done.get();
   AAT_CHECK(sent);

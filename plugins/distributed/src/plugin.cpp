@@ -17,35 +17,14 @@ using aat::distributed::Communicator;
 
 struct Arguments {
   std::string q, k, v, out, lse, key_lengths, bias, devices, split = "auto";
-  bool causal = false, json = false, distributed = false;
+  bool causal = false, json = false, distributed = false, everywhere = false;
   std::optional<float> scale;
   std::optional<std::uint32_t> splits;
   double timeout = 300;
 };
 
-int rank_of_type(aat::DeviceType t) {
-  switch (t) {
-    case aat::DeviceType::discrete_gpu: return 0;
-    case aat::DeviceType::integrated_gpu: return 1;
-    case aat::DeviceType::virtual_gpu: return 2;
-    case aat::DeviceType::cpu: return 3;
-    default: return 4;
-  }
-}
-
-// This rank's devices: --devices as given, else the host's devices in preference order (GPUs
-// first) dealt out by local rank: on a host of 2 GPUs, local ranks 0 and 1 take one each.
 aat::Expected<aat::attention::MultiDeviceAttention> open_devices(const Arguments& args, const Communicator& comm) {
-  std::vector<std::string> selectors;
-  if (!args.devices.empty()) {
-    AAT_TRY(selectors, aat::parse_device_list(args.devices));
-  } else {
-    AAT_TRY(auto devices, aat::Context::enumerate_devices());
-    if (devices.empty()) return aat::fail(aat::ErrorCode::no_device, "no Vulkan device on this host");
-    std::stable_sort(devices.begin(), devices.end(),
-                     [](const auto& a, const auto& b) { return rank_of_type(a.type) < rank_of_type(b.type); });
-    selectors.push_back(std::to_string(devices[static_cast<std::size_t>(comm.local_rank()) % devices.size()].index));
-  }
+  AAT_TRY(const auto selectors, aat::distributed::rank_devices(comm, args.devices));
   AAT_TRY(aat::DeviceGroup group, aat::DeviceGroup::create(selectors));
   return aat::attention::MultiDeviceAttention::create(std::move(group));
 }
@@ -122,12 +101,15 @@ int run(const Arguments& args) {
   o.splits = args.splits;
   o.mode = aat::attention::parse_shard_mode(args.split).value_or(aat::attention::ShardMode::automatic);
   options.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(args.timeout * 1000));
-  options.settings = nlohmann::json{{"q", args.q}, {"k", args.k}, {"v", args.v}, {"out", args.out}, {"lse", args.lse},
-                                    {"key_lengths", args.key_lengths}}
-                         .dump();
+  // What every rank must agree on. With --inputs-on-every-rank each rank may find its inputs
+  // under another path: their shapes are compared instead.
+  nlohmann::json settings{{"out", args.out}, {"lse", args.lse}, {"key_lengths", args.key_lengths}};
+  if (!args.everywhere) settings.update({{"q", args.q}, {"k", args.k}, {"v", args.v}});
+  options.settings = settings.dump();
   auto local = open_devices(args, *comm);
+  options.inputs_on_every_rank = args.everywhere;
   std::optional<aat::Expected<aat::distributed::RootInputs>> inputs;
-  if (comm->rank() == 0) {
+  if (comm->rank() == 0 || args.everywhere) {
     if (!args.bias.empty()) inputs = aat::fail(aat::ErrorCode::unsupported, "--bias runs on one device only; leave out --distributed");
     else inputs = read_inputs(args, o);
   }
@@ -182,6 +164,9 @@ int run_attention_distributed(const aat_host*, int argc, const char* const* argv
   app.add_option("--timeout", args.timeout, "Seconds any rank waits for another before naming it and ending the job "
                                             "(default 300)")
       ->check(CLI::PositiveNumber);
+  app.add_flag("--inputs-on-every-rank", args.everywhere,
+               "Every rank reads the inputs itself (a file system all ranks share): only the partial states travel; "
+               "the ranks' shapes must agree");
   app.add_flag("--distributed", args.distributed, "Accepted (what `aat run attention --distributed` passes on)");
   app.add_flag("--json", args.json, "Rank 0 prints a JSON report: every rank's devices, shares and times");
   if (argc > 0) app.name(argv[0]);

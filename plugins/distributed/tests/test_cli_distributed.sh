@@ -58,12 +58,15 @@ assert np.all(l_err <= 1e-5 + 1e-5 * np.abs(wl[finite])), f"L max |diff| {l_err.
 print(f"O max |diff| {err.max():.3g}, L max |diff| {l_err.max() if l_err.size else 0:.3g}")
 EOF
 
-# same_as_one_device NAME RANKS PREFIX TOL ARGS...: one device, then RANKS ranks, compared.
+# same_as_one_device NAME RANKS PREFIX TOL ARGS...: one device, then RANKS ranks, compared
+# (--inputs-on-every-rank goes to the ranks' run only).
 same_as_one_device() {
   local name=$1 ranks=$2 p=$3 tol=$4
   shift 4
+  local one=()
+  for a in "$@"; do [[ $a == --inputs-on-every-rank ]] || one+=("$a"); done
   if ! expect_ok "$name: one device" "$AAT" run attention --q ${p}q.npy --k ${p}k.npy --v ${p}v.npy \
-      --out ${p}one_o.npy --lse ${p}one_l.npy "$@"; then
+      --out ${p}one_o.npy --lse ${p}one_l.npy "${one[@]}"; then
     return
   fi
   if expect_ok "$name: $ranks ranks" mpi -np "$ranks" "$AAT" run attention --q ${p}q.npy --k ${p}k.npy \
@@ -93,6 +96,7 @@ same_as_one_device "causal, enough heads" 2 c_ 1e-5 --causal
 same_as_one_device "causal, 71 keys over 3 ranks" 3 d_ 1e-5 --causal --split keys
 same_as_one_device "MQA, Nk > Nq, 3 ranks" 3 e_ 1e-5
 same_as_one_device "f16 causal GQA, keys" 2 f_ 1e-3 --causal --split keys
+same_as_one_device "inputs on every rank, causal keys" 3 a_ 1e-5 --causal --split keys --inputs-on-every-rank
 
 # Failures: every rank exits 1 (mpirun passes it on), one message, from rank 0, naming the rank at fault.
 one_message() {  # NAME NEEDLE...: exactly one "aat: error" line, containing every NEEDLE
@@ -132,6 +136,9 @@ one_message "rank 1 started without --causal" "rank 1 (" "other options than ran
 expect_exit "rank 2 of 3 reads another Q" 1 mpi -np 2 "$AAT" run attention "${common[@]}" : \
   -np 1 "$AAT" run attention --q b_q.npy --k a_k.npy --v a_v.npy --out x.npy --distributed --causal
 one_message "rank 2 of 3 reads another Q" "rank 2 (" "other settings than rank 0" "b_q.npy"
+expect_exit "rank 1 holds other inputs" 1 mpi -np 1 "$AAT" run attention "${common[@]}" --inputs-on-every-rank : \
+  -np 1 "$AAT" run attention --q b_q.npy --k b_k.npy --v b_v.npy --out x.npy --distributed --causal --inputs-on-every-rank
+one_message "rank 1 holds other inputs" "rank 1 (" "holds other inputs than rank 0" "Q f32[2x2x40x16]" "Q f32[1x4x96x32]"
 [[ ! -e x.npy ]] && pass "no output written after a failure" || fail "an output was written despite the failure"
 
 # Faults the CLI cannot play (distributed_faults: 3 s timeout; causal keys division of 64 keys).

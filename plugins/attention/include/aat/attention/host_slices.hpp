@@ -3,11 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "aat/error.hpp"
 #include "aat/npy.hpp"
+#include "aat/tensor.hpp"
 
 namespace aat::attention {
 
@@ -28,11 +30,35 @@ Expected<void> place(NpyArray& array, std::span<const std::int64_t> corner, cons
 // A zero-filled array.
 NpyArray zeros(DType dtype, std::vector<std::int64_t> shape);
 
+// A box of a host array as bytes in C order: where they lie in the array when the box is one
+// contiguous run there (e.g. a range of heads of one batch), else a copy the box owns. Copies
+// share `storage`; a view is valid while the array it points into is.
+struct HostBox {
+  DType dtype = DType::f32;
+  std::vector<std::int64_t> shape;
+  std::span<const std::byte> bytes;
+  std::shared_ptr<const NpyArray> storage;  // set when the box owns its bytes
+
+  static HostBox owning(NpyArray array);
+  std::int64_t element_count() const;
+};
+Expected<HostBox> box_of(const NpyArray& array, std::span<const AxisRange> ranges);
+
+// A new device tensor holding the box.
+Expected<Tensor> to_device(const std::shared_ptr<Context>& context, const HostBox& box);
+
 // The (batch, kv head) pairs [unit_begin, unit_end) (u = b * kv_heads + h) as rectangles of
 // batches x kv heads, in order: a partial first batch, whole batches, a partial last batch.
 struct HeadBox {
   AxisRange batches, kv_heads;
 };
 std::vector<HeadBox> head_boxes(std::int64_t unit_begin, std::int64_t unit_end, std::int64_t kv_heads);
+
+// Q, K and V of a HeadBox: Q [batches, kv heads x G, Nq, D] (G = Hq / Hkv), K and V
+// [batches, kv heads, Nk, D]; views where contiguous (one batch, or every head).
+struct HeadInputs {
+  HostBox q, k, v;
+};
+Expected<HeadInputs> head_inputs(const NpyArray& q, const NpyArray& k, const NpyArray& v, const HeadBox& box);
 
 }  // namespace aat::attention

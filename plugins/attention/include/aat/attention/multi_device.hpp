@@ -72,6 +72,8 @@ struct KeyBlock {
 };
 // Where a device's thread gets the keys of one of its ranges (called on that thread).
 using KeySource = std::function<Expected<KeyBlock>(const KeyRange& range)>;
+// The block of keys `range` of K and V [B, Hkv, Nk, D] (a copy: B x Hkv runs of rows).
+Expected<KeyBlock> key_block(const NpyArray& k, const NpyArray& v, const KeyRange& range);
 
 // The states of a keys division before the last merge: the first device's, still on it, and
 // the other devices' on the host.
@@ -111,10 +113,7 @@ class MultiDeviceAttention {
   Expected<double> finish(KeyStates states, std::vector<HostState> more, const AttentionShape& shape, NpyArray& out,
                           NpyArray& lse);
   // Heads division: device i computes the (batch, kv head) pairs of shares[i] from the host
-  // boxes `inputs(box)` returns (Q, K, V of the box: [batches, heads, N, D]).
-  struct HeadInputs {
-    NpyArray q, k, v;
-  };
+  // boxes `inputs(box)` returns (head_inputs of host_slices.hpp, or boxes received).
   using HeadSource = std::function<Expected<HeadInputs>(const HeadBox& box)>;
   Expected<std::vector<HeadResult>> head_results(const HeadSource& inputs, std::span<const WorkerShare> shares,
                                                  const AttentionShape& shape, const MultiDeviceOptions& options,

@@ -40,6 +40,10 @@ struct DistributedOptions {
   // What every rank must have been started with alike (the CLI: its arguments); compared by rank 0.
   std::string settings;
   std::chrono::milliseconds timeout = std::chrono::minutes(5);
+  // Every rank passes the inputs (a shared file system, or data each rank holds already):
+  // nothing travels but the states, and the ranks' input shapes must agree (else all stop,
+  // the rank that differs named). Otherwise rank 0's inputs are sent out as the data phase says.
+  bool inputs_on_every_rank = false;
   // Testing aid: called on every rank as each phase begins ("agree", "data", "compute",
   // "combine"); may stall or end the process to play a failing rank.
   std::function<void(std::string_view phase)> on_phase;
@@ -63,9 +67,14 @@ struct DistributedResult {
   double merge_wall_ms = 0;  // rank 0: receiving the states and merging them into O and L
 };
 
+// This rank's devices: `list` when given ("0,1"), else one device of this host: its devices in
+// preference order (discrete GPUs, integrated, virtual, CPU) dealt out by the rank's position
+// on the host, so the ranks of a 2-GPU host take one GPU each.
+Expected<std::vector<std::string>> rank_devices(const Communicator& comm, const std::string& list = {});
+
 // Called by every rank at the same point of the program. `local`: this rank's devices, or the
-// error that kept them from opening (then every rank fails with it). `inputs`: on rank 0 the
-// problem, or the error reading it; null elsewhere.
+// error that kept them from opening (then every rank fails with it). `inputs`: on rank 0 (on
+// every rank with inputs_on_every_rank) the problem, or the error reading it; else null.
 Expected<DistributedResult> run_attention(Communicator& comm, Expected<attention::MultiDeviceAttention>& local,
                                           const Expected<RootInputs>* inputs, const DistributedOptions& options);
 
