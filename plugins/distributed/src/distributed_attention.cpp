@@ -129,6 +129,12 @@ json failure_json(const std::string& message, ErrorCode code) {
   return {{"ok", false}, {"error", message}, {"code", static_cast<int>(code)}};
 }
 
+// Several ranks' problems in one message: "2 problems: rank 1 (a): ...; rank 2 (b): ...".
+std::string join_problems(const std::vector<std::string>& problems) {
+  return problems.size() == 1 ? problems.front()
+                              : fmt::format("{} problems: {}", problems.size(), fmt::join(problems, "; "));
+}
+
 // What a rank's inputs are (shapes and dtypes), or why it has none; compared across the ranks.
 json inputs_json(const Expected<RootInputs>& inputs) {
   if (!inputs) return {{"ok", false}, {"error", inputs.error().what()}, {"code", static_cast<int>(inputs.error().code())}};
@@ -252,9 +258,7 @@ Expected<Agreement> agree_as_root(Communicator& comm, const json& mine, const Ex
     else problem(fmt::format("{}: {}", comm.name_of(0), shape.error().what()), shape.error().code());
   }
   if (!problems.empty()) {
-    std::string message = problems.size() == 1 ? problems.front()
-                                               : fmt::format("{} problems: {}", problems.size(), fmt::join(problems, "; "));
-    const json verdict = failure_json(message, code);
+    const json verdict = failure_json(join_problems(problems), code);
     for (int r = 1; r < comm.size(); ++r) AAT_CHECK(send_json(comm, r, kVerdict, verdict, Deadline::in(options.timeout)));
     return agreed_error(verdict);
   }
@@ -589,8 +593,7 @@ Expected<DistributedResult> run_attention(Communicator& comm, Expected<MultiDevi
   if (!problems.empty()) {
     std::vector<std::string> texts;
     for (const auto& p : problems) texts.push_back(p.text);
-    done = failure_json(texts.size() == 1 ? texts.front() : fmt::format("{} problems: {}", texts.size(), fmt::join(texts, "; ")),
-                        problems.front().code);
+    done = failure_json(join_problems(texts), problems.front().code);
   }
   for (int r = 1; r < comm.size(); ++r) AAT_CHECK(send_json(comm, r, kDone, done, Deadline::in(options.timeout)));
   if (!problems.empty()) return agreed_error(done);
