@@ -18,13 +18,7 @@ Expected<void> run_on_devices(const DeviceRunRequest& r) {
   options.adaptive = r.options;
   options.split = *split;
   if (!r.key_lengths.empty()) {
-    AAT_TRY(NpyArray lengths, read_npy(r.key_lengths));
-    if (lengths.dtype != DType::i32 || lengths.shape.size() != 1)
-      return fail(ErrorCode::invalid_argument, fmt::format("key lengths must be i32[B] (one per batch), got {}[{}] in {}",
-                                                           to_string(lengths.dtype), shape_to_string(lengths.shape),
-                                                           r.key_lengths));
-    AAT_TRY(auto values, lengths.as<std::int32_t>());
-    options.key_lengths.assign(values.begin(), values.end());
+    AAT_TRY(options.key_lengths, attention::read_key_lengths(r.key_lengths));
   }
   AAT_TRY(DeviceGroup group, DeviceGroup::create(selectors));
   AAT_TRY(MultiDeviceAdaptive adaptive, MultiDeviceAdaptive::create(std::move(group)));

@@ -109,6 +109,16 @@ Expected<void> place(NpyArray& array, std::span<const std::int64_t> corner, cons
   return {};
 }
 
+Expected<std::vector<std::int32_t>> read_key_lengths(const std::filesystem::path& path) {
+  AAT_TRY(NpyArray array, read_npy(path));
+  if (array.dtype != DType::i32 || array.shape.size() != 1)
+    return fail(ErrorCode::invalid_argument, fmt::format("key lengths must be i32[B] (one per batch), got {}[{}] in {}",
+                                                         to_string(array.dtype), shape_to_string(array.shape),
+                                                         path.string()));
+  AAT_TRY(auto values, array.as<std::int32_t>());
+  return std::vector<std::int32_t>(values.begin(), values.end());
+}
+
 HostBox HostBox::owning(NpyArray array) {
   auto storage = std::make_shared<const NpyArray>(std::move(array));
   return HostBox{storage->dtype, storage->shape, storage->data, storage};

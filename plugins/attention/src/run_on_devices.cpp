@@ -14,15 +14,6 @@ namespace aat::attention {
 
 namespace {
 
-Expected<std::vector<std::int32_t>> read_lengths(const std::string& path) {
-  AAT_TRY(NpyArray array, read_npy(path));
-  if (array.dtype != DType::i32 || array.shape.size() != 1)
-    return fail(ErrorCode::invalid_argument, fmt::format("key lengths must be i32[B] (one per batch), got {}[{}] in {}",
-                                                         to_string(array.dtype), shape_to_string(array.shape), path));
-  AAT_TRY(auto values, array.as<std::int32_t>());
-  return std::vector<std::int32_t>(values.begin(), values.end());
-}
-
 nlohmann::json devices_json(const std::vector<DeviceReport>& devices) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& d : devices)
@@ -46,7 +37,7 @@ Expected<void> run_on_devices(const DeviceRunRequest& r) {
   options.mode = *mode;
   options.splits = r.splits;
   if (!r.key_lengths.empty()) {
-    AAT_TRY(options.key_lengths, read_lengths(r.key_lengths));
+    AAT_TRY(options.key_lengths, read_key_lengths(r.key_lengths));
   }
   AAT_CHECK(MultiDeviceAttention::check(q, k, v, options));
   AAT_TRY(DeviceGroup group, DeviceGroup::create(selectors));

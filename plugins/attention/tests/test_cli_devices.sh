@@ -26,21 +26,6 @@ np.save("b_len.npy", np.array([90, 41, 0], dtype=np.int32))
 save("c_", (1, 2, 48, 32), (1, 2, 64, 32), np.float16)
 EOF2
 
-cat > same.py <<'EOF2'
-import sys
-import numpy as np
-o, l, wo, wl = (np.load(f) for f in sys.argv[1:5])
-tol = float(sys.argv[5])
-assert o.dtype == wo.dtype and o.shape == wo.shape, f"O {o.dtype}{o.shape}, want {wo.dtype}{wo.shape}"
-err = np.abs(o.astype(np.float64) - wo.astype(np.float64))
-assert np.all(err <= tol + tol * np.abs(wo.astype(np.float64))), f"O max |diff| {err.max():.3g}"
-finite = np.isfinite(wl)
-assert np.array_equal(np.isfinite(l), finite) and np.all(l[~finite] == wl[~finite]), "L: masked rows differ"
-l_err = np.abs(l[finite].astype(np.float64) - wl[finite])
-assert np.all(l_err <= 1e-5 + 1e-5 * np.abs(wl[finite])), f"L max |diff| {l_err.max():.3g}"
-print(f"O max |diff| {err.max():.3g}, L max |diff| {l_err.max() if l_err.size else 0:.3g}")
-EOF2
-
 # same_as_one_device NAME DEVICES PREFIX TOL ARGS...
 same_as_one_device() {
   local name=$1 devices=$2 p=$3 tol=$4
@@ -50,7 +35,7 @@ same_as_one_device() {
   if expect_ok "$name: --devices $devices" "$AAT" run attention --q ${p}q.npy --k ${p}k.npy --v ${p}v.npy \
       --out ${p}o.npy --lse ${p}l.npy --devices "$devices" --json "$@"; then
     cp out.txt ${p}report.json
-    "$PY" same.py ${p}o.npy ${p}l.npy ${p}one_o.npy ${p}one_l.npy "$tol" >check.txt 2>&1 \
+    "$PY" "$SRC/tests/cli/same_outputs.py" ${p}o.npy ${p}l.npy ${p}one_o.npy ${p}one_l.npy "$tol" >check.txt 2>&1 \
       && pass "$name: same as one device ($(cat check.txt))" || fail "$name: differs from one device: $(cat check.txt)"
   fi
 }

@@ -29,23 +29,13 @@ aat::Expected<aat::attention::MultiDeviceAttention> open_devices(const Arguments
   return aat::attention::MultiDeviceAttention::create(std::move(group));
 }
 
-aat::Expected<std::vector<std::int32_t>> read_lengths(const std::string& path) {
-  AAT_TRY(aat::NpyArray array, aat::read_npy(path));
-  if (array.dtype != aat::DType::i32 || array.shape.size() != 1)
-    return aat::fail(aat::ErrorCode::invalid_argument,
-                     fmt::format("key lengths must be i32[B] (one per batch), got {}[{}] in {}", aat::to_string(array.dtype),
-                                 aat::shape_to_string(array.shape), path));
-  AAT_TRY(auto values, array.as<std::int32_t>());
-  return std::vector<std::int32_t>(values.begin(), values.end());
-}
-
 aat::Expected<aat::distributed::RootInputs> read_inputs(const Arguments& args, aat::attention::MultiDeviceOptions& options) {
   aat::distributed::RootInputs in;
   AAT_TRY(in.q, aat::read_npy(args.q));
   AAT_TRY(in.k, aat::read_npy(args.k));
   AAT_TRY(in.v, aat::read_npy(args.v));
   if (!args.key_lengths.empty()) {
-    AAT_TRY(options.key_lengths, read_lengths(args.key_lengths));
+    AAT_TRY(options.key_lengths, aat::attention::read_key_lengths(args.key_lengths));
   }
   return in;
 }

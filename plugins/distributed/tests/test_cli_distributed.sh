@@ -41,23 +41,6 @@ save("f_", (1, 2, 64, 32), (1, 1, 80, 32), np.float16)
 np.save("bad_k.npy", rng.standard_normal((1, 2, 96, 16)).astype(np.float32))
 EOF
 
-cat > same.py <<'EOF'
-import sys
-import numpy as np
-out, lse, want_out, want_lse, tol = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
-o, l, wo, wl = (np.load(f) for f in (out, lse, want_out, want_lse))
-assert o.dtype == wo.dtype and o.shape == wo.shape, f"O {o.dtype}{o.shape}, want {wo.dtype}{wo.shape}"
-assert l.dtype == np.float32 and l.shape == wl.shape, f"L {l.dtype}{l.shape}, want {wl.shape}"
-o64, wo64 = o.astype(np.float64), wo.astype(np.float64)
-err = np.abs(o64 - wo64)
-assert np.all(err <= tol + tol * np.abs(wo64)), f"O max |diff| {err.max():.3g}"
-finite = np.isfinite(wl)
-assert np.array_equal(np.isfinite(l), finite) and np.all(l[~finite] == wl[~finite]), "L: masked rows differ"
-l_err = np.abs(l[finite].astype(np.float64) - wl[finite])
-assert np.all(l_err <= 1e-5 + 1e-5 * np.abs(wl[finite])), f"L max |diff| {l_err.max():.3g}"
-print(f"O max |diff| {err.max():.3g}, L max |diff| {l_err.max() if l_err.size else 0:.3g}")
-EOF
-
 # same_as_one_device NAME RANKS PREFIX TOL ARGS...: one device, then RANKS ranks, compared
 # (--inputs-on-every-rank goes to the ranks' run only).
 same_as_one_device() {
@@ -72,7 +55,7 @@ same_as_one_device() {
   if expect_ok "$name: $ranks ranks" mpi -np "$ranks" "$AAT" run attention --q ${p}q.npy --k ${p}k.npy \
       --v ${p}v.npy --out ${p}o.npy --lse ${p}l.npy --distributed --json "$@"; then
     cp out.txt ${p}report.json
-    if "$PY" same.py ${p}o.npy ${p}l.npy ${p}one_o.npy ${p}one_l.npy "$tol" >check.txt 2>&1; then
+    if "$PY" "$SRC/tests/cli/same_outputs.py" ${p}o.npy ${p}l.npy ${p}one_o.npy ${p}one_l.npy "$tol" >check.txt 2>&1; then
       pass "$name: $ranks ranks give the one-device output ($(cat check.txt))"
     else
       fail "$name: $ranks ranks differ from one device: $(cat check.txt)"

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <vector>
@@ -29,6 +30,9 @@ Expected<void> place(NpyArray& array, std::span<const std::int64_t> corner, cons
 
 // A zero-filled array.
 NpyArray zeros(DType dtype, std::vector<std::int64_t> shape);
+
+// Key lengths from a .npy file: i32 [B] (anything else is an error naming the file).
+Expected<std::vector<std::int32_t>> read_key_lengths(const std::filesystem::path& path);
 
 // A box of a host array as bytes in C order: where they lie in the array when the box is one
 // contiguous run there (e.g. a range of heads of one batch), else a copy the box owns. Copies
