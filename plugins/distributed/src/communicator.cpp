@@ -110,11 +110,12 @@ Expected<Communicator> Communicator::world() {
 int Communicator::rank() const { return state_->rank; }
 int Communicator::size() const { return state_->size; }
 int Communicator::local_rank() const { return state_->local_rank; }
-const std::string& Communicator::host() const { return state_->hosts[static_cast<std::size_t>(state_->rank)]; }
+const std::string& Communicator::host() const { return host_of(state_->rank); }
+const std::string& Communicator::host_of(int rank) const { return state_->hosts.at(static_cast<std::size_t>(rank)); }
 bool Communicator::broken() const { return state_->broken; }
 
 std::string Communicator::name_of(int rank) const {
-  const std::string& host = state_->hosts.at(static_cast<std::size_t>(rank));
+  const std::string& host = host_of(rank);
   return rank == 0 ? fmt::format("rank 0 (root, {})", host) : fmt::format("rank {} ({})", rank, host);
 }
 

@@ -447,7 +447,7 @@ Expected<std::optional<Problem>> receive_outcome(Communicator& comm, int from, c
   if (!header.at("ok").get<bool>())
     return std::optional<Problem>(Problem{fmt::format("{}: {}", comm.name_of(from), header.at("error").get<std::string>()),
                                           static_cast<ErrorCode>(header.at("code").get<int>())});
-  reports.push_back({from, "", devices_from(header.at("devices")), header.at("wall_ms").get<double>()});
+  reports.push_back({from, comm.host_of(from), devices_from(header.at("devices")), header.at("wall_ms").get<double>()});
   const auto shares = a.shares_of(from);
   if (a.plan.mode == ShardMode::keys) {
     bool any = false;
@@ -568,8 +568,6 @@ Expected<DistributedResult> run_attention(Communicator& comm, Expected<MultiDevi
     AAT_TRY(auto problem, receive_outcome(comm, r, a, states, heads, result.ranks, Deadline::in(options.timeout)));
     if (problem) problems.push_back(*problem);
   }
-  for (auto& report : result.ranks)
-    if (report.host.empty()) report.host = comm.name_of(report.rank);
   Expected<void> merged;
   if (problems.empty()) {
     if (a.plan.mode == ShardMode::keys) {

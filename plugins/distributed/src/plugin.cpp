@@ -67,9 +67,9 @@ void print_report(const Arguments& args, const aat::distributed::DistributedResu
     fmt::print("{}\n", report.dump(2));
     return;
   }
-  fmt::print("attention over {} ranks ({} devices), divided by {} ({}): {:.3f} ms wall (sending {:.3f}, merging "
-             "{:.3f}), {:.3g} GFLOP -> {}\n", ranks, list.size(), to_string(r.plan.mode), r.plan.reason, r.wall_ms,
-             r.data_wall_ms, r.merge_wall_ms, r.flops / 1e9, args.out);
+  fmt::print("attention over {} rank{} ({} device{}), divided by {} ({}): {:.3f} ms wall (sending {:.3f}, combining "
+             "{:.3f}), {:.3g} GFLOP -> {}\n", ranks, ranks == 1 ? "" : "s", list.size(), list.size() == 1 ? "" : "s",
+             to_string(r.plan.mode), r.plan.reason, r.wall_ms, r.data_wall_ms, r.merge_wall_ms, r.flops / 1e9, args.out);
   for (const auto& d : list)
     fmt::print("  rank {} device {}: {}, {:.3f} ms GPU, {:.3f} ms wall\n", d["rank"].get<int>(),
                d["device"].get<std::string>(), d["share"].get<std::string>(), d["gpu_ms"].get<double>(),

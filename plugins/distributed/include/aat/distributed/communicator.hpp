@@ -41,6 +41,7 @@ class Communicator {
   // This rank's position among the ranks on the same host (0, 1, ...): which device it takes.
   int local_rank() const;
   const std::string& host() const;  // MPI_Get_processor_name
+  const std::string& host_of(int rank) const;
   // "rank 2 (host-a)"; "rank 0 (root, host-a)" for rank 0.
   std::string name_of(int rank) const;
 

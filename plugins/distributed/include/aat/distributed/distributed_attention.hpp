@@ -64,7 +64,7 @@ struct DistributedResult {
   double flops = 0;
   double wall_ms = 0;        // from the agreement to the outcome
   double data_wall_ms = 0;   // rank 0: sending Q and K/V
-  double merge_wall_ms = 0;  // rank 0: receiving the states and merging them into O and L
+  double merge_wall_ms = 0;  // rank 0: from its own share done to O and L (waiting for the others' states, merging)
 };
 
 // This rank's devices: `list` when given ("0,1"), else one device of this host: its devices in
