@@ -46,11 +46,16 @@ Expected<RangeInputs> upload_range(const std::shared_ptr<Context>& context, Stre
     in.k = std::move(k_packed);
     in.v = std::move(v_packed);
   } else {
-    // K' = keys range.begin .. Nk - 1 per (batch, head); only the range's rows are written.
+    // K' = keys range.begin .. Nk - 1 per (batch, head); only the range's rows are uploaded. The
+    // rest is zeroed: the key length masks it, but a kernel that loads whole tiles (the
+    // tensor-core paths when Nk is a multiple of the tile) may read it, and 0 x NaN would not
+    // be 0.
     const std::int64_t suffix = shape.kv_len - range.begin;
     const std::vector<std::int64_t> suffix_shape{shape.batch, shape.kv_heads, suffix, shape.head_dim};
     AAT_TRY(in.k, Tensor::create(context, shape.dtype, suffix_shape));
     AAT_TRY(in.v, Tensor::create(context, shape.dtype, suffix_shape));
+    AAT_CHECK(stream.fill(in.k.buffer()));
+    AAT_CHECK(stream.fill(in.v.buffer()));
     const std::uint64_t row_bytes = static_cast<std::uint64_t>(shape.head_dim) * size_of(shape.dtype);
     for (std::int64_t bh = 0; bh < shape.batch * shape.kv_heads; ++bh) {
       const auto b = static_cast<std::uint64_t>(bh);
