@@ -17,8 +17,6 @@ using attention::DeviceReport;
 using attention::HeadBox;
 using Clock = std::chrono::steady_clock;
 
-constexpr double kHeadsImbalance = 1.125;  // as exact attention's heads division
-
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
@@ -99,9 +97,8 @@ AdaptivePlan plan_adaptive(const attention::AttentionShape& shape, std::size_t d
   devices = std::max<std::size_t>(devices, 1);
   AdaptivePlan plan;
   const std::int64_t units = shape.batch * shape.kv_heads;
-  const auto w = static_cast<std::int64_t>(devices);
   const std::vector<std::int64_t> bounds = chunk_bounds(shape, block_q, block_k);
-  const bool heads_balanced = units >= w && static_cast<double>((units + w - 1) / w * w) <= kHeadsImbalance * static_cast<double>(units);
+  const bool heads_balanced = attention::heads_balanced(units, devices);
   // Why no chunk bound exists (empty when some does).
   const std::string no_bounds =
       !bounds.empty() ? std::string()
@@ -119,7 +116,7 @@ AdaptivePlan plan_adaptive(const attention::AttentionShape& shape, std::size_t d
     } else {
       split = AdaptiveSplit::queries;
       plan.reason = fmt::format("{} (batch, kv head) pairs cannot keep {} devices within {}% of the mean: query tiles are "
-                                "divided zig-zag", units, devices, std::lround((kHeadsImbalance - 1) * 100));
+                                "divided zig-zag", units, devices, std::lround((attention::kHeadsImbalance - 1) * 100));
     }
   } else {
     plan.reason = fmt::format("{} forced", to_string(split));

@@ -9,9 +9,6 @@ namespace aat::attention {
 
 namespace {
 
-// The slowest worker of a heads split may hold this much more than the mean before keys win.
-constexpr double kHeadsImbalance = 1.125;
-
 std::int64_t key_limit(const AttentionShape& shape, std::span<const std::int32_t> key_lengths, std::int64_t b) {
   return key_lengths.empty() ? shape.kv_len : std::clamp<std::int64_t>(key_lengths[b], 0, shape.kv_len);
 }
@@ -137,6 +134,12 @@ std::string WorkerShare::describe(ShardMode mode) const {
   return text;
 }
 
+bool heads_balanced(std::int64_t units, std::size_t workers) {
+  const auto w = static_cast<std::int64_t>(std::max<std::size_t>(workers, 1));
+  const std::int64_t largest = (units + w - 1) / w;
+  return units >= w && static_cast<double>(largest * w) <= kHeadsImbalance * static_cast<double>(units);
+}
+
 double ShardPlan::flops() const {
   double total = 0;
   for (const auto& w : workers) total += w.flops;
@@ -165,7 +168,7 @@ ShardPlan plan_shards(const AttentionShape& shape, std::size_t workers, ShardMod
   std::string reason;
   if (mode == ShardMode::automatic) {
     const std::int64_t largest = (units + w - 1) / w;  // the slowest worker's pairs
-    const bool balanced = units >= w && static_cast<double>(largest * w) <= kHeadsImbalance * static_cast<double>(units);
+    const bool balanced = heads_balanced(units, workers);
     if (workers == 1) {
       mode = ShardMode::heads;
       reason = "one worker: nothing to divide";

@@ -57,6 +57,12 @@ struct ShardPlan {
   double imbalance() const;           // largest worker's flops / mean (1 = perfect; 0 when no work)
 };
 
+// The slowest worker of a heads division may hold this much more than the mean before the
+// automatic choice divides keys (or, for adaptive attention, query tiles) instead.
+inline constexpr double kHeadsImbalance = 1.125;
+// Whether `units` (batch, kv head) pairs dealt out to `workers` keep within kHeadsImbalance.
+bool heads_balanced(std::int64_t units, std::size_t workers);
+
 // The plan for `workers` workers (>= 1). key_lengths: one per batch, or empty. Forcing keys or
 // heads is honoured whatever the balance (a worker may stay idle when there is too little work).
 ShardPlan plan_shards(const AttentionShape& shape, std::size_t workers, ShardMode mode = ShardMode::automatic,
