@@ -11,7 +11,7 @@
 # (scripts/gpu/fetch-mpi.sh). Open MPI is unpacked into a prefix of its own (/tmp/ompi, never /)
 # with PATH, LD_LIBRARY_PATH and OPAL_PREFIX pointing there.
 # Environment: SIZES (32768,65536,131072), REPS (3), ADAPTIVE (65536), MODES (heads,keys),
-# DEVICES (0,1: the in-process run's). The three runs are bounded at 300, 140 and 140 s.
+# DEVICES (0,1: the in-process run's). The three runs are bounded at 280, 130 and 130 s.
 set -uo pipefail
 out=${OUT:-gpu-out}
 mkdir -p "$out"
@@ -40,11 +40,11 @@ nvidia-smi --query-gpu=index,name,memory.total,pcie.link.gen.current,pcie.link.w
 nvidia-smi topo -m 2>&1
 orterun --version 2>&1 | head -1
 echo "== in one process: 1 GPU, then 2"
-timeout 300 "$bench" "${common[@]}" --devices "${DEVICES:-0,1}" --adaptive-size "${ADAPTIVE:-65536}" \
+timeout 280 "$bench" "${common[@]}" --devices "${DEVICES:-0,1}" --adaptive-size "${ADAPTIVE:-65536}" \
   --json "$raw/in_process.json" || status=1
 for ranks in 1 2; do
   echo "== over MPI: $ranks rank(s), one GPU each"
-  timeout 140 orterun --bind-to none -np "$ranks" "$bench" --mpi "${common[@]}" --json "$raw/mpi_$ranks.json" || status=1
+  timeout 130 orterun --bind-to none -np "$ranks" "$bench" --mpi "${common[@]}" --json "$raw/mpi_$ranks.json" || status=1
 done
 python3 bench/multi_gpu_plot.py "$raw"/*.json --json "$out/multi_gpu.json" --png "$out/multi_gpu.png" \
   --markdown "$out/multi_gpu.md" || status=1

@@ -59,7 +59,7 @@ for s in "$@"; do
       TAIL=24 step "$s" "${LIMIT_COMPARE:-480}" python3 bench/gpu_compare.py --aat-bench "$bin/bench_attention" "${peer[@]}" "${quick[@]}" \
         ${AAT_COMPARE_ARGS:-} \
         --json "$out/performance.json" --png "$out/performance.png" ;;
-    multigpu) TAIL=40 step multigpu "${LIMIT_MULTIGPU:-590}" bash bench/multi_gpu.sh ;;
+    multigpu) TAIL=40 step multigpu "${LIMIT_MULTIGPU:-560}" bash bench/multi_gpu.sh ;;
     *) echo "unknown step $s" ;;
   esac
 done
