@@ -17,6 +17,8 @@ packages=(
   python3-numpy
   # the Python module (python/): headers and pybind11
   python3-dev pybind11-dev
+  # the distributed plugin (plugins/distributed): Open MPI, mpirun for its tests
+  openmpi-bin libopenmpi-dev
 )
 
 # `install-deps.sh --hardening` adds what scripts/ci-hardening.sh needs on top (docs/reliability.md):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packs what a GPU machine needs to test and time this build into DIR (default .gpu-bundle):
-# stripped binaries (aat, bench_attention, bench_adaptive, the framework and attention test
+# stripped binaries (aat, bench_attention, bench_adaptive, bench_multi_gpu, the framework and attention test
 # suites), libaat and the plugins, and the coopmat2 proof kernel. bench/gpu/on-device.sh runs
 # from the repository root with DIR beside it.   bench/gpu/make-bundle.sh [BUILD] [DIR]
 set -euo pipefail
@@ -8,7 +8,7 @@ build=${1:-build}
 dir=${2:-.gpu-bundle}
 rm -rf "$dir"
 mkdir -p "$dir"/{bin,lib,plugins,kernels}
-for b in bin/aat bin/bench_attention bin/bench_adaptive tests/aat_framework_tests plugins/attention/attention_tests \
+for b in bin/aat bin/bench_attention bin/bench_adaptive bin/bench_multi_gpu tests/aat_framework_tests plugins/attention/attention_tests \
          plugins/adaptive/adaptive_tests; do
   [ -f "$build/$b" ] && strip -o "$dir/bin/$(basename "$b")" "$build/$b"
 done

@@ -8,9 +8,10 @@
 #
 # Steps (run in the order given; each has its own time limit, a failed step does not stop the
 # others): info, proof, suite[=PATH] (the attention suite, on PATH where given), suite-vN (the
-# suite with coopmat2 kernel variant N), framework,
-# adaptive, tune, compare, compare-quick. LIMIT_SUITE, LIMIT_TUNE, LIMIT_COMPARE (seconds) and
-# AAT_TUNE_ARGS (extra tune_attention.py arguments) adjust them.
+# suite with coopmat2 kernel variant N), framework, adaptive, tune, compare, compare-quick,
+# multigpu (bench/multi_gpu.sh: 1 vs 2 GPUs, in one process and over MPI; needs .mpi-debs from
+# scripts/gpu/fetch-mpi.sh). LIMIT_SUITE, LIMIT_TUNE, LIMIT_COMPARE, LIMIT_MULTIGPU (seconds)
+# and AAT_TUNE_ARGS (extra tune_attention.py arguments) adjust them.
 set -uo pipefail
 out=${OUT:-gpu-out}
 mkdir -p "$out"
@@ -58,6 +59,7 @@ for s in "$@"; do
       TAIL=24 step "$s" "${LIMIT_COMPARE:-480}" python3 bench/gpu_compare.py --aat-bench "$bin/bench_attention" "${peer[@]}" "${quick[@]}" \
         ${AAT_COMPARE_ARGS:-} \
         --json "$out/performance.json" --png "$out/performance.png" ;;
+    multigpu) TAIL=40 step multigpu "${LIMIT_MULTIGPU:-560}" bash bench/multi_gpu.sh ;;
     *) echo "unknown step $s" ;;
   esac
 done

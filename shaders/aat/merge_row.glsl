@@ -8,9 +8,11 @@
 
 #include "aat/softmax_state.glsl"
 
-// The merged o of element d; `lse` receives the row's merged log-sum-exp. No state with l > 0
-// gives o = 0, lse = -inf; NaN in any state reaches both.
-float aat_merge_row(uint first, uint stride, uint count, uint d, out float lse) {
+// The merged o of element d; `ml` receives the row's merged state (M, W): M the largest m of
+// the states with l > 0, W = sum_s l_s exp(m_s - M). (M, W, o) is itself a partial state of the
+// union of the states' keys, so merges compose exactly (several devices, then across them).
+// No state with l > 0 gives o = 0, ml = (-inf, 0); NaN in any state reaches o and W.
+float aat_merge_row_state(uint first, uint stride, uint count, uint d, out vec2 ml) {
   float m = AAT_NEG_INF;
   for (uint s = 0; s < count; ++s) {
     const vec2 state = partial_state.ml[first + s * stride];
@@ -27,8 +29,17 @@ float aat_merge_row(uint first, uint stride, uint count, uint d, out float lse) 
       acc += w * partial_o.o[slot * HEAD_DIM + d];
     }
   }
-  lse = aat_merged_lse(m, weight_sum);
+  ml = vec2(m, weight_sum);
   return weight_sum == 0.0 ? 0.0 : acc / weight_sum;
+}
+
+// The merged o of element d; `lse` receives the row's merged log-sum-exp. No state with l > 0
+// gives o = 0, lse = -inf; NaN in any state reaches both.
+float aat_merge_row(uint first, uint stride, uint count, uint d, out float lse) {
+  vec2 ml;
+  const float o = aat_merge_row_state(first, stride, count, d, ml);
+  lse = aat_merged_lse(ml.x, ml.y);
+  return o;
 }
 
 #endif

@@ -7,6 +7,7 @@
 #include "aat/bindings.hpp"
 #include "aat/build_info.hpp"
 #include "aat/context.hpp"
+#include "aat/device_group.hpp"
 #include "aat/dtype.hpp"
 #include "aat/error.hpp"
 #include "aat/kernel.hpp"

@@ -6,13 +6,14 @@
 #include "aat/adaptive/adaptive.hpp"
 #include "aat/plugin_command.hpp"
 #include "aat/plugin_define.hpp"
+#include "run_on_devices.hpp"
 
 namespace {
 
 using aat::pattern::BlockLevel;
 
 struct Arguments {
-  std::string q, k, v, out, lse, key_lengths, map, baseline = "default", estimator = "row";
+  std::string q, k, v, out, lse, key_lengths, map, baseline = "default", estimator = "row", devices, split = "auto";
   bool causal = false, report = false, json = false;
   aat::adaptive::AdaptiveOptions options;
 };
@@ -25,6 +26,14 @@ nlohmann::json level_shares(const aat::pattern::LevelCounts& counts) {
 }
 
 aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, Arguments& args, aat::Progress& progress) {
+  if (!args.devices.empty()) {
+    if (args.report || !args.map.empty())
+      return aat::fail(aat::ErrorCode::unsupported, "--report and --map run on one device only; leave out --devices");
+    args.options.causal = args.causal;
+    args.options.estimator = args.estimator == "tile" ? aat::pattern::Estimator::tile : aat::pattern::Estimator::row;
+    return aat::adaptive::run_on_devices({args.q, args.k, args.v, args.out, args.lse, args.key_lengths, args.devices,
+                                          args.split, args.json, args.options});
+  }
   progress.stage("reading q, k, v", 3);
   AAT_TRY(auto q, aat::Tensor::load_npy(context, args.q));
   progress.advance(1);
@@ -130,6 +139,11 @@ int run_adaptive(const aat_host* host, int argc, const char* const* argv) {
   app.add_option("--baseline", args.baseline, "Exact kernel for --report: default or scalar (default: default)")
       ->check(CLI::IsMember({"default", "scalar"}));
   app.add_flag("--json", args.json, "Print a JSON report (ifq and ae with --report)");
+  app.add_option("--devices", args.devices,
+                 "Run on several devices of this process, e.g. 0,1 (an index may repeat: two contexts on one device); "
+                 "each device gives what one device gives for its rows");
+  app.add_option("--split", args.split, "With --devices: auto (default), heads, or queries (causal only)")
+      ->check(CLI::IsMember({"auto", "heads", "queries"}));
   return aat::run_plugin_command(app, host, argc, argv,
                                  [&](const std::shared_ptr<aat::Context>& context, aat::Progress& progress) {
                                    return run(context, args, progress);

@@ -21,6 +21,7 @@
 #include "attention/attention_f32.bindings.hpp"
 #include "attention/merge_f16.bindings.hpp"
 #include "attention/merge_f32.bindings.hpp"
+#include "attention/merge_state_f32.bindings.hpp"
 #include "query_chunks.hpp"
 
 namespace aat::attention {
@@ -28,7 +29,7 @@ namespace aat::attention {
 namespace {
 
 namespace forward = plugin_gen::attention::attention_f32;  // both dtypes share one interface
-namespace merge = plugin_gen::attention::merge_f32;
+namespace merge = plugin_gen::attention::merge_f32;  // merge_f16 and merge_state_f32 share its bindings' names
 static_assert(sizeof(plugin_gen::attention::attention_f16::PushConstants) == sizeof(forward::PushConstants));
 static_assert(sizeof(plugin_gen::attention::attention_coopmat_d64::PushConstants) == sizeof(forward::PushConstants));
 static_assert(sizeof(plugin_gen::attention::attention_coopmat_d128::PushConstants) == sizeof(forward::PushConstants));
@@ -45,6 +46,7 @@ struct ForwardKey {
 struct MergeKey {
   DType dtype;
   std::uint32_t head_dim;
+  bool to_state;  // merge_state_f32: the merged partial state rather than O and L
   auto operator<=>(const MergeKey&) const = default;
 };
 
@@ -140,12 +142,14 @@ struct Attention::Pipelines {
 
   Expected<Kernel> merge_kernel(const std::shared_ptr<Context>& context, const MergeKey& key) {
     if (auto it = merge.find(key); it != merge.end()) return it->second;
-    const auto words = key.dtype == DType::f16 ? plugin_gen::attention::merge_f16::spirv() : merge::spirv();
+    const auto words = key.to_state               ? plugin_gen::attention::merge_state_f32::spirv()
+                       : key.dtype == DType::f16 ? plugin_gen::attention::merge_f16::spirv()
+                                                 : merge::spirv();
     KernelOptions options;
     options.spec = {{"local_size_x", Value(std::int64_t{kMergeWorkgroup})},
                     {"HEAD_DIM", Value(std::int64_t{key.head_dim})}};
-    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()),
-                                          fmt::format("attention.merge_{}", to_string(key.dtype)), options));
+    const std::string name = key.to_state ? "attention.merge_state" : fmt::format("attention.merge_{}", to_string(key.dtype));
+    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()), name, options));
     merge.emplace(key, kernel);
     return kernel;
   }
@@ -173,7 +177,7 @@ struct Attention::Plan {
 };
 
 Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, const Tensor& v,
-                                          const AttentionOptions& options) {
+                                          const AttentionOptions& options, bool partials) {
   Plan plan;
   AAT_TRY(plan.shape, check_inputs(q, k, v, options));
   const AttentionShape& shape = plan.shape;
@@ -204,7 +208,7 @@ Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, cons
                        shape.causal,
                        options.key_lengths != nullptr,
                        options.bias != nullptr,
-                       tiling.splits > 1,
+                       partials || tiling.splits > 1,
                        shape.kv_len % tiling.block_kv == 0 && shape.head_dim % 16 == 0};
   AAT_TRY(plan.kernel, pipelines_->forward_kernel(context_, key));
   return plan;
@@ -227,8 +231,6 @@ Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const
   result.flops = attention_flops(shape);
   result.tiling = p.tiling;
   const Tiling& tiling = result.tiling;
-  const std::uint32_t tiles_per_split = p.tiles_per_split;
-  Kernel& kernel = p.kernel;
 
   const auto rows = static_cast<std::uint64_t>(shape.batch * shape.q_heads * shape.q_len);
   AAT_TRY(result.out, Tensor::create(context_, shape.dtype, q.shape()));
@@ -236,7 +238,6 @@ Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const
   if (rows == 0) return result;
 
   const bool split = tiling.splits > 1;
-
   Tensor partial_o, partial_state;  // split-K: per split and row, normalised o and (m, l)
   if (split) {
     const auto r = static_cast<std::int64_t>(rows);
@@ -246,16 +247,51 @@ Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const
                                         "the split-K workspace 'partial (m, l)' (f32 [splits, B Hq Nq, 2])"));
   }
   const Buffer& unused = pipelines_->placeholder;
-  Bindings bindings(kernel);
+  AAT_TRY(Stream stream, Stream::create(context_));
+  AAT_CHECK(record_forward(stream, p, q, k, v, options, split ? unused : result.out.buffer(),
+                           split ? unused : result.lse.buffer(), split ? partial_o.buffer() : unused,
+                           split ? partial_state.buffer() : unused));
+  if (split) {
+    AAT_CHECK(record_merge(stream, partial_o, partial_state, result.out, result.lse));
+  }
+  AAT_CHECK(stream.run());
+  result.gpu_ms = stream.total_gpu_ms();
+  return result;
+}
+
+Expected<AttentionPartials> Attention::record_partials(Stream& stream, const Tensor& q, const Tensor& k,
+                                                       const Tensor& v, const AttentionOptions& options) {
+  AAT_TRY(Plan p, plan(q, k, v, options, true));
+  const AttentionShape& shape = p.shape;
+  AttentionPartials partials;
+  partials.tiling = p.tiling;
+  partials.flops = attention_flops(shape);
+  const auto rows = shape.batch * shape.q_heads * shape.q_len;
+  AAT_TRY(partials.o, Tensor::create(context_, DType::f32, {p.tiling.splits, rows, shape.head_dim}));
+  AAT_TRY(partials.state, Tensor::create(context_, DType::f32, {p.tiling.splits, rows, 2}));
+  if (rows == 0) return partials;
+  const Buffer& unused = pipelines_->placeholder;
+  AAT_CHECK(record_forward(stream, p, q, k, v, options, unused, unused, partials.o.buffer(), partials.state.buffer()));
+  return partials;
+}
+
+// Binds the inputs and the outputs (O and L, or the partial states) and records the forward dispatch.
+Expected<void> Attention::record_forward(Stream& stream, const Plan& p, const Tensor& q, const Tensor& k,
+                                         const Tensor& v, const AttentionOptions& options, const Buffer& out,
+                                         const Buffer& lse, const Buffer& partial_o, const Buffer& partial_state) {
+  const AttentionShape& shape = p.shape;
+  const Tiling& tiling = p.tiling;
+  const Buffer& unused = pipelines_->placeholder;
+  Bindings bindings(p.kernel);
   AAT_CHECK(bindings.bind(forward::binding::Q, q));
   AAT_CHECK(bindings.bind(forward::binding::K, k));
   AAT_CHECK(bindings.bind(forward::binding::V, v));
-  AAT_CHECK(bindings.bind(forward::binding::O, split ? unused : result.out.buffer()));
-  AAT_CHECK(bindings.bind(forward::binding::L, split ? unused : result.lse.buffer()));
+  AAT_CHECK(bindings.bind(forward::binding::O, out));
+  AAT_CHECK(bindings.bind(forward::binding::L, lse));
   AAT_CHECK(bindings.bind(forward::binding::KeyLengths, options.key_lengths ? options.key_lengths->buffer() : unused));
   AAT_CHECK(bindings.bind(forward::binding::Bias, options.bias ? options.bias->buffer() : unused));
-  AAT_CHECK(bindings.bind(forward::binding::PartialO, split ? partial_o.buffer() : unused));
-  AAT_CHECK(bindings.bind(forward::binding::PartialL, split ? partial_state.buffer() : unused));
+  AAT_CHECK(bindings.bind(forward::binding::PartialO, partial_o));
+  AAT_CHECK(bindings.bind(forward::binding::PartialL, partial_state));
 
   const float scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
   forward::PushConstants push{};
@@ -270,33 +306,62 @@ Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const
     push.bias_stride_h = options.bias->dim(1) == 1 ? 0 : per_head;
     push.bias_stride_b = options.bias->dim(0) == 1 ? 0 : per_head * static_cast<std::uint32_t>(options.bias->dim(1));
   }
-  push.tiles_per_split = tiles_per_split;
+  push.tiles_per_split = p.tiles_per_split;
   AAT_CHECK(bindings.push_struct(push));
 
-  AAT_TRY(Stream stream, Stream::create(context_));
   // Decode workgroups own every query row of one K/V head; the others a block of one head's rows.
   const Workgroups grid = tiling.path == KernelPath::decode
                               ? Workgroups{1, static_cast<std::uint32_t>(shape.batch * shape.kv_heads), tiling.splits}
                               : Workgroups{ceil_div(static_cast<std::uint64_t>(shape.q_len), tiling.block_q),
                                            static_cast<std::uint32_t>(shape.batch * shape.q_heads), tiling.splits};
-  AAT_CHECK(stream.dispatch(bindings, grid, "attention.forward"));
+  return stream.dispatch(bindings, grid, "attention.forward");
+}
 
-  if (split) {
-    AAT_TRY(Kernel merge_kernel,
-            pipelines_->merge_kernel(context_, MergeKey{shape.dtype, static_cast<std::uint32_t>(shape.head_dim)}));
-    Bindings merging(merge_kernel);
-    AAT_CHECK(merging.bind(merge::binding::partial_o, partial_o));
-    AAT_CHECK(merging.bind(merge::binding::partial_state, partial_state));
-    AAT_CHECK(merging.bind(merge::binding::out_o, result.out));
-    AAT_CHECK(merging.bind(merge::binding::out_lse, result.lse));
-    AAT_CHECK(merging.push_struct(merge::PushConstants{static_cast<std::uint32_t>(rows), tiling.splits}));
-    const std::uint32_t groups = ceil_div(rows * static_cast<std::uint64_t>(shape.head_dim), kMergeWorkgroup);
-    const std::uint32_t width = std::min<std::uint32_t>(groups, 65535);
-    AAT_CHECK(stream.dispatch(merging, Workgroups{width, ceil_div(groups, width), 1}, "attention.merge"));
-  }
-  AAT_CHECK(stream.run());
-  result.gpu_ms = stream.total_gpu_ms();
-  return result;
+Expected<void> Attention::record_merge(Stream& stream, const Tensor& partial_o, const Tensor& partial_state,
+                                       const Tensor& out, const Tensor& lse) {
+  return record_merge_kernel(stream, false, partial_o, partial_state, out, lse);
+}
+
+Expected<void> Attention::record_merge_to_state(Stream& stream, const Tensor& partial_o, const Tensor& partial_state,
+                                                const Tensor& out_o, const Tensor& out_state) {
+  return record_merge_kernel(stream, true, partial_o, partial_state, out_o, out_state);
+}
+
+// Both merges: partial states [slots, rows, D] / [slots, rows, 2] -> out (rows x D) and `second`
+// (lse: rows floats; to_state: the merged (m, l), rows x 2 floats).
+Expected<void> Attention::record_merge_kernel(Stream& stream, bool to_state, const Tensor& partial_o,
+                                              const Tensor& partial_state, const Tensor& out, const Tensor& second) {
+  const bool shapes_ok = partial_o.rank() == 3 && partial_state.rank() == 3 && partial_o.dtype() == DType::f32 &&
+                         partial_state.dtype() == DType::f32 && partial_state.dim(0) == partial_o.dim(0) &&
+                         partial_state.dim(1) == partial_o.dim(1) && partial_state.dim(2) == 2;
+  if (!shapes_ok)
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("merge: partial states must be f32 [slots, rows, D] and [slots, rows, 2], got {} and {}",
+                            partial_o.describe(), partial_state.describe()));
+  const std::int64_t slots = partial_o.dim(0), rows = partial_o.dim(1), head_dim = partial_o.dim(2);
+  const DType out_dtype = to_state ? DType::f32 : out.dtype();
+  const std::int64_t second_per_row = to_state ? 2 : 1;
+  if (out.dtype() != out_dtype || (out_dtype != DType::f32 && out_dtype != DType::f16) ||
+      out.element_count() != rows * head_dim || second.dtype() != DType::f32 ||
+      second.element_count() != rows * second_per_row)
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("merge{}: {} partial states of {} rows x D = {} need out {} with {} elements and {} f32 "
+                            "with {}; got {} and {}", to_state ? " to state" : "", slots, rows, head_dim,
+                            to_state ? "f32" : "f32/f16", rows * head_dim, to_state ? "state" : "lse",
+                            rows * second_per_row, out.describe(), second.describe()));
+  if (slots == 0) return fail(ErrorCode::invalid_argument, "merge: no partial states (0 slots)");
+  if (rows == 0) return {};
+  AAT_TRY(Kernel kernel, pipelines_->merge_kernel(context_, MergeKey{out_dtype, static_cast<std::uint32_t>(head_dim),
+                                                                     to_state}));
+  Bindings merging(kernel);
+  AAT_CHECK(merging.bind(merge::binding::partial_o, partial_o));
+  AAT_CHECK(merging.bind(merge::binding::partial_state, partial_state));
+  AAT_CHECK(merging.bind(merge::binding::out_o, out));
+  AAT_CHECK(merging.bind(to_state ? plugin_gen::attention::merge_state_f32::binding::out_state : merge::binding::out_lse, second));
+  AAT_CHECK(merging.push_struct(merge::PushConstants{static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(slots)}));
+  const std::uint32_t groups = ceil_div(static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(head_dim), kMergeWorkgroup);
+  const std::uint32_t width = std::min<std::uint32_t>(groups, 65535);
+  return stream.dispatch(merging, Workgroups{width, ceil_div(groups, width), 1}, to_state ? "attention.merge_state" : "attention.merge");
 }
 
 }  // namespace aat::attention

@@ -6,18 +6,25 @@
 #include "aat/attention/attention.hpp"
 #include "aat/plugin_command.hpp"
 #include "aat/plugin_define.hpp"
+#include "run_on_devices.hpp"
 
 namespace {
 
 struct Arguments {
-  std::string q, k, v, out, lse, key_lengths, bias;
-  bool causal = false;
+  std::string q, k, v, out, lse, key_lengths, bias, devices, split = "auto";
+  bool causal = false, distributed = false;
   bool json = false;
   std::optional<float> scale;
   std::optional<std::uint32_t> splits;
 };
 
 aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Arguments& args, aat::Progress& progress) {
+  if (!args.devices.empty()) {
+    if (!args.bias.empty())
+      return aat::fail(aat::ErrorCode::unsupported, "--bias runs on one device only; leave out --devices");
+    return aat::attention::run_on_devices({args.q, args.k, args.v, args.out, args.lse, args.key_lengths, args.devices,
+                                           args.split, args.causal, args.json, args.scale, args.splits});
+  }
   progress.stage("reading q, k, v", 3);
   AAT_TRY(auto q, aat::Tensor::load_npy(context, args.q));
   progress.advance(1);
@@ -70,6 +77,8 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Argu
 }
 
 int run_attention(const aat_host* host, int argc, const char* const* argv) {
+  if (aat::attention::wants_distributed(argc, argv))
+    return aat::attention::forward_to_command("attention-distributed", host, argc, argv);
   CLI::App app{"Exact attention O = softmax(scale * Q K^T + mask) V, FlashAttention-style.\n"
                "Q [B, Hq, Nq, D], K and V [B, Hkv, Nk, D] as .npy (f32 or f16; the output follows Q's dtype),\n"
                "Hq a multiple of Hkv, D a multiple of 8 up to 256. A row with no visible key gives O = 0, L = -inf.\n"
@@ -89,6 +98,14 @@ int run_attention(const aat_host* host, int argc, const char* const* argv) {
                  "(more are clamped, with a note); on a CPU device at least what llvmpipe's loop limit needs "
                  "(fewer are refused)");
   app.add_flag("--json", args.json, "Print a JSON report: kernel, device, tiling, flops, gpu_ms");
+  app.add_option("--devices", args.devices,
+                 "Run on several devices of this process, e.g. 0,1 (an index may repeat: two contexts on one device); "
+                 "divided by heads when there are enough, else by keys with an exact merge");
+  app.add_option("--split", args.split, "With --devices: auto (default), heads or keys")
+      ->check(CLI::IsMember({"auto", "heads", "keys"}));
+  app.add_flag("--distributed", args.distributed,
+               "Run across MPI ranks (mpirun -np N aat run attention ... --distributed): Q broadcast, K/V sharded, "
+               "partial states merged exactly; see `aat run attention-distributed --help`");
   return aat::run_plugin_command(app, host, argc, argv,
                                  [&](const std::shared_ptr<aat::Context>& context, aat::Progress& progress) {
                                    return run(context, args, progress);

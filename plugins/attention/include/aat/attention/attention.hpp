@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "aat/context.hpp"
@@ -41,8 +42,27 @@ struct AttentionResult {
   double flops = 0;    // 4 B Hq Nq Nk D, halved for causal when Nq == Nk
 };
 
+// Partial softmax states (shaders/aat/softmax_state.glsl) of every query row over the keys of
+// K and V, before any merge: what run() merges after a K split. Devices or hosts that each take
+// a share of the keys produce these and merge them exactly (aat/attention/multi_device.hpp).
+struct AttentionPartials {
+  Tensor o;       // f32 [slots, B*Hq*Nq, D]: normalised o of each K split
+  Tensor state;   // f32 [slots, B*Hq*Nq, 2]: (m, l), natural-log units; l = 0: the split saw no key
+  Tiling tiling;  // what runs; slots = tiling.splits
+  double flops = 0;
+};
+
 // Checks shapes, dtypes and masks; the shape attention() will run with.
 Expected<AttentionShape> check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options);
+
+// The shape rules of check_inputs on shapes and dtypes alone (host arrays, other ranks' inputs):
+// rank 4, f32/f16 shared by Q, K, V, K = V in shape, batch and D agreeing, D a multiple of 8 up
+// to 256, Hq a multiple of Hkv, 32-bit indexing.
+Expected<AttentionShape> check_shapes(DType q_dtype, std::span<const std::int64_t> q, DType k_dtype,
+                                      std::span<const std::int64_t> k, DType v_dtype, std::span<const std::int64_t> v,
+                                      bool causal);
+// Key lengths: one per batch, each within 0..Nk.
+Expected<void> check_key_lengths(std::span<const std::int32_t> lengths, const AttentionShape& shape);
 
 // 4 * B * Hq * Nq * Nk * D, halved for causal (the convention FlashAttention reports).
 double attention_flops(const AttentionShape& shape);
@@ -61,12 +81,33 @@ class Attention {
   Expected<std::vector<KernelStatistic>> statistics(const Tensor& q, const Tensor& k, const Tensor& v,
                                                     const AttentionOptions& options = {});
 
+  // Records the forward kernel writing partial states instead of O and L (the split count run()
+  // would choose, or options.splits); nothing is submitted. The states are filled once the
+  // stream has run.
+  Expected<AttentionPartials> record_partials(Stream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
+                                              const AttentionOptions& options = {});
+
+  // Records run()'s exact merge of partial states (f32 [slots, rows, D] and [slots, rows, 2])
+  // into out (rows x D elements, f32 or f16) and lse (f32, rows elements).
+  Expected<void> record_merge(Stream& stream, const Tensor& partial_o, const Tensor& partial_state, const Tensor& out,
+                              const Tensor& lse);
+  // The same merge into one partial state again: out_o f32 [rows, D], out_state f32 [rows, 2].
+  // What a device does with its own states before they meet another device's.
+  Expected<void> record_merge_to_state(Stream& stream, const Tensor& partial_o, const Tensor& partial_state,
+                                       const Tensor& out_o, const Tensor& out_state);
+
   const std::shared_ptr<Context>& context() const { return context_; }
 
  private:
   struct Pipelines;
   struct Plan;
-  Expected<Plan> plan(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options);
+  Expected<Plan> plan(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options,
+                      bool partials = false);
+  Expected<void> record_forward(Stream& stream, const Plan& plan, const Tensor& q, const Tensor& k, const Tensor& v,
+                                const AttentionOptions& options, const Buffer& out, const Buffer& lse,
+                                const Buffer& partial_o, const Buffer& partial_state);
+  Expected<void> record_merge_kernel(Stream& stream, bool to_state, const Tensor& partial_o,
+                                     const Tensor& partial_state, const Tensor& out, const Tensor& second);
   std::shared_ptr<Context> context_;
   std::shared_ptr<Pipelines> pipelines_;
 };
