@@ -34,5 +34,7 @@ for f in "$dir"/*.deb; do dpkg -x "$f" /; done
 ldconfig
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 SH
-grep -qx "/$dir/" .git/info/exclude 2>/dev/null || echo "/$dir/" >>.git/info/exclude
+# Ignored by git (also in a worktree, where .git is a file).
+exclude=$(git rev-parse --git-path info/exclude)
+grep -qx "/$dir/" "$exclude" 2>/dev/null || echo "/$dir/" >>"$exclude"
 ls "$dir"

@@ -18,5 +18,7 @@ cp -L /usr/lib/x86_64-linux-gnu/libbenchmark.so.1debian "$dir/lib/" 2>/dev/null 
 strip "$dir/lib/libaat.so."*.*.*
 for p in "$build"/plugins/libaat-*.so; do strip -o "$dir/plugins/$(basename "$p")" "$p"; done
 [ -f "$build/tests/coopmat2_softmax_tile.spv" ] && cp "$build/tests/coopmat2_softmax_tile.spv" "$dir/kernels/"
-grep -qx "/$dir/" .git/info/exclude 2>/dev/null || echo "/$dir/" >>.git/info/exclude
+# Ignored by git (also in a worktree, where .git is a file).
+exclude=$(git rev-parse --git-path info/exclude)
+grep -qx "/$dir/" "$exclude" 2>/dev/null || echo "/$dir/" >>"$exclude"
 du -sh "$dir"
