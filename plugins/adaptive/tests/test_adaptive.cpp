@@ -32,12 +32,21 @@ namespace {
 using aat::testing::unwrap;
 namespace ref = reference;
 
+// The plan kernel on every map, by the mass rule (the bound rule and the exact fallback:
+// test_families.cpp, test_exact_fallback.cpp).
+AdaptiveOptions plan_always() {
+  AdaptiveOptions o;
+  o.mode = pattern::Mode::mass;
+  o.exact_below_cer = 0.0;
+  return o;
+}
+
 struct Case {
   std::int64_t B = 1, Hq = 1, Hkv = 1, Nq = 128, Nk = 128, D = 32;
   DType dtype = DType::f32;
   bool causal = false;
   std::vector<std::int32_t> lengths;
-  AdaptiveOptions options;
+  AdaptiveOptions options = plan_always();
   std::uint32_t seed = 1;
   std::string name() const {
     std::ostringstream s;

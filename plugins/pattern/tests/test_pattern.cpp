@@ -35,12 +35,18 @@ namespace ref = reference;
 
 constexpr double kDensityAbs = 2e-5, kDensityRel = 1e-4;
 
+PatternOptions mass_rule() {
+  PatternOptions o;
+  o.mode = Mode::mass;
+  return o;
+}
+
 struct Case {
   std::int64_t B = 1, Hq = 1, Hkv = 1, Nq = 128, Nk = 128, D = 32;
   DType dtype = DType::f32;
   bool causal = false;
   std::vector<std::int32_t> lengths;
-  PatternOptions options;
+  PatternOptions options = mass_rule();  // the bound rule: test_pattern_bound.cpp
   std::uint32_t seed = 1;
   std::string name() const {
     std::ostringstream s;
@@ -106,7 +112,7 @@ ref::Problem problem_for(const Case& c) {
   p.halo = c.options.halo;
   p.row_estimate = c.options.estimator == Estimator::row;
   p.variance = c.options.variance;
-  p.query_group = std::gcd(std::max<std::int64_t>(c.options.query_group, 1), static_cast<std::int64_t>(c.options.block_q));
+  p.query_group = query_group(c.options);
   p.variance_cap = static_cast<float>(c.options.variance_cap);
   return p;
 }
@@ -678,6 +684,7 @@ TEST_F(PatternKernel, RejectsBadOptions) {
 
 TEST(PatternThresholds, FollowTheShares) {
   PatternOptions o;
+  o.mode = Mode::mass;
   o.mass = 0.9;
   o.pool2_share = 0.5;
   o.pool4_share = 0.25;
@@ -688,6 +695,15 @@ TEST(PatternThresholds, FollowTheShares) {
   EXPECT_FALSE(t.all_full);
   o.mass = 1.0;
   EXPECT_TRUE(thresholds(o).all_full);
+  o.mode = Mode::bound;  // the bound rule's tails: epsilon, then its pooled shares
+  o.epsilon = 0.02;
+  const auto b = thresholds(o);
+  EXPECT_DOUBLE_EQ(b.tail_pool2, 0.02);
+  EXPECT_DOUBLE_EQ(b.tail_pool4, 0.01);
+  EXPECT_DOUBLE_EQ(b.tail_skip, 0.005);
+  EXPECT_FALSE(b.all_full);
+  o.epsilon = 0.0;
+  EXPECT_TRUE(thresholds(o).all_full);
 }
 
 TEST(PatternPlugin, LinksStaticallyWithItsKernelsAndCommands) {
@@ -695,7 +711,7 @@ TEST(PatternPlugin, LinksStaticallyWithItsKernelsAndCommands) {
   ASSERT_TRUE(registry.add_static(aat_plugin_pattern_entry()).has_value());
   const Plugin* plugin = registry.find("pattern");
   ASSERT_NE(plugin, nullptr);
-  for (const char* kernel : {"pattern_map", "pool_f32", "pool_f16", "pool_f16_f32"})
+  for (const char* kernel : {"pattern_map", "pattern_bound", "anchor_f32", "anchor_f16", "pool_f32", "pool_f16", "pool_f16_f32"})
     EXPECT_NE(plugin->find_kernel(kernel), nullptr) << kernel;
   EXPECT_NE(registry.find_command("pattern"), nullptr);
   EXPECT_NE(registry.find_command("attention-inputs"), nullptr);
