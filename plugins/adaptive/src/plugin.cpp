@@ -5,8 +5,8 @@
 
 #include "aat/adaptive/adaptive.hpp"
 #include "aat/adaptive/families.hpp"
-#include "aat/dtype.hpp"
 #include "aat/npy.hpp"
+#include "aat/pattern/qkv_files.hpp"
 #include "aat/pattern/rule_options.hpp"
 #include "aat/plugin_command.hpp"
 #include "aat/plugin_define.hpp"
@@ -195,15 +195,8 @@ int run_inputs(const aat_host* host, int argc, const char* const* argv) {
       return aat::fail(aat::ErrorCode::invalid_argument, e.what());
     }
     const std::vector<std::int64_t> shape{1, heads, length, head_dim};
-    for (auto [name, values] : {std::pair{"q", &qkv.q}, {"k", &qkv.k}, {"v", &qkv.v}}) {
-      const std::string path = prefix + name + ".npy";
-      if (dtype == "f16") {
-        const auto half = aat::to_half(*values);
-        AAT_CHECK(aat::write_npy(path, aat::DType::f16, shape, std::as_bytes(std::span(half))));
-      } else {
-        AAT_CHECK(aat::write_npy(path, aat::DType::f32, shape, std::as_bytes(std::span(*values))));
-      }
-    }
+    AAT_CHECK(aat::pattern::write_qkv_npy(prefix, dtype == "f16" ? aat::DType::f16 : aat::DType::f32, shape, qkv.q,
+                                          qkv.k, qkv.v));
     fmt::print("wrote {}{{q,k,v}}.npy ({} {} [{}])\n", prefix, family, dtype, aat::shape_to_string(shape));
     return {};
   });

@@ -11,17 +11,14 @@
 #include "aat/adaptive/adaptive.hpp"
 #include "aat/pattern/synthetic.hpp"
 #include "device_test.hpp"
-#include "aat/adaptive/families.hpp"
+#include "family_tensors.hpp"
 
 namespace aat::adaptive {
 namespace {
 
 using aat::testing::unwrap;
+using aat::testing::upload_floats;
 
-Tensor upload(const std::shared_ptr<Context>& ctx, DType dtype, std::vector<std::int64_t> shape, const std::vector<float>& x) {
-  if (dtype == DType::f16) return unwrap(Tensor::from_values<std::uint16_t>(ctx, DType::f16, std::move(shape), to_half(x)));
-  return unwrap(Tensor::from_values<float>(ctx, DType::f32, std::move(shape), x));
-}
 
 class ExactFallback : public aat::testing::DeviceTest {
  protected:
@@ -39,10 +36,7 @@ class ExactFallback : public aat::testing::DeviceTest {
 };
 
 TEST_F(ExactFallback, GaussianInputsRunExactAttentionAndSaySo) {
-  const auto in = families::generate(families::Family::gaussian, 2, 1024, 64, 7);
-  const std::vector<std::int64_t> shape{1, 2, 1024, 64};
-  const Tensor q = upload(context(), DType::f32, shape, in.q), k = upload(context(), DType::f32, shape, in.k),
-               v = upload(context(), DType::f32, shape, in.v);
+  const auto [q, k, v] = test_support::upload_family(context(), families::Family::gaussian, 2, 1024, 64, 7, DType::f32);
   AdaptiveOptions o;
   o.causal = true;
   const AdaptiveResult r = unwrap(adaptive().run(q, k, v, o));
@@ -68,8 +62,8 @@ TEST_F(ExactFallback, StructuredInputsRunThePlan) {
   spec.seed = 5;
   const auto in = pattern::structured_inputs(spec);
   const std::vector<std::int64_t> shape{1, 1, 2048, 64};
-  const Tensor q = upload(context(), DType::f16, shape, in.q), k = upload(context(), DType::f16, shape, in.k),
-               v = upload(context(), DType::f16, shape, in.v);
+  const Tensor q = upload_floats(context(), DType::f16, shape, in.q), k = upload_floats(context(), DType::f16, shape, in.k),
+               v = upload_floats(context(), DType::f16, shape, in.v);
   AdaptiveOptions o;
   o.causal = true;
   const AdaptiveResult r = unwrap(adaptive().run(q, k, v, o));
@@ -80,10 +74,7 @@ TEST_F(ExactFallback, StructuredInputsRunThePlan) {
 }
 
 TEST_F(ExactFallback, EpsilonZeroIsExactAttention) {
-  const auto in = families::generate(families::Family::sinks_window, 1, 700, 32, 3);
-  const std::vector<std::int64_t> shape{1, 1, 700, 32};
-  const Tensor q = upload(context(), DType::f32, shape, in.q), k = upload(context(), DType::f32, shape, in.k),
-               v = upload(context(), DType::f32, shape, in.v);
+  const auto [q, k, v] = test_support::upload_family(context(), families::Family::sinks_window, 1, 700, 32, 3, DType::f32);
   AdaptiveOptions o;
   o.epsilon = 0.0;
   const AdaptiveResult r = unwrap(adaptive().run(q, k, v, o));
@@ -99,10 +90,7 @@ TEST_F(ExactFallback, EveryBlockFullEqualsExactAttention) {
   for (const DType dtype : {DType::f32, DType::f16})
     for (const bool causal : {false, true}) {
       SCOPED_TRACE(::testing::Message() << to_string(dtype) << (causal ? " causal" : ""));
-      const auto in = families::generate(families::Family::rotary, 2, 600, 64, 11);
-      const std::vector<std::int64_t> shape{1, 2, 600, 64};
-      const Tensor q = upload(context(), dtype, shape, in.q), k = upload(context(), dtype, shape, in.k),
-                   v = upload(context(), dtype, shape, in.v);
+      const auto [q, k, v] = test_support::upload_family(context(), families::Family::rotary, 2, 600, 64, 11, dtype);
       const auto want = exact(q, k, v, causal);
       AdaptiveOptions o;
       o.causal = causal;

@@ -14,7 +14,7 @@
 
 #include "aat/adaptive/adaptive.hpp"
 #include "device_test.hpp"
-#include "aat/adaptive/families.hpp"
+#include "family_tensors.hpp"
 
 namespace aat::adaptive {
 namespace {
@@ -37,10 +37,6 @@ std::string name(const FamilyCase& c) {
          std::to_string(c.heads) + " " + std::string(to_string(c.dtype));
 }
 
-Tensor upload(const std::shared_ptr<Context>& ctx, DType dtype, std::vector<std::int64_t> shape, const std::vector<float>& x) {
-  if (dtype == DType::f16) return unwrap(Tensor::from_values<std::uint16_t>(ctx, DType::f16, std::move(shape), to_half(x)));
-  return unwrap(Tensor::from_values<float>(ctx, DType::f32, std::move(shape), x));
-}
 
 const char* levels_text(const AdaptiveResult& r, char* buffer, std::size_t size) {
   const auto& l = r.cost.levels;
@@ -62,10 +58,7 @@ class Families : public aat::testing::DeviceTest, public ::testing::WithParamInt
 TEST_P(Families, DefaultsKeepIfqAboveRequirement) {
   const FamilyCase c = GetParam();
   SCOPED_TRACE(name(c));
-  const auto in = families::generate(c.family, c.heads, c.length, 64, c.seed);
-  const std::vector<std::int64_t> shape{1, c.heads, c.length, 64};
-  const Tensor q = upload(context(), c.dtype, shape, in.q), k = upload(context(), c.dtype, shape, in.k),
-               v = upload(context(), c.dtype, shape, in.v);
+  const auto [q, k, v] = test_support::upload_family(context(), c.family, c.heads, c.length, 64, c.seed, c.dtype);
   AdaptiveOptions defaults;
   defaults.causal = true;
   const AdaptiveResult result = unwrap(adaptive().run(q, k, v, defaults), "adaptive (defaults)");

@@ -54,6 +54,36 @@ struct AnchorKey {
   auto operator<=>(const AnchorKey&) const = default;
 };
 
+// The push constants both map kernels share (pattern_map.comp, pattern_bound.comp): shape, tiles,
+// scale, forced tiles, halo, query groups and all_full; the rule's own fields are the caller's.
+template <class Push>
+Push map_push(const attention::AttentionShape& shape, const BlockGrid& g, const PatternOptions& options) {
+  const std::uint32_t group = query_group(options);
+  Push push{};
+  push.batch = static_cast<std::uint32_t>(shape.batch);
+  push.q_heads = static_cast<std::uint32_t>(shape.q_heads);
+  push.kv_heads = static_cast<std::uint32_t>(shape.kv_heads);
+  push.q_len = static_cast<std::uint32_t>(shape.q_len);
+  push.kv_len = static_cast<std::uint32_t>(shape.kv_len);
+  push.block_q = options.block_q;
+  push.block_k = options.block_k;
+  push.tiles_q = static_cast<std::uint32_t>(g.tiles_q);
+  push.tiles_k = static_cast<std::uint32_t>(g.tiles_k);
+  push.scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
+  push.sink_tiles = options.sink_tiles;
+  push.local_window = options.local_window.value_or(options.block_k);
+  push.all_full = thresholds(options).all_full ? 1u : 0u;
+  push.halo = options.halo;
+  push.query_group = group;
+  push.grouped_len = static_cast<std::uint32_t>((shape.q_len + group - 1) / group);
+  return push;
+}
+
+// One workgroup per (query tile, batch x head).
+Workgroups map_grid(const attention::AttentionShape& shape, const BlockGrid& g) {
+  return Workgroups{static_cast<std::uint32_t>(g.tiles_q), static_cast<std::uint32_t>(shape.batch * shape.q_heads), 1};
+}
+
 // A 2D grid of `groups` workgroups, under the per-axis limit.
 Workgroups grid_2d(std::uint32_t groups) {
   const std::uint32_t width = std::min<std::uint32_t>(std::max(groups, 1u), 65535);
@@ -438,31 +468,13 @@ Expected<BlockMap> Pattern::record(Stream& stream, const Tensor& q, const Tensor
   AAT_CHECK(bindings.bind(map_gen::binding::Density, map.density));
   AAT_CHECK(bindings.bind(map_gen::binding::Levels, map.levels));
   const LevelThresholds t = thresholds(options);
-  map_gen::PushConstants push{};
-  push.batch = static_cast<std::uint32_t>(shape.batch);
-  push.q_heads = static_cast<std::uint32_t>(shape.q_heads);
-  push.kv_heads = static_cast<std::uint32_t>(shape.kv_heads);
-  push.q_len = static_cast<std::uint32_t>(shape.q_len);
-  push.kv_len = static_cast<std::uint32_t>(shape.kv_len);
-  push.block_q = options.block_q;
-  push.block_k = options.block_k;
-  push.tiles_q = static_cast<std::uint32_t>(g.tiles_q);
-  push.tiles_k = static_cast<std::uint32_t>(g.tiles_k);
-  push.scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
+  auto push = map_push<map_gen::PushConstants>(shape, g, options);
   push.threshold_full = static_cast<float>(t.full);
   push.threshold_pool2 = static_cast<float>(t.pool2);
   push.threshold_pool4 = static_cast<float>(t.pool4);
-  push.sink_tiles = options.sink_tiles;
-  push.local_window = options.local_window.value_or(options.block_k);
-  push.all_full = t.all_full ? 1u : 0u;
-  push.halo = options.halo;
   push.variance_cap = static_cast<float>(options.variance_cap);
-  push.query_group = group;
-  push.grouped_len = static_cast<std::uint32_t>((shape.q_len + group - 1) / group);
   AAT_CHECK(bindings.push_struct(push));
-  AAT_CHECK(stream.dispatch(bindings, Workgroups{static_cast<std::uint32_t>(g.tiles_q),
-                                                 static_cast<std::uint32_t>(shape.batch * shape.q_heads), 1},
-                            "pattern.map"));
+  AAT_CHECK(stream.dispatch(bindings, map_grid(shape, g), "pattern.map"));
   return map;
 }
 
@@ -497,7 +509,6 @@ Expected<void> Pattern::record_bound(Stream& stream, BlockMap& map, const Tensor
                                      const Tensor& k_mean, const Tensor& k_square,
                                      const attention::AttentionShape& shape, const PatternOptions& options) {
   const auto& g = map.grid;
-  const std::uint32_t group = query_group(options);
   const MapKey key{static_cast<std::uint32_t>(shape.head_dim), shape.causal, options.key_lengths != nullptr, true,
                    true, true};
   AAT_TRY(Kernel kernel, pipelines_->map_kernel(context_, key));
@@ -512,32 +523,14 @@ Expected<void> Pattern::record_bound(Stream& stream, BlockMap& map, const Tensor
   AAT_CHECK(bindings.bind(bound_gen::binding::Density, map.density));
   AAT_CHECK(bindings.bind(bound_gen::binding::Levels, map.levels));
   const LevelThresholds t = thresholds(options);
-  bound_gen::PushConstants push{};
-  push.batch = static_cast<std::uint32_t>(shape.batch);
-  push.q_heads = static_cast<std::uint32_t>(shape.q_heads);
-  push.kv_heads = static_cast<std::uint32_t>(shape.kv_heads);
-  push.q_len = static_cast<std::uint32_t>(shape.q_len);
-  push.kv_len = static_cast<std::uint32_t>(shape.kv_len);
-  push.block_q = options.block_q;
-  push.block_k = options.block_k;
-  push.tiles_q = static_cast<std::uint32_t>(g.tiles_q);
-  push.tiles_k = static_cast<std::uint32_t>(g.tiles_k);
-  push.scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
+  auto push = map_push<bound_gen::PushConstants>(shape, g, options);
   push.tail_pool2 = static_cast<float>(t.tail_pool2);
   push.tail_pool4 = static_cast<float>(t.tail_pool4);
   push.tail_skip = static_cast<float>(t.tail_skip);
-  push.sink_tiles = options.sink_tiles;
-  push.local_window = options.local_window.value_or(options.block_k);
-  push.all_full = t.all_full ? 1u : 0u;
-  push.halo = options.halo;
-  push.query_group = group;
-  push.grouped_len = static_cast<std::uint32_t>((shape.q_len + group - 1) / group);
   push.anchor_sinks = options.anchor_sinks;
   push.anchor_window = options.anchor_window;
   AAT_CHECK(bindings.push_struct(push));
-  return stream.dispatch(bindings, Workgroups{static_cast<std::uint32_t>(g.tiles_q),
-                                              static_cast<std::uint32_t>(shape.batch * shape.q_heads), 1},
-                         "pattern.map");
+  return stream.dispatch(bindings, map_grid(shape, g), "pattern.map");
 }
 
 Expected<PatternResult> Pattern::run(const Tensor& q, const Tensor& k, const PatternOptions& options) {

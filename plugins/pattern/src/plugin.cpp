@@ -10,6 +10,7 @@
 #include "aat/dtype.hpp"
 #include "aat/npy.hpp"
 #include "aat/pattern/pattern.hpp"
+#include "aat/pattern/qkv_files.hpp"
 #include "aat/pattern/rule_options.hpp"
 #include "aat/pattern/synthetic.hpp"
 #include "aat/plugin_command.hpp"
@@ -164,17 +165,8 @@ int run_inputs(const aat_host* host, int argc, const char* const* argv) {
     }
     const auto shape = qkv.shape();
     progress.stage("writing " + prefix + "{q,k,v}.npy", 3);
-    int written = 0;
-    for (auto [name, values] : {std::pair{"q", &qkv.q}, {"k", &qkv.k}, {"v", &qkv.v}}) {
-      const std::string path = prefix + name + ".npy";
-      if (dtype == "f16") {
-        const auto half = aat::to_half(*values);
-        AAT_CHECK(aat::write_npy(path, aat::DType::f16, shape, std::as_bytes(std::span(half))));
-      } else {
-        AAT_CHECK(aat::write_npy(path, aat::DType::f32, shape, std::as_bytes(std::span(*values))));
-      }
-      progress.advance(++written);
-    }
+    AAT_CHECK(aat::pattern::write_qkv_npy(prefix, dtype == "f16" ? aat::DType::f16 : aat::DType::f32, shape, qkv.q,
+                                          qkv.k, qkv.v, [&](int n) { progress.advance(n); }));
     progress.done();
     fmt::print("wrote {}{{q,k,v}}.npy ({} {} [{}])\n", prefix, kind, dtype, aat::shape_to_string(shape));
     return {};

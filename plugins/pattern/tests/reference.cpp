@@ -45,6 +45,29 @@ std::size_t index(const Problem& p, std::int64_t b, std::int64_t h, std::int64_t
   return static_cast<std::size_t>(((b * p.q_heads + h) * p.tiles_q() + i) * p.tiles_k() + j);
 }
 
+// Mean and variance per coordinate of each key tile's keys below `length` (0 for an empty tile):
+// [Tk, D] each.
+void key_tile_moments(const Problem& p, const float* kb, std::int64_t length, std::vector<double>& mean,
+                      std::vector<double>& var) {
+  const std::int64_t D = p.head_dim, tk = p.tiles_k();
+  mean.assign(static_cast<std::size_t>(tk * D), 0.0);
+  var.assign(mean.size(), 0.0);
+  for (std::int64_t j = 0; j < tk; ++j) {
+    const Tile t = tile(p, 0, j);
+    const std::int64_t end = std::min(t.k1, length);
+    if (end <= t.k0) continue;
+    const auto n = static_cast<double>(end - t.k0);
+    for (std::int64_t d = 0; d < D; ++d) {
+      double sum = 0, squares = 0;
+      for (std::int64_t key = t.k0; key < end; ++key) sum += kb[key * D + d];
+      const double m = sum / n;
+      for (std::int64_t key = t.k0; key < end; ++key) squares += (kb[key * D + d] - m) * (kb[key * D + d] - m);
+      mean[static_cast<std::size_t>(j * D + d)] = m;
+      var[static_cast<std::size_t>(j * D + d)] = squares / n;
+    }
+  }
+}
+
 }  // namespace
 
 Visible visibility(const Problem& p, std::int64_t b, std::int64_t i, std::int64_t j) {
@@ -138,21 +161,8 @@ Map block_map(const Problem& p, std::span<const float> q, std::span<const float>
       const std::int64_t kvh = h / (p.q_heads / p.kv_heads);
       const float* kb = k.data() + (b * p.kv_heads + kvh) * p.kv_len * D;
       const float* qb = q.data() + (b * p.q_heads + h) * p.q_len * D;
-      // Key tile means over the keys below the length.
-      std::vector<double> k_mean(static_cast<std::size_t>(tk * D), 0.0), k_var(k_mean.size(), 0.0);
-      for (std::int64_t j = 0; j < tk; ++j) {
-        const Tile t = tile(p, 0, j);
-        const std::int64_t end = std::min(t.k1, length);
-        for (std::int64_t key = t.k0; key < end; ++key)
-          for (std::int64_t d = 0; d < D; ++d) k_mean[static_cast<std::size_t>(j * D + d)] += kb[key * D + d];
-        if (end > t.k0)
-          for (std::int64_t d = 0; d < D; ++d) k_mean[static_cast<std::size_t>(j * D + d)] /= static_cast<double>(end - t.k0);
-        for (std::int64_t key = t.k0; key < end; ++key)
-          for (std::int64_t d = 0; d < D; ++d) {
-            const double dev = kb[key * D + d] - k_mean[static_cast<std::size_t>(j * D + d)];
-            k_var[static_cast<std::size_t>(j * D + d)] += dev * dev / static_cast<double>(end - t.k0);
-          }
-      }
+      std::vector<double> k_mean, k_var;
+      key_tile_moments(p, kb, length, k_mean, k_var);
       // The block score of a query vector x (mean or row) against key tile j.
       auto score = [&](auto x, std::int64_t j) {
         double dot = 0, spread = 0;
@@ -300,21 +310,8 @@ Map bound_map(const Problem& p, std::span<const float> q, std::span<const float>
     for (std::int64_t h = 0; h < p.q_heads; ++h) {
       const float* kb = k.data() + (b * p.kv_heads + h / (p.q_heads / p.kv_heads)) * p.kv_len * D;
       const float* qb = q.data() + (b * p.q_heads + h) * p.q_len * D;
-      // Key tile means and variances over the keys below the length.
-      std::vector<double> k_mean(static_cast<std::size_t>(tk * D), 0.0), k_var(k_mean.size(), 0.0);
-      for (std::int64_t j = 0; j < tk; ++j) {
-        const Tile t = tile(p, 0, j);
-        const std::int64_t end = std::min(t.k1, length);
-        if (end <= t.k0) continue;
-        for (std::int64_t d = 0; d < D; ++d) {
-          double sum = 0, squares = 0;
-          for (std::int64_t key = t.k0; key < end; ++key) sum += kb[key * D + d];
-          const double mean = sum / static_cast<double>(end - t.k0);
-          for (std::int64_t key = t.k0; key < end; ++key) squares += (kb[key * D + d] - mean) * (kb[key * D + d] - mean);
-          k_mean[static_cast<std::size_t>(j * D + d)] = mean;
-          k_var[static_cast<std::size_t>(j * D + d)] = squares / static_cast<double>(end - t.k0);
-        }
-      }
+      std::vector<double> k_mean, k_var;
+      key_tile_moments(p, kb, length, k_mean, k_var);
       for (std::int64_t i = 0; i < tq; ++i) {
         const Tile ti = tile(p, i, 0);
         std::vector<int> need(static_cast<std::size_t>(tk), 3);

@@ -23,6 +23,7 @@
 #include "aat/plugin.hpp"
 #include "device_test.hpp"
 #include "pattern/pattern_map.bindings.hpp"
+#include "map_case.hpp"
 #include "reference.hpp"
 
 extern "C" const aat_plugin_descriptor* aat_plugin_pattern_entry(void);
@@ -41,13 +42,8 @@ PatternOptions mass_rule() {
   return o;
 }
 
-struct Case {
-  std::int64_t B = 1, Hq = 1, Hkv = 1, Nq = 128, Nk = 128, D = 32;
-  DType dtype = DType::f32;
-  bool causal = false;
-  std::vector<std::int32_t> lengths;
-  PatternOptions options = mass_rule();  // the bound rule: test_pattern_bound.cpp
-  std::uint32_t seed = 1;
+struct Case : testing::MapCase {
+  Case() { options = mass_rule(); }  // the bound rule: test_pattern_bound.cpp
   std::string name() const {
     std::ostringstream s;
     s << "B" << B << " Hq" << Hq << " Hkv" << Hkv << " Nq" << Nq << " Nk" << Nk << " D" << D << ' '
@@ -89,40 +85,18 @@ Inputs make_inputs(const Case& c) {
 }
 
 ref::Problem problem_for(const Case& c) {
-  ref::Problem p;
-  p.batch = c.B;
-  p.q_heads = c.Hq;
-  p.kv_heads = c.Hkv;
-  p.q_len = c.Nq;
-  p.kv_len = c.Nk;
-  p.head_dim = c.D;
-  p.causal = c.causal;
-  if (c.options.scale) p.scale = *c.options.scale;
-  p.key_lengths = c.lengths;
-  p.block_q = c.options.block_q;
-  p.block_k = c.options.block_k;
-  p.sink_tiles = c.options.sink_tiles;
-  p.local_window = c.options.local_window.value_or(c.options.block_k);
+  ref::Problem p = testing::problem_of(c);
   const auto t = thresholds(c.options);
   // The GPU compares against f32 thresholds.
   p.threshold_full = static_cast<float>(t.full);
   p.threshold_pool2 = static_cast<float>(t.pool2);
   p.threshold_pool4 = static_cast<float>(t.pool4);
-  p.all_full = t.all_full;
-  p.halo = c.options.halo;
   p.row_estimate = c.options.estimator == Estimator::row;
   p.variance = c.options.variance;
-  p.query_group = query_group(c.options);
   p.variance_cap = static_cast<float>(c.options.variance_cap);
   return p;
 }
 
-Tensor upload(const std::shared_ptr<Context>& ctx, DType dtype, std::vector<std::int64_t> shape,
-              const std::vector<float>& values) {
-  if (dtype == DType::f16)
-    return unwrap(Tensor::from_values<std::uint16_t>(ctx, DType::f16, std::move(shape), to_half(values)));
-  return unwrap(Tensor::from_values<float>(ctx, DType::f32, std::move(shape), values));
-}
 
 struct GpuMap {
   std::vector<double> density;
@@ -137,26 +111,11 @@ bool near_threshold(const ref::Problem& p, double before, double margin) {
          std::abs(before - p.threshold_pool4) < margin;
 }
 
-class PatternKernel : public aat::testing::DeviceTest {
+class PatternKernel : public testing::PatternTest {
  protected:
-  static void TearDownTestSuite() { pattern_.reset(); }
-
-  Pattern& pattern() {
-    if (!pattern_) pattern_ = unwrap(Pattern::create(context()), "Pattern::create");
-    return *pattern_;
-  }
 
   GpuMap run(const Case& c, const Inputs& in) {
-    Tensor q = upload(context(), c.dtype, {c.B, c.Hq, c.Nq, c.D}, in.q);
-    Tensor k = upload(context(), c.dtype, {c.B, c.Hkv, c.Nk, c.D}, in.k);
-    Tensor lengths;
-    PatternOptions options = c.options;
-    options.causal = c.causal;
-    if (!c.lengths.empty()) {
-      lengths = unwrap(Tensor::from_values<std::int32_t>(context(), DType::i32, {c.B}, c.lengths));
-      options.key_lengths = &lengths;
-    }
-    PatternResult result = unwrap(pattern().run(q, k, options), c.name().c_str());
+    const PatternResult result = testing::run_map(pattern(), context(), c, in.q, in.k, c.name());
     GpuMap m;
     const auto density = unwrap(result.map.density.download_values<float>());
     m.density.assign(density.begin(), density.end());
@@ -198,8 +157,6 @@ class PatternKernel : public aat::testing::DeviceTest {
     EXPECT_EQ(scratch_failures, 0u) << "levels differ from the reference computed from scratch";
     return gpu;
   }
-
-  static inline std::optional<Pattern> pattern_;
 };
 
 // =============================================================================================

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "device_test.hpp"
+#include "map_case.hpp"
 #include "reference.hpp"
 
 namespace aat::pattern {
@@ -32,13 +33,11 @@ PatternOptions small_tiles() {  // the bound rule (the default) on 16 x 32 tiles
   return o;
 }
 
-struct BoundCase {
-  std::int64_t B = 1, Hq = 1, Hkv = 1, Nq = 128, Nk = 256, D = 32;
-  DType dtype = DType::f32;
-  bool causal = false;
-  std::vector<std::int32_t> lengths;
-  PatternOptions options = small_tiles();
-  std::uint32_t seed = 1;
+struct BoundCase : testing::MapCase {
+  BoundCase() {
+    Nk = 256;
+    options = small_tiles();
+  }
   std::string name() const {
     std::ostringstream s;
     s << "B" << B << " Hq" << Hq << " Hkv" << Hkv << " Nq" << Nq << " Nk" << Nk << " D" << D << ' ' << to_string(dtype)
@@ -75,24 +74,8 @@ Inputs make_inputs(const BoundCase& c) {
 }
 
 ref::Problem problem_for(const BoundCase& c) {
-  ref::Problem p;
-  p.batch = c.B;
-  p.q_heads = c.Hq;
-  p.kv_heads = c.Hkv;
-  p.q_len = c.Nq;
-  p.kv_len = c.Nk;
-  p.head_dim = c.D;
-  p.causal = c.causal;
-  if (c.options.scale) p.scale = *c.options.scale;
-  p.key_lengths = c.lengths;
-  p.block_q = c.options.block_q;
-  p.block_k = c.options.block_k;
-  p.sink_tiles = c.options.sink_tiles;
-  p.local_window = c.options.local_window.value_or(c.options.block_k);
-  p.halo = c.options.halo;
-  p.query_group = query_group(c.options);
+  ref::Problem p = testing::problem_of(c);
   const auto t = thresholds(c.options);
-  p.all_full = t.all_full;
   p.bound = true;
   p.tail_pool2 = static_cast<float>(t.tail_pool2);  // the GPU compares against f32 thresholds
   p.tail_pool4 = static_cast<float>(t.tail_pool4);
@@ -102,12 +85,6 @@ ref::Problem problem_for(const BoundCase& c) {
   return p;
 }
 
-Tensor upload(const std::shared_ptr<Context>& ctx, DType dtype, std::vector<std::int64_t> shape,
-              const std::vector<float>& values) {
-  if (dtype == DType::f16)
-    return unwrap(Tensor::from_values<std::uint16_t>(ctx, DType::f16, std::move(shape), to_half(values)));
-  return unwrap(Tensor::from_values<float>(ctx, DType::f32, std::move(shape), values));
-}
 
 struct GpuMap {
   std::vector<float> density, anchor;
@@ -115,26 +92,11 @@ struct GpuMap {
   MapCost cost;
 };
 
-class PatternBound : public aat::testing::DeviceTest {
+class PatternBound : public testing::PatternTest {
  protected:
-  static void TearDownTestSuite() { pattern_.reset(); }
-
-  Pattern& pattern() {
-    if (!pattern_) pattern_ = unwrap(Pattern::create(context()), "Pattern::create");
-    return *pattern_;
-  }
 
   GpuMap run(const BoundCase& c, const Inputs& in) {
-    Tensor q = upload(context(), c.dtype, {c.B, c.Hq, c.Nq, c.D}, in.q);
-    Tensor k = upload(context(), c.dtype, {c.B, c.Hkv, c.Nk, c.D}, in.k);
-    Tensor lengths;
-    PatternOptions options = c.options;
-    options.causal = c.causal;
-    if (!c.lengths.empty()) {
-      lengths = unwrap(Tensor::from_values<std::int32_t>(context(), DType::i32, {c.B}, c.lengths));
-      options.key_lengths = &lengths;
-    }
-    PatternResult result = unwrap(pattern().run(q, k, options), c.name().c_str());
+    const PatternResult result = testing::run_map(pattern(), context(), c, in.q, in.k, c.name());
     GpuMap m;
     m.density = unwrap(result.map.density.download_values<float>());
     m.anchor = unwrap(result.map.anchor.download_values<float>());
@@ -187,8 +149,6 @@ class PatternBound : public aat::testing::DeviceTest {
     EXPECT_EQ(bad_level, 0u) << first;
     return gpu;
   }
-
-  static inline std::optional<Pattern> pattern_;
 };
 
 int count(const std::vector<std::uint8_t>& levels, int level) {
