@@ -207,6 +207,9 @@ Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k
   check.key_lengths = options.key_lengths;
   AAT_TRY(const attention::AttentionShape shape, with_context(attention::check_inputs(q, k, v, check), "adaptive attention"));
   AAT_TRY(const KernelTiles tiles, choose_tiles(context_->device(), shape, options.block_q));
+  if (!(options.exact_below_cer >= 0.0))
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("adaptive attention: exact_below_cer = {} must be 0 (never) or more", options.exact_below_cer));
 
   AdaptiveResult result;
   result.block_q = tiles.block_q;
@@ -218,11 +221,8 @@ Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k
 
   const pattern::PatternOptions po = pattern_options(options, tiles.block_q);
   const bool pooled = !pattern::thresholds(po).all_full;
-  if (!(options.exact_below_cer >= 0.0))
-    return fail(ErrorCode::invalid_argument,
-                fmt::format("adaptive attention: exact_below_cer = {} must be 0 (never) or more", options.exact_below_cer));
 
-  // The pattern and the plan; with the exact check, run them first and decide from the map.
+  // The pattern; with the exact check, run it first and decide from the map.
   AAT_TRY(Stream stream, Stream::create(context_));
   std::vector<DispatchTiming> timings;
   AAT_TRY(result.map, pattern_->record(stream, q, k, po));

@@ -10,14 +10,31 @@ const uint FLAG_HALO = 8u;  // a forced tile whose content widens the halo too (
 
 shared float sD[MAX_TILES];  // the density written out
 // Per key tile: FLAG_* in bits 0..7, the level before the halo in bits 8..15 (one array: the
-// bound rule's kernel needs all of lavapipe's 32 KiB of shared memory otherwise). Each tile's
-// level is written by the invocation that owns it (j = tid + n * workgroup size); no atomics
+// bound rule's kernel needs all of lavapipe's 32 KiB of shared memory otherwise). Each tile
+// belongs to one invocation (j = tid + n * workgroup size, n < MAX_OWNED), which keeps the
+// tile's level in registers (keep_level) while others read the flags and stores it
+// (store_levels) between barriers: no write races a read of the same word, no atomics
 // (lavapipe lacks device-scope ones).
 shared uint sTiles[MAX_TILES];
+const uint MAX_OWNED = 16u;  // tiles per invocation: MAX_TILES / workgroup size (the host checks it)
+uint gOwned[2] = uint[2](0u, 0u);  // the owned tiles' levels, 4 bits each
 
 uint tile_flags(uint j) { return sTiles[j] & 0xffu; }
 uint tile_level(uint j) { return sTiles[j] >> 8; }
-void set_level(uint j, uint level) { sTiles[j] = (sTiles[j] & 0xffu) | (level << 8); }
+void keep_level(uint j, uint level) {
+  const uint n = j / gl_WorkGroupSize.x, shift = 4u * (n % 8u);
+  gOwned[n / 8u] = (gOwned[n / 8u] & ~(0xfu << shift)) | (level << shift);
+}
+uint kept_level(uint j) {
+  const uint n = j / gl_WorkGroupSize.x;
+  return (gOwned[n / 8u] >> (4u * (n % 8u))) & 0xfu;
+}
+// Stores every owned tile's kept level; call between barriers. Ends with a barrier.
+void store_levels() {
+  for (uint j = gl_LocalInvocationID.x; j < p.tiles_k; j += gl_WorkGroupSize.x)
+    sTiles[j] = (sTiles[j] & 0xffu) | (kept_level(j) << 8);
+  barrier();
+}
 
 // Mean visible keys of tile [k0, k1) over the query rows [a0, a1).
 float group_keys(uint a0, uint a1, uint k0, uint k1, uint key_limit) {

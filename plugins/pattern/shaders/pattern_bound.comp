@@ -135,7 +135,7 @@ void main() {
   mark_tiles(q0, q1, key_limit);
   for (uint j = tid; j < tk; j += threads) {
     sD[j] = 0.0;
-    set_level(j, LEVEL_SKIP);
+    keep_level(j, LEVEL_SKIP);
   }
   barrier();
 
@@ -207,7 +207,7 @@ void main() {
                          : tail > p.tail_pool4 ? LEVEL_POOL2
                          : tail > p.tail_skip  ? LEVEL_POOL4
                                                : LEVEL_SKIP;
-      set_level(j, min(tile_level(j), level));
+      keep_level(j, min(kept_level(j), level));
     }
     barrier();
   }
@@ -226,15 +226,16 @@ void main() {
     const uint flags = tile_flags(j);
     uint level = LEVEL_MASKED;
     if ((flags & FLAG_VISIBLE) != 0u)
-      level = nan_row || all_full || (flags & FLAG_FORCED) != 0u ? LEVEL_FULL : tile_level(j);
+      level = nan_row || all_full || (flags & FLAG_FORCED) != 0u ? LEVEL_FULL : kept_level(j);
     // A forced tile whose own upper share would keep it full (a passage across its edge, not
     // only sinks or the local band) widens the halo as a tile ranked full does.
     if ((flags & FLAG_FORCED) != 0u && !nan_row && !all_full && sD[j] > p.tail_pool2) sTiles[j] |= FLAG_HALO;
-    set_level(j, level);
+    keep_level(j, level);
     if ((flags & FLAG_VISIBLE) == 0u) sD[j] = 0.0;
     else if (nan_row) sD[j] = uintBitsToFloat(0x7fc00000u);
   }
   barrier();
+  store_levels();
 
   write_tiles((bh * p.tiles_q + i) * tk);
 }

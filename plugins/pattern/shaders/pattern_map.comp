@@ -243,9 +243,10 @@ void main() {
                                              : LEVEL_SKIP;
       }
     }
-    set_level(j, level);
+    keep_level(j, level);
   }
   barrier();
+  store_levels();
 
   write_tiles((bh * p.tiles_q + i) * tk);
 }

@@ -32,6 +32,9 @@ static_assert(sizeof(plugin_gen::pattern::anchor_f16::PushConstants) == sizeof(a
 
 constexpr std::uint32_t kPoolWorkgroup = 256;
 constexpr std::uint32_t kMapWorkgroup = 128;
+// The map kernels keep each invocation's key tiles' levels in registers, 16 at most
+// (pattern_blocks.glsl, MAX_OWNED).
+static_assert(kMaxKeyTiles <= 16 * kMapWorkgroup);
 
 std::uint32_t ceil_div(std::uint64_t a, std::uint64_t b) { return static_cast<std::uint32_t>((a + b - 1) / b); }
 

@@ -56,8 +56,8 @@ struct AdaptiveOptions {
   std::optional<std::uint32_t> local_window;
   std::uint32_t halo = 1;
   pattern::Estimator estimator = pattern::Estimator::row;
-  bool variance = true;
-  double variance_cap = 8.0;
+  bool variance = true;                  // mass rule (the bound rule always has it, uncapped)
+  double variance_cap = 8.0;             // mass rule
   std::uint32_t query_group = 0;         // 0: the rule's default (PatternOptions)
   std::uint32_t anchor_sinks = 4;        // bound rule: the anchor keys (PatternOptions)
   std::uint32_t anchor_window = 32;

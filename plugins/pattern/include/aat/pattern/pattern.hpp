@@ -86,9 +86,9 @@ struct PatternOptions {
   std::uint32_t sink_tiles = 1;              // leading key tiles always full
   std::optional<std::uint32_t> local_window; // keys around the diagonal always full (default block_k)
   std::uint32_t halo = 1;                    // key tiles beside a block ranked full kept full too
-  Estimator estimator = Estimator::row;
-  bool variance = true;
-  double variance_cap = 8.0;  // the largest variance term (logits)
+  Estimator estimator = Estimator::row;  // the bound rule needs row
+  bool variance = true;       // mass rule (the bound rule always has the variance term, uncapped)
+  double variance_cap = 8.0;  // mass rule: the largest variance term (logits)
   // Row estimate: query rows per group (1: every row); 0: the rule's default, 1 with the bound
   // rule (docs/adaptive.md: a group whose rows attend to different keys, e.g. one row of a
   // retrieval run, is not log-normal and loses that row's keys), 4 with the mass rule.
