@@ -192,16 +192,20 @@ void main() {
     }
     barrier();
     // The share ranked at or after each tile that is not forced (O(Tk^2) per group, from
-    // shared memory).
+    // shared memory), where it is not settled at once: u_j above tail_pool2 makes T_j above it
+    // too (full); Tk u_j at most tail_skip bounds T_j (skip). Most tiles of a structured row
+    // are one or the other; a row of evenly spread mass pays the whole loop.
     for (uint j = tid; j < tk; j += threads) {
       const float uj = sU[j];
       if (uj < 0.0) continue;
       sD[j] = max(sD[j], uj);
       if ((tile_flags(j) & FLAG_FORCED) != 0u) continue;
-      float tail = 0.0;
-      [[dont_unroll]] for (uint k = 0; k < tk; ++k) {
-        const float uk = sU[k];
-        if (uk >= 0.0 && (tile_flags(k) & FLAG_FORCED) == 0u && (uk < uj || (uk == uj && k >= j))) tail += uk;
+      float tail = uj > p.tail_pool2 ? uj : 0.0;
+      if (uj <= p.tail_pool2 && float(tk) * uj > p.tail_skip) {
+        [[dont_unroll]] for (uint k = 0; k < tk; ++k) {
+          const float uk = sU[k];
+          if (uk >= 0.0 && (tile_flags(k) & FLAG_FORCED) == 0u && (uk < uj || (uk == uj && k >= j))) tail += uk;
+        }
       }
       const uint level = tail > p.tail_pool2 ? LEVEL_FULL
                          : tail > p.tail_pool4 ? LEVEL_POOL2
