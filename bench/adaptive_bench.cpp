@@ -1,14 +1,20 @@
 // Adaptive attention on the current device (AAT_DEVICE picks it): IFQ, CER and AE against exact
-// attention (aat::attention, same inputs, same device) over a sweep of N, mass and input kind.
+// attention (aat::attention, same inputs, same device) over a sweep of N, setting and input kind.
 //
 //   build/bin/bench_adaptive                                   # the sweep for this device
 //   build/bin/bench_adaptive --sizes=8192,16384,32768 --mass=0.9,0.95,0.99 --heads=8 --json=h100.json
+//   build/bin/bench_adaptive --kinds=rotary,needles --mass= --epsilon=0.01 --sizes=16384
 //
 // Flags (after Google Benchmark's own; each also read from the environment as AAT_ADAPTIVE_<NAME>,
 // e.g. AAT_ADAPTIVE_SIZES=8192,16384):
 //   --sizes=N,...     sequence lengths (Nq = Nk)       default: CPU 1024,2048,4096; GPU 8192,16384,32768
-//   --mass=M,...      pattern mass shares               default 0.8,0.9,0.95,0.99 (plus 1 = the dense plan)
-//   --kinds=K,...     structured, gaussian              default both
+//   --mass=M,...      mass rule, the plan always run    default 0.8,0.9,0.95,0.99 (plus 1 = the dense plan);
+//                     (exact_below_cer 0)               empty: none
+//   --epsilon=E,...   bound rule (the default rule)     default 0.003,0.01,0.03; empty: none
+//   --exact-below-cer=C  bound rule points: run exact attention below this predicted CER
+//                     (default: the library's, 1.5; 0: always the plan)
+//   --kinds=K,...     structured, gaussian (aat::pattern), rotary, sinks_window, needles, documents
+//                     (aat/adaptive/families.hpp)       default structured,gaussian
 //   --batch=B --heads=H --head-dim=D                    default 1, 1 (CPU) or 8 (GPU), 64
 //   --dtype=f32|f16   storage                           default f32 (exact attention then runs the same
 //                                                       scalar arithmetic path on every device)
@@ -32,6 +38,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aat/adaptive/adaptive.hpp"
+#include "aat/adaptive/families.hpp"
 #include "aat/pattern/synthetic.hpp"
 
 namespace {
@@ -41,7 +48,8 @@ using aat::pattern::BlockLevel;
 
 struct Config {
   std::vector<std::int64_t> sizes;
-  std::vector<double> masses;
+  std::vector<double> masses, epsilons{0.003, 0.01, 0.03};
+  double exact_below_cer = aat::adaptive::kDefaultExactBelowCer;
   std::vector<std::string> kinds{"structured", "gaussian"};
   std::int64_t batch = 1, heads = 0, head_dim = 64;
   DType dtype = DType::f32;
@@ -121,8 +129,19 @@ Problem& problem(const std::string& kind, std::int64_t n) {
   auto& f = Fixture::get();
   const auto& c = config();
   aat::pattern::HostQkv host;
-  if (kind == "gaussian") {
+  if (const auto family = aat::adaptive::families::parse_family(kind); family && kind != "gaussian") {
+    if (c.batch != 1) throw std::invalid_argument("the input families have batch 1");
+    auto qkv = aat::adaptive::families::generate(*family, c.heads, n, c.head_dim, 7);
+    host.heads = c.heads;
+    host.length = n;
+    host.head_dim = c.head_dim;
+    host.q = std::move(qkv.q);
+    host.k = std::move(qkv.k);
+    host.v = std::move(qkv.v);
+  } else if (kind == "gaussian") {
     host = aat::pattern::gaussian_inputs(c.batch, c.heads, n, c.head_dim, 7);
+  } else if (kind != "structured") {
+    throw std::invalid_argument("unknown input kind '" + kind + "'");
   } else {
     aat::pattern::StructuredSpec spec;
     spec.batch = c.batch;
@@ -156,7 +175,8 @@ nlohmann::json& records() {
   return r;
 }
 
-void BM_Adaptive(benchmark::State& state, std::string kind, std::int64_t n, double mass) {
+// One point: the mass rule at `setting` (the plan always) or the bound rule at epsilon = `setting`.
+void BM_Adaptive(benchmark::State& state, std::string kind, std::int64_t n, aat::pattern::Mode mode, double setting) {
   auto& f = Fixture::get();
   const auto& c = config();
   Problem* p = nullptr;
@@ -168,7 +188,14 @@ void BM_Adaptive(benchmark::State& state, std::string kind, std::int64_t n, doub
   }
   aat::adaptive::AdaptiveOptions options;
   options.causal = c.causal;
-  options.mass = mass;
+  options.mode = mode;
+  if (mode == aat::pattern::Mode::mass) {
+    options.mass = setting;
+    options.exact_below_cer = 0.0;
+  } else {
+    options.epsilon = setting;
+    options.exact_below_cer = c.exact_below_cer;
+  }
   auto warm = f.adaptive->run(p->q, p->k, p->v, options);
   if (!warm) {
     state.SkipWithError(warm.error().what().c_str());
@@ -209,7 +236,10 @@ void BM_Adaptive(benchmark::State& state, std::string kind, std::int64_t n, doub
                        {"head_dim", c.head_dim},
                        {"dtype", aat::to_string(c.dtype)},
                        {"causal", c.causal},
-                       {"mass", mass},
+                       {"mode", aat::pattern::to_string(mode)},
+                       {mode == aat::pattern::Mode::mass ? "mass" : "epsilon", setting},
+                       {"exact", last.exact},
+                       {"planned_cer", last.planned_cer()},
                        {"ifq", ifq},
                        {"cer", last.cer()},
                        {"ae", ae},
@@ -250,6 +280,11 @@ void configure(int argc, char** argv) {
     c.masses.clear();
     for (const auto& s : split(*v)) c.masses.push_back(std::stod(s));
   }
+  if (auto v = setting(argc, argv, "epsilon")) {
+    c.epsilons.clear();
+    for (const auto& s : split(*v)) c.epsilons.push_back(std::stod(s));
+  }
+  if (auto v = setting(argc, argv, "exact-below-cer")) c.exact_below_cer = std::stod(*v);
   if (auto v = setting(argc, argv, "kinds")) c.kinds = split(*v);
   if (auto v = setting(argc, argv, "batch")) c.batch = std::stoll(*v);
   if (auto v = setting(argc, argv, "heads")) c.heads = std::stoll(*v);
@@ -260,12 +295,15 @@ void configure(int argc, char** argv) {
   if (auto v = setting(argc, argv, "json")) c.json = *v;
   for (const auto& kind : c.kinds)
     for (auto n : c.sizes)
-      for (double mass : c.masses)
-        benchmark::RegisterBenchmark(fmt::format("Adaptive/{}/N={}/mass={}", kind, n, mass).c_str(), BM_Adaptive,
-                                     kind, n, mass)
-            ->UseManualTime()
-            ->Unit(benchmark::kMillisecond)
-            ->Iterations(1);
+      for (const auto mode : {aat::pattern::Mode::bound, aat::pattern::Mode::mass})
+        for (double value : mode == aat::pattern::Mode::mass ? c.masses : c.epsilons)
+          benchmark::RegisterBenchmark(fmt::format("Adaptive/{}/N={}/{}={}", kind, n,
+                                                   mode == aat::pattern::Mode::mass ? "mass" : "epsilon", value)
+                                           .c_str(),
+                                       BM_Adaptive, kind, n, mode, value)
+              ->UseManualTime()
+              ->Unit(benchmark::kMillisecond)
+              ->Iterations(1);
 }
 
 }  // namespace

@@ -341,7 +341,19 @@ py::object attention(py::handle q, py::handle k, py::handle v, bool causal, std:
 // also runs exact attention on the same inputs and returns (o, report dict: ifq, cer, ae, ...).
 py::object adaptive_attention(py::handle q, py::handle k, py::handle v, bool causal, std::optional<double> mass,
                               bool report, std::optional<float> scale, py::object key_lengths,
-                              std::optional<ContextPtr> context) {
+                              std::optional<std::string> mode, std::optional<double> epsilon,
+                              std::optional<double> exact_below_cer, std::optional<ContextPtr> context) {
+  // The rule: `mode` when given; else mass when `mass` is given, else bound (rule_options.hpp).
+  aat::pattern::Mode rule = mass ? aat::pattern::Mode::mass : aat::pattern::Mode::bound;
+  if (mode) {
+    const auto parsed = aat::pattern::parse_mode(*mode);
+    if (!parsed) throw py::value_error("mode must be 'bound' or 'mass', got '" + *mode + "'");
+    rule = *parsed;
+  }
+  if (rule == aat::pattern::Mode::bound && mass)
+    throw py::value_error("mass belongs to the mass rule; the bound rule takes epsilon");
+  if (rule == aat::pattern::Mode::mass && epsilon)
+    throw py::value_error("epsilon belongs to the bound rule; the mass rule takes mass");
   const ContextPtr ctx = context_or_default(context);
   const HostArray hq = host_array(q, "q"), hk = host_array(k, "k"), hv = host_array(v, "v");
   std::optional<HostArray> hlen;
@@ -357,7 +369,10 @@ py::object adaptive_attention(py::handle q, py::handle k, py::handle v, bool cau
     aat::adaptive::AdaptiveOptions options;
     options.causal = causal;
     options.scale = scale;
+    options.mode = rule;
     if (mass) options.mass = *mass;
+    if (epsilon) options.epsilon = *epsilon;
+    if (exact_below_cer) options.exact_below_cer = *exact_below_cer;
     if (hlen) {
       tlen = upload(ctx->context, *hlen, "key_lengths");
       options.key_lengths = &tlen;
@@ -730,14 +745,19 @@ report=True, (phi, {substeps, dt_substep, stable_dt, min_phi, max_phi, gpu_ms}).
 #if AAT_PY_HAVE_ADAPTIVE
   m.def("adaptive_attention", &adaptive_attention, py::arg("q"), py::arg("k"), py::arg("v"),
         py::arg("causal") = false, py::arg("mass") = py::none(), py::arg("report") = false, py::kw_only(),
-        py::arg("scale") = py::none(), py::arg("key_lengths") = py::none(), py::arg("context") = py::none(),
+        py::arg("scale") = py::none(), py::arg("key_lengths") = py::none(), py::arg("mode") = py::none(),
+        py::arg("epsilon") = py::none(), py::arg("exact_below_cer") = py::none(), py::arg("context") = py::none(),
         R"doc(Adaptive attention: pattern -> router -> attention over the kept blocks -> exact merge.
 
-Shapes, dtypes and masks as aat.attention (no bias). mass: the attention mass the block map
-keeps (>= 1: every visible block, exact attention); default the pattern plugin's.
+Shapes, dtypes and masks as aat.attention (no bias). The block map's rule: mode="bound" (the
+default) keeps all but at most epsilon (default 0.01) of each query group's mass at full
+resolution, by an upper estimate over a lower bound; mode="mass" (implied by mass=) keeps the
+share `mass` of the estimated mass (>= 1: every visible block). exact_below_cer (default 1.5):
+when the map's predicted CER is below it, exact attention runs instead (0: always the plan).
 report=True: also runs exact attention on the same inputs and returns (o, report) where report
 is a dict: ifq (1 - ||o - exact|| / ||exact||), cer (dense / executed FLOPs), ae (exact GPU time /
-adaptive GPU time), levels, stages, ...)doc");
+adaptive GPU time), exact (whether exact attention ran instead of the plan), planned_cer,
+levels, stages, ...)doc");
 #endif
   m.def("plugins", &plugins, "Plugins the registry finds (AAT_PLUGIN_PATH, then the build's or install's folder).");
   m.def("run_command", &run_command, py::arg("command"), py::arg("args"), py::arg("context") = py::none(),

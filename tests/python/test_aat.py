@@ -265,18 +265,32 @@ class AatTest(unittest.TestCase):
             with self.assertRaises(NotImplementedError):
                 aat.adaptive_attention(q, k, v)
             return
-        # mass 1: every visible block is full, so the result is exact attention (f32 tolerance).
+        # mass 1 / epsilon 0 on the plan kernel: every visible block is full, so the result is
+        # exact attention (f32 tolerance).
         for causal in (False, True):
-            o = aat.adaptive_attention(q, k, v, causal=causal, mass=1.0)
+            want = reference_attention(q, k, v, causal=causal)[0]
+            o = aat.adaptive_attention(q, k, v, causal=causal, mass=1.0, exact_below_cer=0)
             self.assertEqual(o.shape, q.shape)
-            assert_close(self, o, reference_attention(q, k, v, causal=causal)[0], 2e-5, f"o causal={causal}")
-        # the default mass, with the report measured against exact attention
+            assert_close(self, o, want, 2e-5, f"o causal={causal}")
+            o = aat.adaptive_attention(q, k, v, causal=causal, epsilon=0.0, exact_below_cer=0)
+            assert_close(self, o, want, 2e-5, f"o epsilon 0 causal={causal}")
+        # the defaults, with the report measured against exact attention: Gaussian inputs have
+        # nothing to skip, so exact attention runs and the report says so
         o, report = aat.adaptive_attention(q, k, v, causal=True, report=True)
         self.assertEqual(o.shape, q.shape)
-        for key in ("ifq", "cer", "ae", "levels"):
+        for key in ("ifq", "cer", "ae", "levels", "exact", "planned_cer"):
             self.assertIn(key, report)
+        self.assertTrue(report["exact"])
+        self.assertEqual(report["ifq"], 1.0)
+        o, report = aat.adaptive_attention(q, k, v, causal=True, report=True, mode="mass", mass=0.9,
+                                           exact_below_cer=0)
+        self.assertFalse(report["exact"])
         self.assertGreater(report["ifq"], 0.9)
         self.assertLessEqual(report["ifq"], 1.0 + 1e-9)
+        with self.assertRaises(ValueError):
+            aat.adaptive_attention(q, k, v, mass=0.9, epsilon=0.1)
+        with self.assertRaises(ValueError):
+            aat.adaptive_attention(q, k, v, mode="fast")
 
     def tmpdir(self):
         import tempfile

@@ -67,6 +67,14 @@ T unwrap(Expected<T> value, const char* what = "") {
   if constexpr (!std::is_void_v<T>) return std::move(*value);
 }
 
+// A tensor of `dtype` (f32, or f16 rounded from the values) holding `values`, C order.
+inline Tensor upload_floats(const std::shared_ptr<Context>& context, DType dtype, std::vector<std::int64_t> shape,
+                            const std::vector<float>& values) {
+  if (dtype == DType::f16)
+    return unwrap(Tensor::from_values<std::uint16_t>(context, DType::f16, std::move(shape), to_half(values)), "upload f16");
+  return unwrap(Tensor::from_values<float>(context, DType::f32, std::move(shape), values), "upload f32");
+}
+
 // Passes when `result` is an error with `code` whose text contains every one of `parts`.
 template <class T>
 ::testing::AssertionResult FailsWith(const Expected<T>& result, ErrorCode code,

@@ -69,7 +69,42 @@ Workgroups grid_2d(std::uint32_t groups) {
   return Workgroups{width, ceil_div(groups, width), 1};
 }
 
+// Adds the dispatches' GPU times to the result's stages and total.
+void add_stage_times(AdaptiveResult& result, const std::vector<DispatchTiming>& timings) {
+  for (const auto& t : timings) {
+    if (t.label.starts_with("pattern.")) result.stages.pattern += t.gpu_ms;
+    else if (t.label == "router.merge") result.stages.merge += t.gpu_ms;
+    else if (t.label.starts_with("router.")) result.stages.router += t.gpu_ms;
+    else result.stages.attention += t.gpu_ms;
+    result.gpu_ms += t.gpu_ms;
+  }
+}
+
 }  // namespace
+
+pattern::PatternOptions pattern_options(const AdaptiveOptions& options, std::uint32_t block_q) {
+  pattern::PatternOptions po;
+  po.causal = options.causal;
+  po.scale = options.scale;
+  po.key_lengths = options.key_lengths;
+  po.block_q = block_q;
+  po.block_k = options.block_k;
+  po.mode = options.mode;
+  po.mass = options.mass;
+  po.epsilon = options.epsilon;
+  po.pool2_share = options.pool2_share;
+  po.pool4_share = options.pool4_share;
+  po.sink_tiles = options.sink_tiles;
+  po.local_window = options.local_window;
+  po.halo = options.halo;
+  po.estimator = options.estimator;
+  po.variance = options.variance;
+  po.variance_cap = options.variance_cap;
+  po.query_group = options.query_group;
+  po.anchor_sinks = options.anchor_sinks;
+  po.anchor_window = options.anchor_window;
+  return po;
+}
 
 std::uint32_t max_item_slots(const DeviceInfo& device, std::uint32_t block_q, std::uint32_t block_kv,
                              std::uint32_t head_dim, std::uint32_t workgroup, std::uint32_t block_k) {
@@ -110,6 +145,8 @@ std::string Report::to_json() const {
   return nlohmann::json{{"ifq", ifq},
                         {"cer", cer},
                         {"ae", ae},
+                        {"exact", exact},
+                        {"planned_cer", planned_cer},
                         {"levels", shares},
                         {"dense_gpu_ms", dense_gpu_ms},
                         {"adaptive_gpu_ms", adaptive_gpu_ms},
@@ -170,6 +207,9 @@ Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k
   check.key_lengths = options.key_lengths;
   AAT_TRY(const attention::AttentionShape shape, with_context(attention::check_inputs(q, k, v, check), "adaptive attention"));
   AAT_TRY(const KernelTiles tiles, choose_tiles(context_->device(), shape, options.block_q));
+  if (!(options.exact_below_cer >= 0.0))
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("adaptive attention: exact_below_cer = {} must be 0 (never) or more", options.exact_below_cer));
 
   AdaptiveResult result;
   result.block_q = tiles.block_q;
@@ -179,26 +219,22 @@ Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k
   AAT_TRY(result.lse, Tensor::create(context_, DType::f32, {shape.batch, shape.q_heads, shape.q_len}));
   if (shape.batch * shape.q_heads * shape.q_len == 0) return result;
 
-  pattern::PatternOptions po;
-  po.causal = options.causal;
-  po.scale = options.scale;
-  po.key_lengths = options.key_lengths;
-  po.block_q = tiles.block_q;
-  po.block_k = options.block_k;
-  po.mass = options.mass;
-  po.pool2_share = options.pool2_share;
-  po.pool4_share = options.pool4_share;
-  po.sink_tiles = options.sink_tiles;
-  po.local_window = options.local_window;
-  po.halo = options.halo;
-  po.estimator = options.estimator;
-  po.variance = options.variance;
-  po.variance_cap = options.variance_cap;
-  po.query_group = options.query_group;
+  const pattern::PatternOptions po = pattern_options(options, tiles.block_q);
   const bool pooled = !pattern::thresholds(po).all_full;
 
+  // The pattern; with the exact check, run it first and decide from the map.
   AAT_TRY(Stream stream, Stream::create(context_));
+  std::vector<DispatchTiming> timings;
   AAT_TRY(result.map, pattern_->record(stream, q, k, po));
+  const bool decide = options.exact_below_cer > 0.0;
+  if (decide) {
+    AAT_CHECK(stream.run());
+    timings = stream.timings();
+    AAT_TRY(auto levels, result.map.levels.download_values<std::uint8_t>());
+    result.cost = pattern::map_cost(result.map.grid, levels, po);
+    if (result.cost.cer() < options.exact_below_cer) return run_exact(q, k, v, options, std::move(result), timings);
+    AAT_CHECK(stream.reset());
+  }
   router::Pyramid pyramid;
   if (pooled) {
     AAT_TRY(pyramid, router_->record_pyramid(stream, *pattern_, k, v));
@@ -263,19 +299,34 @@ Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k
   AAT_CHECK(router_->record_merge(stream, plan, partial_o, partial_state, result.out, result.lse));
   AAT_CHECK(stream.run());
 
-  for (const auto& t : stream.timings()) {
-    if (t.label.starts_with("pattern.")) result.stages.pattern += t.gpu_ms;
-    else if (t.label == "router.merge") result.stages.merge += t.gpu_ms;
-    else if (t.label.starts_with("router.")) result.stages.router += t.gpu_ms;
-    else result.stages.attention += t.gpu_ms;
+  timings.insert(timings.end(), stream.timings().begin(), stream.timings().end());
+  add_stage_times(result, timings);
+  if (!decide) {
+    AAT_TRY(auto levels, result.map.levels.download_values<std::uint8_t>());
+    result.cost = pattern::map_cost(result.map.grid, levels, po);
   }
-  result.gpu_ms = stream.total_gpu_ms();
-  AAT_TRY(auto levels, result.map.levels.download_values<std::uint8_t>());
-  result.cost = pattern::map_cost(result.map.grid, levels, po);
   AAT_TRY(auto counters, plan.counters.download_values<std::int32_t>());
   result.items = counters[router::Counter::items];
   if (counters[router::Counter::overflow] != 0)
     return fail(ErrorCode::internal, "adaptive attention: the router's plan overflowed its capacity");
+  return result;
+}
+
+Expected<AdaptiveResult> AdaptiveAttention::run_exact(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                      const AdaptiveOptions& options, AdaptiveResult result,
+                                                      std::vector<DispatchTiming> timings) {
+  attention::AttentionOptions exact_options;
+  exact_options.causal = options.causal;
+  exact_options.scale = options.scale;
+  exact_options.key_lengths = options.key_lengths;
+  AAT_TRY(auto exact, with_context(exact_->run(q, k, v, exact_options), "adaptive attention (exact: nothing to skip)"));
+  result.out = std::move(exact.out);
+  result.lse = std::move(exact.lse);
+  result.exact = true;
+  result.exact_path = std::string(attention::to_string(exact.tiling.path));
+  add_stage_times(result, timings);
+  result.stages.attention += exact.gpu_ms;
+  result.gpu_ms += exact.gpu_ms;
   return result;
 }
 
@@ -292,6 +343,8 @@ Expected<Report> AdaptiveAttention::report(const Tensor& q, const Tensor& k, con
   AAT_TRY(auto got, result.out.download_f32());
   Report r;
   r.ifq = information_flow_quality(got, want);
+  r.exact = result.exact;
+  r.planned_cer = result.planned_cer();
   r.dense_flops = result.cost.dense_flops;
   r.executed_flops = result.executed_flops();
   r.cer = result.cer();

@@ -4,6 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include "aat/adaptive/adaptive.hpp"
+#include "aat/adaptive/families.hpp"
+#include "aat/npy.hpp"
+#include "aat/pattern/qkv_files.hpp"
+#include "aat/pattern/rule_options.hpp"
 #include "aat/plugin_command.hpp"
 #include "aat/plugin_define.hpp"
 #include "run_on_devices.hpp"
@@ -13,7 +17,8 @@ namespace {
 using aat::pattern::BlockLevel;
 
 struct Arguments {
-  std::string q, k, v, out, lse, key_lengths, map, baseline = "default", estimator = "row", devices, split = "auto";
+  std::string q, k, v, out, lse, key_lengths, map, baseline = "default", estimator = "row", devices, split = "auto",
+      mode;
   bool causal = false, report = false, json = false;
   aat::adaptive::AdaptiveOptions options;
 };
@@ -25,7 +30,9 @@ nlohmann::json level_shares(const aat::pattern::LevelCounts& counts) {
   return j;
 }
 
-aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, Arguments& args, aat::Progress& progress) {
+aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const CLI::App& app, Arguments& args,
+                        aat::Progress& progress) {
+  AAT_CHECK(aat::pattern::resolve_rule(app, args.options, args.mode));
   if (!args.devices.empty()) {
     if (args.report || !args.map.empty())
       return aat::fail(aat::ErrorCode::unsupported, "--report and --map run on one device only; leave out --devices");
@@ -74,7 +81,11 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, Arguments&
                         {"dtype", aat::to_string(q.dtype())},
                         {"shape", {{"q", q.shape()}, {"k", k.shape()}}},
                         {"causal", args.causal},
-                        {"mass", o.mass},
+                        {"mode", aat::pattern::to_string(o.mode)},
+                        {o.mode == aat::pattern::Mode::bound ? "epsilon" : "mass",
+                         o.mode == aat::pattern::Mode::bound ? o.epsilon : o.mass},
+                        {"exact", result.exact},
+                        {"planned_cer", result.planned_cer()},
                         {"cer", result.cer()},
                         {"levels", level_shares(levels)},
                         {"gpu_ms", result.gpu_ms},
@@ -98,12 +109,18 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, Arguments&
     fmt::print("{}\n", j.dump(2));
     return {};
   }
-  fmt::print("adaptive attention {} -> {} on {}: {:.3f} ms GPU (pattern {:.3f}, router {:.3f}, attention {:.3f}, "
-             "merge {:.3f}); CER {:.2f}; blocks full {:.1f}% pool2 {:.1f}% pool4 {:.1f}% skip {:.1f}%\n",
-             q.describe(), args.out, context->device().name, result.gpu_ms, result.stages.pattern, result.stages.router,
-             result.stages.attention, result.stages.merge, result.cer(), 100 * levels.share(BlockLevel::full),
-             100 * levels.share(BlockLevel::pool2), 100 * levels.share(BlockLevel::pool4),
-             100 * levels.share(BlockLevel::skip));
+  if (result.exact)
+    fmt::print("adaptive attention {} -> {} on {}: exact attention ({} path; the map's predicted CER {:.2f} is below "
+               "{}): {:.3f} ms GPU (pattern {:.3f}, exact {:.3f}); CER {:.2f}\n",
+               q.describe(), args.out, context->device().name, result.exact_path, result.planned_cer(),
+               o.exact_below_cer, result.gpu_ms, result.stages.pattern, result.stages.attention, result.cer());
+  else
+    fmt::print("adaptive attention {} -> {} on {}: {:.3f} ms GPU (pattern {:.3f}, router {:.3f}, attention {:.3f}, "
+               "merge {:.3f}); CER {:.2f}; blocks full {:.1f}% pool2 {:.1f}% pool4 {:.1f}% skip {:.1f}%\n",
+               q.describe(), args.out, context->device().name, result.gpu_ms, result.stages.pattern, result.stages.router,
+               result.stages.attention, result.stages.merge, result.cer(), 100 * levels.share(BlockLevel::full),
+               100 * levels.share(BlockLevel::pool2), 100 * levels.share(BlockLevel::pool4),
+               100 * levels.share(BlockLevel::skip));
   if (report)
     fmt::print("IFQ {:.5f}  CER {:.2f}  AE {:.2f}  (exact attention, {} path: {:.3f} ms GPU)\n", report->ifq, report->cer,
                report->ae, report->baseline, report->dense_gpu_ms);
@@ -111,9 +128,10 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, Arguments&
 }
 
 int run_adaptive(const aat_host* host, int argc, const char* const* argv) {
-  CLI::App app{"Adaptive attention: pattern (block densities from tile means) -> router (balanced work items,\n"
-               "pooled keys for coarse blocks) -> attention over the plan -> exact merge. With --mass 1 every\n"
-               "visible block is full: exact attention. Shapes and masks as `aat run attention`.\n"
+  CLI::App app{"Adaptive attention: pattern (block estimates from tile means and variances) -> router (balanced\n"
+               "work items, pooled keys for coarse blocks) -> attention over the plan -> exact merge. Levels by the\n"
+               "bound rule (--epsilon, default) or the mass rule (--mass). When the map saves too little (predicted\n"
+               "CER below --exact-below-cer) exact attention runs instead. Shapes and masks as `aat run attention`.\n"
                "Example: aat run adaptive-attention --q q.npy --k k.npy --v v.npy --out o.npy --causal --report"};
   Arguments args;
   auto& o = args.options;
@@ -126,9 +144,10 @@ int run_adaptive(const aat_host* host, int argc, const char* const* argv) {
   app.add_flag("--causal", args.causal, "Causal mask, bottom-right aligned");
   app.add_option("--scale", o.scale, "Score scale (default 1/sqrt(D))");
   app.add_option("--key-lengths", args.key_lengths, "i32 [B] .npy: keys j >= length[b] are masked");
-  app.add_option("--mass", o.mass, fmt::format("Mass share kept at full resolution (default {})", o.mass));
-  app.add_option("--pool2-share", o.pool2_share, "Share of the rest pooled x2 (default 0.5)");
-  app.add_option("--pool4-share", o.pool4_share, "Share of the rest pooled x4 (default 0.25)");
+  aat::pattern::add_rule_options(app, o, args.mode);
+  app.add_option("--exact-below-cer", o.exact_below_cer,
+                 fmt::format("Run exact attention instead when the map's predicted CER is below this (default {}; "
+                             "0: always the plan)", o.exact_below_cer));
   app.add_option("--block-k", o.block_k, "Keys per tile of the block map (default 64)");
   app.add_option("--item-slots", o.item_slots, "Router: key slots per work item (default: from the device)");
   app.add_option("--halo", o.halo, "Key tiles beside a block ranked full kept full (default 1)");
@@ -146,13 +165,48 @@ int run_adaptive(const aat_host* host, int argc, const char* const* argv) {
       ->check(CLI::IsMember({"auto", "heads", "queries"}));
   return aat::run_plugin_command(app, host, argc, argv,
                                  [&](const std::shared_ptr<aat::Context>& context, aat::Progress& progress) {
-                                   return run(context, args, progress);
+                                   return run(context, app, args, progress);
                                  });
+}
+
+int run_inputs(const aat_host* host, int argc, const char* const* argv) {
+  CLI::App app{"Writes Q, K, V (.npy, [1, H, N, D]) of an input family adaptive attention was not designed on:\n"
+               "rotary (smooth positional decay), sinks_window, needles, documents (block-diagonal), gaussian;\n"
+               "aat/adaptive/families.hpp and docs/adaptive.md describe each.\n"
+               "Example: aat run adaptive-inputs --family rotary --length 8192 --prefix r_"};
+  std::string family = "rotary", prefix, dtype = "f32";
+  std::int64_t heads = 1, length = 1024, head_dim = 64;
+  std::uint32_t seed = 1;
+  std::vector<std::string> names;
+  for (const auto f : aat::adaptive::families::kFamilies) names.emplace_back(aat::adaptive::families::to_string(f));
+  app.add_option("--family", family, "rotary, sinks_window, needles, documents or gaussian (default rotary)")
+      ->check(CLI::IsMember(names));
+  app.add_option("--prefix", prefix, "Write PREFIXq.npy, PREFIXk.npy, PREFIXv.npy")->required();
+  app.add_option("--heads", heads, "H (default 1)")->check(CLI::PositiveNumber);
+  app.add_option("--length", length, "N (default 1024)")->check(CLI::PositiveNumber);
+  app.add_option("--head-dim", head_dim, "D, even, at least 16 (default 64)");
+  app.add_option("--seed", seed, "Random seed (default 1)");
+  app.add_option("--dtype", dtype, "f32 or f16 (default f32)")->check(CLI::IsMember({"f32", "f16"}));
+  return aat::run_plugin_command(app, host, argc, argv, [&](const std::shared_ptr<aat::Context>&) -> aat::Expected<void> {
+    aat::adaptive::families::Qkv qkv;
+    try {
+      qkv = aat::adaptive::families::generate(*aat::adaptive::families::parse_family(family), heads, length, head_dim, seed);
+    } catch (const std::exception& e) {
+      return aat::fail(aat::ErrorCode::invalid_argument, e.what());
+    }
+    const std::vector<std::int64_t> shape{1, heads, length, head_dim};
+    AAT_CHECK(aat::pattern::write_qkv_npy(prefix, dtype == "f16" ? aat::DType::f16 : aat::DType::f32, shape, qkv.q,
+                                          qkv.k, qkv.v));
+    fmt::print("wrote {}{{q,k,v}}.npy ({} {} [{}])\n", prefix, family, dtype, aat::shape_to_string(shape));
+    return {};
+  });
 }
 
 const aat_plugin_command kCommands[] = {
     {"adaptive-attention", "Adaptive attention: pattern -> router -> attention over the plan -> merge (IFQ/CER/AE with --report)",
      &run_adaptive},
+    {"adaptive-inputs", "Q, K, V .npy files of an input family: rotary, sinks_window, needles, documents, gaussian",
+     &run_inputs},
 };
 
 }  // namespace

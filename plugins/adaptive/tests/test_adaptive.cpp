@@ -30,14 +30,24 @@ namespace aat::adaptive {
 namespace {
 
 using aat::testing::unwrap;
+using aat::testing::upload_floats;
 namespace ref = reference;
+
+// The plan kernel on every map, by the mass rule (the bound rule and the exact fallback:
+// test_families.cpp, test_exact_fallback.cpp).
+AdaptiveOptions plan_always() {
+  AdaptiveOptions o;
+  o.mode = pattern::Mode::mass;
+  o.exact_below_cer = 0.0;
+  return o;
+}
 
 struct Case {
   std::int64_t B = 1, Hq = 1, Hkv = 1, Nq = 128, Nk = 128, D = 32;
   DType dtype = DType::f32;
   bool causal = false;
   std::vector<std::int32_t> lengths;
-  AdaptiveOptions options;
+  AdaptiveOptions options = plan_always();
   std::uint32_t seed = 1;
   std::string name() const {
     std::ostringstream s;
@@ -62,10 +72,6 @@ Inputs random_inputs(const Case& c) {
   return {fill(c.B * c.Hq * c.Nq * c.D), fill(c.B * c.Hkv * c.Nk * c.D), fill(c.B * c.Hkv * c.Nk * c.D)};
 }
 
-Tensor upload(const std::shared_ptr<Context>& ctx, DType dtype, std::vector<std::int64_t> shape, const std::vector<float>& x) {
-  if (dtype == DType::f16) return unwrap(Tensor::from_values<std::uint16_t>(ctx, DType::f16, std::move(shape), to_half(x)));
-  return unwrap(Tensor::from_values<float>(ctx, DType::f32, std::move(shape), x));
-}
 
 struct GpuRun {
   std::vector<float> out, lse;
@@ -87,9 +93,9 @@ class AdaptiveTest : public aat::testing::DeviceTest {
   };
   Device upload_case(const Case& c, const Inputs& in) {
     Device d;
-    d.q = upload(context(), c.dtype, {c.B, c.Hq, c.Nq, c.D}, in.q);
-    d.k = upload(context(), c.dtype, {c.B, c.Hkv, c.Nk, c.D}, in.k);
-    d.v = upload(context(), c.dtype, {c.B, c.Hkv, c.Nk, c.D}, in.v);
+    d.q = upload_floats(context(), c.dtype, {c.B, c.Hq, c.Nq, c.D}, in.q);
+    d.k = upload_floats(context(), c.dtype, {c.B, c.Hkv, c.Nk, c.D}, in.k);
+    d.v = upload_floats(context(), c.dtype, {c.B, c.Hkv, c.Nk, c.D}, in.v);
     d.options = c.options;
     d.options.causal = c.causal;
     if (!c.lengths.empty()) d.lengths = unwrap(Tensor::from_values<std::int32_t>(context(), DType::i32, {c.B}, c.lengths));

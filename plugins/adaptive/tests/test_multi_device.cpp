@@ -1,6 +1,7 @@
 // Adaptive attention on several devices (multi_device.hpp): the test device opened two or
 // three times must give the single-device output, with pooled and skipped blocks in the map
-// (structured inputs, the default mass), so a device that kept other blocks than the whole
+// (structured inputs; the mass rule at its default mass, and the bound rule; the plan always run,
+// exact_below_cer = 0), so a device that kept other blocks than the whole
 // problem's map would show errors of order 1e-2. Tolerance 1e-5 + 1e-5 |x| (f32): the same
 // blocks, summed in another order where the router cuts a row's work into other items.
 #include "aat/adaptive/multi_device.hpp"
@@ -65,9 +66,10 @@ class AdaptiveMultiDevice : public aat::testing::DeviceTest {
   // Runs the problem on one device (a group of one) and on `count`; compares.
   MultiDeviceAdaptiveResult expect_same_as_one_device(const pattern::HostQkv& in, std::int64_t kv_heads,
                                                       std::int64_t q_len, bool causal, std::size_t count,
-                                                      AdaptiveSplit split, AdaptiveSplit expected) {
-    SCOPED_TRACE(fmt::format("Nq {} Nk {} H {}/{} {} on {} devices, {}", q_len, in.length, in.heads, kv_heads,
-                             causal ? "causal" : "", count, to_string(split)));
+                                                      AdaptiveSplit split, AdaptiveSplit expected,
+                                                      pattern::Mode rule = pattern::Mode::mass) {
+    SCOPED_TRACE(fmt::format("Nq {} Nk {} H {}/{} {} on {} devices, {}, {} rule", q_len, in.length, in.heads,
+                             kv_heads, causal ? "causal" : "", count, to_string(split), pattern::to_string(rule)));
     // Q: the last q_len rows of the structured queries; K/V: the first kv_heads heads.
     const std::int64_t d = in.head_dim, n = in.length;
     std::vector<float> q, k, v;
@@ -79,6 +81,9 @@ class AdaptiveMultiDevice : public aat::testing::DeviceTest {
                    va = array_of({1, kv_heads, n, d}, v);
     MultiDeviceAdaptiveOptions options;
     options.adaptive.causal = causal;
+    options.adaptive.mode = rule;
+    options.adaptive.epsilon = 0.3;  // the bound rule: loose enough to skip blocks on these short inputs
+    options.adaptive.exact_below_cer = 0.0;  // the plan on every piece (the fallback decides per piece)
     options.split = split;
     if (!single_) single_ = unwrap(MultiDeviceAdaptive::create(unwrap(DeviceGroup::from_contexts({context()}))));
     const auto one = unwrap(single_->run(qa, ka, va, options), "one device");
@@ -130,6 +135,12 @@ pattern::HostQkv structured(std::int64_t heads, std::int64_t length) {
 TEST_F(AdaptiveMultiDevice, HeadsOnTwoDevices) {
   const auto in = structured(4, 512);
   expect_same_as_one_device(in, 2, 512, true, 2, AdaptiveSplit::automatic, AdaptiveSplit::heads);
+}
+
+TEST_F(AdaptiveMultiDevice, BoundRuleQueryTilesAndHeads) {
+  const auto in = structured(2, 1024);  // long enough that the per-row pattern costs under a tenth
+  expect_same_as_one_device(in, 2, 1024, true, 2, AdaptiveSplit::queries, AdaptiveSplit::queries, pattern::Mode::bound);
+  expect_same_as_one_device(in, 2, 1024, true, 2, AdaptiveSplit::heads, AdaptiveSplit::heads, pattern::Mode::bound);
 }
 
 TEST_F(AdaptiveMultiDevice, QueryTilesZigZagWhenCausal) {

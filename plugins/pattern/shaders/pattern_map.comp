@@ -1,5 +1,6 @@
 #version 450
-// The block map of one (batch, query head, query tile i) per workgroup.
+// The block map by the mass rule (pattern_bound.comp: the bound rule), one (batch, query head,
+// query tile i) per workgroup.
 //
 // Density, two estimators from the key tile means k_j (of key tile j's keys below the length):
 //  * tile (ROW_ESTIMATE false), the issue's formula: with q_i the mean of the tile's query rows,
@@ -43,8 +44,6 @@ layout(constant_id = 5) const bool ROW_ESTIMATE = true;
 layout(constant_id = 6) const bool VARIANCE = true;
 
 const uint MAX_WORKGROUP = 256;
-const uint LEVEL_FULL = 0u, LEVEL_POOL2 = 1u, LEVEL_POOL4 = 2u, LEVEL_SKIP = 3u, LEVEL_MASKED = 4u;
-const uint FLAG_VISIBLE = 1u, FLAG_PARTIAL = 2u, FLAG_FORCED = 4u;
 const uint MAX_ROWS = 256;   // block_q
 const uint THREADS_PER_ROW = 4;  // row estimate: invocations sharing one query row's key tiles
 
@@ -79,24 +78,13 @@ layout(push_constant) uniform PatternParams {
   uint grouped_len;   // ceil(q_len / G)
 } p;
 
-shared float sD[MAX_TILES];         // score, then density
-shared uint sFlags[MAX_TILES];
-shared uint sLevels[MAX_TILES];     // level by rank (no atomics: lavapipe lacks device-scope ones)
+#include "pattern_blocks.glsl"  // sD (score, then density), sTiles (flags, level by rank)
+
 shared float sReduce[MAX_WORKGROUP];
 shared float sPartM[MAX_WORKGROUP];
 shared float sPartL[MAX_WORKGROUP];
 shared float sRowM[MAX_ROWS];
 shared float sRowL[MAX_ROWS];
-
-// Mean visible keys of tile [k0, k1) over the query rows [a0, a1).
-float group_keys(uint a0, uint a1, uint k0, uint k1, uint key_limit) {
-  uint keys = 0u;
-  for (uint a = a0; a < a1; ++a) {
-    const uint end = min(k1, aat_row_key_end(a, p.q_len, p.kv_len, key_limit, CAUSAL));
-    keys += end > k0 ? end - k0 : 0u;
-  }
-  return float(keys) / float(a1 - a0);
-}
 
 // scale * x . k_j (+ the variance term) for a row x of QMean starting at x_base.
 float tile_dot(uint x_base, uint k_base, uint j) {
@@ -123,26 +111,10 @@ void main() {
   const uint q1 = min(q0 + p.block_q, p.q_len);
   const uint rows = q1 - q0;
   const uint key_limit = HAS_LENGTHS ? uint(clamp(KeyLengths.len[b], 0, int(p.kv_len))) : p.kv_len;
-  const int offset = int(p.kv_len) - int(p.q_len);
   const uint tk = p.tiles_k;
   const uint k_base = (b * p.kv_heads + kv_head) * tk * HEAD_DIM;
 
-  // Flags of every key tile: visibility, forced.
-  // Diagonal window in keys: [q0 + offset - W, q1 - 1 + offset + (causal ? 0 : W)].
-  const int window_lo = int(q0) + offset - int(p.local_window);
-  const int window_hi = int(q1) - 1 + offset + (CAUSAL ? 0 : int(p.local_window));
-  for (uint j = tid; j < tk; j += threads) {
-    const uint k0 = j * p.block_k;
-    const uint k1 = min(k0 + p.block_k, p.kv_len);
-    const uint cls = aat_block_class(q0, q1, k0, k1, p.q_len, p.kv_len, key_limit, CAUSAL);
-    uint flags = 0u;
-    if (cls != AAT_BLOCK_MASKED) {
-      flags = FLAG_VISIBLE | (cls == AAT_BLOCK_PARTIAL ? FLAG_PARTIAL : 0u);
-      if (j < p.sink_tiles || (int(k1) - 1 >= window_lo && int(k0) <= window_hi)) flags |= FLAG_FORCED;
-    }
-    sFlags[j] = flags;
-  }
-  barrier();
+  mark_tiles(q0, q1, key_limit);
 
   bool nan_row = false;
   if (ROW_ESTIMATE) {
@@ -193,7 +165,7 @@ void main() {
     }
     for (uint j = tid; j < tk; j += threads) {
       float dens = 0.0;
-      if ((sFlags[j] & FLAG_VISIBLE) != 0u && !nan_row) {
+      if ((tile_flags(j) & FLAG_VISIBLE) != 0u && !nan_row) {
         [[dont_unroll]] for (uint a = 0; a < groups; ++a) {
           if (!(sRowL[a] > 0.0)) continue;
           const uint r0 = q0 + a * group, r1 = min(r0 + group, q1);
@@ -214,7 +186,7 @@ void main() {
     float local_max = AAT_NEG_INF;
     for (uint j = tid; j < tk; j += threads) {
       float s = AAT_NEG_INF;
-      if ((sFlags[j] & FLAG_VISIBLE) != 0u) {
+      if ((tile_flags(j) & FLAG_VISIBLE) != 0u) {
         const uint k0 = j * p.block_k;
         const uint k1 = min(k0 + p.block_k, p.kv_len);
         const float pairs = float(aat_block_visible_pairs(q0, q1, k0, k1, p.q_len, p.kv_len, key_limit, CAUSAL));
@@ -233,7 +205,7 @@ void main() {
     barrier();
     float local_sum = 0.0;
     for (uint j = tid; j < tk; j += threads) {
-      const float e = (sFlags[j] & FLAG_VISIBLE) != 0u && m != AAT_NEG_INF ? exp(sD[j] - m) : 0.0;
+      const float e = (tile_flags(j) & FLAG_VISIBLE) != 0u && m != AAT_NEG_INF ? exp(sD[j] - m) : 0.0;
       sD[j] = e;
       local_sum += e;
     }
@@ -252,7 +224,7 @@ void main() {
 
   // Levels by rank: the mass ranked before each block (O(Tk^2) per row, from shared memory).
   for (uint j = tid; j < tk; j += threads) {
-    const uint flags = sFlags[j];
+    const uint flags = tile_flags(j);
     const float dj = sD[j];
     uint level = LEVEL_MASKED;
     if ((flags & FLAG_VISIBLE) != 0u) {
@@ -260,7 +232,7 @@ void main() {
       if (!nan_row && p.all_full == 0u && (flags & FLAG_FORCED) == 0u) {
         float before = 0.0;
         [[dont_unroll]] for (uint k = 0; k < tk; ++k) {
-          const uint fk = sFlags[k];
+          const uint fk = tile_flags(k);
           if ((fk & FLAG_VISIBLE) == 0u) continue;
           const float dk = sD[k];
           if ((fk & FLAG_FORCED) != 0u || dk > dj || (dk == dj && k < j)) before += dk;
@@ -271,24 +243,10 @@ void main() {
                                              : LEVEL_SKIP;
       }
     }
-    sLevels[j] = level;
+    keep_level(j, level);
   }
   barrier();
+  store_levels();
 
-  // Halo (next to a block ranked full: full), boundary promotion, output.
-  const uint out_base = (bh * p.tiles_q + i) * tk;
-  for (uint j = tid; j < tk; j += threads) {
-    const uint flags = sFlags[j];
-    uint level = sLevels[j];
-    if (level == LEVEL_POOL2 || level == LEVEL_POOL4 || level == LEVEL_SKIP) {
-      const uint lo = j >= p.halo ? j - p.halo : 0u;
-      const uint hi = min(j + p.halo, tk - 1u);
-      for (uint k = lo; k <= hi; ++k) {
-        if (sLevels[k] == LEVEL_FULL && (sFlags[k] & FLAG_FORCED) == 0u) level = LEVEL_FULL;  // ranked full
-      }
-    }
-    if ((flags & FLAG_PARTIAL) != 0u && (level == LEVEL_POOL2 || level == LEVEL_POOL4)) level = LEVEL_FULL;
-    Density.d[out_base + j] = sD[j];
-    Levels.level[out_base + j] = uint8_t(level);
-  }
+  write_tiles((bh * p.tiles_q + i) * tk);
 }

@@ -10,6 +10,9 @@
 #include <fmt/format.h>
 
 #include "aat/bindings.hpp"
+#include "pattern/anchor_f16.bindings.hpp"
+#include "pattern/anchor_f32.bindings.hpp"
+#include "pattern/pattern_bound.bindings.hpp"
 #include "pattern/pattern_map.bindings.hpp"
 #include "pattern/pool_f16.bindings.hpp"
 #include "pattern/pool_f16_f32.bindings.hpp"
@@ -21,11 +24,17 @@ namespace {
 
 namespace pool_gen = plugin_gen::pattern::pool_f32;  // the three pooling kernels share one interface
 namespace map_gen = plugin_gen::pattern::pattern_map;
+namespace bound_gen = plugin_gen::pattern::pattern_bound;
+namespace anchor_gen = plugin_gen::pattern::anchor_f32;  // f16 shares the interface
 static_assert(sizeof(plugin_gen::pattern::pool_f16::PushConstants) == sizeof(pool_gen::PushConstants));
 static_assert(sizeof(plugin_gen::pattern::pool_f16_f32::PushConstants) == sizeof(pool_gen::PushConstants));
+static_assert(sizeof(plugin_gen::pattern::anchor_f16::PushConstants) == sizeof(anchor_gen::PushConstants));
 
 constexpr std::uint32_t kPoolWorkgroup = 256;
 constexpr std::uint32_t kMapWorkgroup = 128;
+// The map kernels keep each invocation's key tiles' levels in registers, 16 at most
+// (pattern_blocks.glsl, MAX_OWNED).
+static_assert(kMaxKeyTiles <= 16 * kMapWorkgroup);
 
 std::uint32_t ceil_div(std::uint64_t a, std::uint64_t b) { return static_cast<std::uint32_t>((a + b - 1) / b); }
 
@@ -37,9 +46,46 @@ struct PoolKey {
 
 struct MapKey {
   std::uint32_t head_dim;
-  bool causal, lengths, row, variance;
+  bool causal, lengths, row, variance, bound;
   auto operator<=>(const MapKey&) const = default;
 };
+
+struct AnchorKey {
+  DType dtype;
+  std::uint32_t head_dim;
+  bool causal, lengths;
+  auto operator<=>(const AnchorKey&) const = default;
+};
+
+// The push constants both map kernels share (pattern_map.comp, pattern_bound.comp): shape, tiles,
+// scale, forced tiles, halo, query groups and all_full; the rule's own fields are the caller's.
+template <class Push>
+Push map_push(const attention::AttentionShape& shape, const BlockGrid& g, const PatternOptions& options) {
+  const std::uint32_t group = query_group(options);
+  Push push{};
+  push.batch = static_cast<std::uint32_t>(shape.batch);
+  push.q_heads = static_cast<std::uint32_t>(shape.q_heads);
+  push.kv_heads = static_cast<std::uint32_t>(shape.kv_heads);
+  push.q_len = static_cast<std::uint32_t>(shape.q_len);
+  push.kv_len = static_cast<std::uint32_t>(shape.kv_len);
+  push.block_q = options.block_q;
+  push.block_k = options.block_k;
+  push.tiles_q = static_cast<std::uint32_t>(g.tiles_q);
+  push.tiles_k = static_cast<std::uint32_t>(g.tiles_k);
+  push.scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
+  push.sink_tiles = options.sink_tiles;
+  push.local_window = options.local_window.value_or(options.block_k);
+  push.all_full = thresholds(options).all_full ? 1u : 0u;
+  push.halo = options.halo;
+  push.query_group = group;
+  push.grouped_len = static_cast<std::uint32_t>((shape.q_len + group - 1) / group);
+  return push;
+}
+
+// One workgroup per (query tile, batch x head).
+Workgroups map_grid(const attention::AttentionShape& shape, const BlockGrid& g) {
+  return Workgroups{static_cast<std::uint32_t>(g.tiles_q), static_cast<std::uint32_t>(shape.batch * shape.q_heads), 1};
+}
 
 // A 2D grid of `groups` workgroups, under the per-axis limit.
 Workgroups grid_2d(std::uint32_t groups) {
@@ -62,6 +108,14 @@ std::string_view to_string(BlockLevel level) {
 
 std::string_view to_string(Estimator estimator) { return estimator == Estimator::row ? "row" : "tile"; }
 
+std::string_view to_string(Mode mode) { return mode == Mode::bound ? "bound" : "mass"; }
+
+std::optional<Mode> parse_mode(std::string_view name) {
+  if (name == "mass") return Mode::mass;
+  if (name == "bound") return Mode::bound;
+  return std::nullopt;
+}
+
 std::uint32_t pool_size(BlockLevel level) {
   switch (level) {
     case BlockLevel::full: return 1;
@@ -73,12 +127,21 @@ std::uint32_t pool_size(BlockLevel level) {
 
 LevelThresholds thresholds(const PatternOptions& o) {
   LevelThresholds t;
-  t.all_full = o.mass >= 1.0;
   const double rest = 1.0 - std::clamp(o.mass, 0.0, 1.0);
   t.full = std::clamp(o.mass, 0.0, 1.0);
   t.pool2 = t.full + rest * o.pool2_share;
   t.pool4 = t.full + rest * (o.pool2_share + o.pool4_share);
+  const double epsilon = std::clamp(o.epsilon, 0.0, 1.0);
+  t.tail_pool2 = epsilon;
+  t.tail_pool4 = epsilon * (1.0 - o.pool2_share);
+  t.tail_skip = epsilon * std::max(0.0, 1.0 - o.pool2_share - o.pool4_share);
+  t.all_full = o.mode == Mode::bound ? !(o.epsilon > 0.0) : o.mass >= 1.0;
   return t;
+}
+
+std::uint32_t query_group(const PatternOptions& o) {
+  const std::uint32_t group = o.query_group > 0 ? o.query_group : o.mode == Mode::bound ? 1u : 4u;
+  return std::gcd(group, std::max(o.block_q, 1u));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -183,12 +246,23 @@ MapCost map_cost(const BlockGrid& g, std::span<const std::uint8_t> levels, const
   const double d = static_cast<double>(s.head_dim);
   // Means (one add per element), then 2 D per block score: once per tile (tile estimate) or
   // twice per query row and visible key tile (row estimate: the normaliser and density passes).
-  const double group = static_cast<double>(std::gcd(std::max(options.query_group, 1u), static_cast<std::uint32_t>(g.block_q)));
+  PatternOptions grid_options = options;
+  grid_options.block_q = static_cast<std::uint32_t>(g.block_q);
+  const double group = static_cast<double>(query_group(grid_options));
+  const double rows = static_cast<double>(s.batch * s.q_heads * s.q_len);
+  const double keys = static_cast<double>(s.batch * s.kv_heads * s.kv_len);
+  if (options.mode == Mode::bound) {
+    // Means and means of squares of Q (groups) and K (tiles); the anchor scores, 2 D per
+    // (row, anchor key); one pass of 11 D per (group, visible key tile) score: dot 2 D, key
+    // spread 5 D, query spread 4 D.
+    const double anchors = static_cast<double>(options.anchor_sinks + options.anchor_window);
+    cost.pattern_flops = d * (2.0 * rows + 2.0 * keys) + 2.0 * d * anchors * rows + 11.0 * d * visible_row_tiles / group;
+    return cost;
+  }
   const double scores = options.estimator == Estimator::row ? 2.0 * visible_row_tiles / group
                                                             : static_cast<double>(cost.levels.visible());
   const double key_passes = options.variance ? 2.0 : 1.0;  // means (and means of squares) of K
-  cost.pattern_flops = d * static_cast<double>(s.batch) *
-                           (static_cast<double>(s.q_heads * s.q_len) + key_passes * static_cast<double>(s.kv_heads * s.kv_len)) +
+  cost.pattern_flops = d * (rows + key_passes * keys) +
                        (options.variance ? 7.0 : 2.0) * d * scores;  // dot 2 D; spread x^2 (m2 - m^2): 5 D
   return cost;
 }
@@ -204,6 +278,13 @@ Expected<void> check_options(const attention::AttentionShape& shape, const Patte
                 fmt::format("pattern shares must satisfy mass >= 0, pool2_share, pool4_share >= 0 and "
                             "pool2_share + pool4_share <= 1; got mass {}, pool2 {}, pool4 {}",
                             o.mass, o.pool2_share, o.pool4_share));
+  if (!(o.epsilon >= 0.0 && o.epsilon <= 1.0))
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("pattern epsilon = {} must be in [0, 1]: the largest share of a query group's mass not "
+                            "run at full resolution", o.epsilon));
+  if (o.mode == Mode::bound && o.estimator != Estimator::row)
+    return fail(ErrorCode::invalid_argument, "the bound rule needs the row estimator (per group of query rows); the "
+                                             "tile estimator runs with the mass rule only");
   const std::int64_t tiles_k = (shape.kv_len + o.block_k - 1) / o.block_k;
   if (tiles_k > kMaxKeyTiles)
     return fail(ErrorCode::unsupported, fmt::format("Nk = {} makes {} key tiles of {}; the map kernel holds at most {} "
@@ -221,7 +302,22 @@ Expected<void> check_options(const attention::AttentionShape& shape, const Patte
 struct Pattern::Pipelines {
   std::map<PoolKey, Kernel> pool;
   std::map<MapKey, Kernel> map;
+  std::map<AnchorKey, Kernel> anchor;
   Buffer placeholder;
+
+  Expected<Kernel> anchor_kernel(const std::shared_ptr<Context>& context, const AnchorKey& key) {
+    if (auto it = anchor.find(key); it != anchor.end()) return it->second;
+    const auto words = key.dtype == DType::f16 ? plugin_gen::pattern::anchor_f16::spirv() : anchor_gen::spirv();
+    KernelOptions options;
+    options.spec = {{"local_size_x", Value(std::int64_t{kPoolWorkgroup})},
+                    {"HEAD_DIM", Value(std::int64_t{key.head_dim})},
+                    {"CAUSAL", Value(key.causal)},
+                    {"HAS_LENGTHS", Value(key.lengths)}};
+    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()),
+                                          fmt::format("pattern.anchor_{}", to_string(key.dtype)), options));
+    anchor.emplace(key, kernel);
+    return kernel;
+  }
 
   Expected<Kernel> pool_kernel(const std::shared_ptr<Context>& context, const PoolKey& key) {
     if (auto it = pool.find(key); it != pool.end()) return it->second;
@@ -245,6 +341,18 @@ struct Pattern::Pipelines {
 
   Expected<Kernel> map_kernel(const std::shared_ptr<Context>& context, const MapKey& key) {
     if (auto it = map.find(key); it != map.end()) return it->second;
+    if (key.bound) {
+      const auto words = bound_gen::spirv();
+      KernelOptions options;
+      options.spec = {{"local_size_x", Value(std::int64_t{kMapWorkgroup})},
+                      {"HEAD_DIM", Value(std::int64_t{key.head_dim})},
+                      {"MAX_TILES", Value(std::int64_t{kMaxKeyTiles})},
+                      {"CAUSAL", Value(key.causal)},
+                      {"HAS_LENGTHS", Value(key.lengths)}};
+      AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()), "pattern.bound", options));
+      map.emplace(key, kernel);
+      return kernel;
+    }
     const auto words = map_gen::spirv();
     KernelOptions options;
     options.spec = {{"local_size_x", Value(std::int64_t{kMapWorkgroup})},
@@ -334,19 +442,25 @@ Expected<BlockMap> Pattern::record(Stream& stream, const Tensor& q, const Tensor
   // Row estimate: the means of groups of query rows in f32 (Q itself for groups of 1 in f32);
   // tile estimate: the tile means.
   const bool row = options.estimator == Estimator::row;
-  const std::uint32_t group = std::gcd(std::max(options.query_group, 1u), options.block_q);
+  const std::uint32_t group = query_group(options);
   Tensor q_rows = q;
   if (!row || q.dtype() != DType::f32 || group > 1) {
     AAT_TRY(q_rows, record_pool(stream, q, row ? group : options.block_q, DType::f32));
   }
   AAT_TRY(Tensor k_mean, record_pool(stream, k, options.block_k, DType::f32, options.key_lengths));
   Tensor k_square = k_mean;  // unread without the variance term
-  if (options.variance) {
+  if (options.variance || options.mode == Mode::bound) {
     AAT_TRY(k_square, record_pool(stream, k, options.block_k, DType::f32, options.key_lengths, "pattern.pool", true));
+  }
+  if (options.mode == Mode::bound) {
+    AAT_TRY(Tensor q_square, record_pool(stream, q, group, DType::f32, nullptr, "pattern.pool", true));
+    AAT_TRY(map.anchor, record_anchor(stream, q, k, shape, options));
+    AAT_CHECK(record_bound(stream, map, q_rows, q_square, k_mean, k_square, shape, options));
+    return map;
   }
 
   const MapKey key{static_cast<std::uint32_t>(shape.head_dim), shape.causal, options.key_lengths != nullptr, row,
-                   options.variance};
+                   options.variance, false};
   AAT_TRY(Kernel kernel, pipelines_->map_kernel(context_, key));
   Bindings bindings(kernel);
   AAT_CHECK(bindings.bind(map_gen::binding::QMean, q_rows));
@@ -357,32 +471,69 @@ Expected<BlockMap> Pattern::record(Stream& stream, const Tensor& q, const Tensor
   AAT_CHECK(bindings.bind(map_gen::binding::Density, map.density));
   AAT_CHECK(bindings.bind(map_gen::binding::Levels, map.levels));
   const LevelThresholds t = thresholds(options);
-  map_gen::PushConstants push{};
+  auto push = map_push<map_gen::PushConstants>(shape, g, options);
+  push.threshold_full = static_cast<float>(t.full);
+  push.threshold_pool2 = static_cast<float>(t.pool2);
+  push.threshold_pool4 = static_cast<float>(t.pool4);
+  push.variance_cap = static_cast<float>(options.variance_cap);
+  AAT_CHECK(bindings.push_struct(push));
+  AAT_CHECK(stream.dispatch(bindings, map_grid(shape, g), "pattern.map"));
+  return map;
+}
+
+Expected<Tensor> Pattern::record_anchor(Stream& stream, const Tensor& q, const Tensor& k,
+                                        const attention::AttentionShape& shape, const PatternOptions& options) {
+  AAT_TRY(Tensor anchor, with_context(Tensor::create(context_, DType::f32, {shape.batch, shape.q_heads, shape.q_len}),
+                                      "the pattern's anchor masses (f32 [B, Hq, Nq])"));
+  const std::uint64_t rows = static_cast<std::uint64_t>(shape.batch * shape.q_heads * shape.q_len);
+  AAT_TRY(Kernel kernel, pipelines_->anchor_kernel(context_, AnchorKey{shape.dtype, static_cast<std::uint32_t>(shape.head_dim),
+                                                                       shape.causal, options.key_lengths != nullptr}));
+  Bindings bindings(kernel);
+  AAT_CHECK(bindings.bind(anchor_gen::binding::Q, q));
+  AAT_CHECK(bindings.bind(anchor_gen::binding::K, k));
+  AAT_CHECK(bindings.bind(anchor_gen::binding::KeyLengths,
+                          options.key_lengths ? options.key_lengths->buffer() : pipelines_->placeholder));
+  AAT_CHECK(bindings.bind(anchor_gen::binding::Anchor, anchor));
+  anchor_gen::PushConstants push{};
   push.batch = static_cast<std::uint32_t>(shape.batch);
   push.q_heads = static_cast<std::uint32_t>(shape.q_heads);
   push.kv_heads = static_cast<std::uint32_t>(shape.kv_heads);
   push.q_len = static_cast<std::uint32_t>(shape.q_len);
   push.kv_len = static_cast<std::uint32_t>(shape.kv_len);
-  push.block_q = options.block_q;
-  push.block_k = options.block_k;
-  push.tiles_q = static_cast<std::uint32_t>(g.tiles_q);
-  push.tiles_k = static_cast<std::uint32_t>(g.tiles_k);
   push.scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
-  push.threshold_full = static_cast<float>(t.full);
-  push.threshold_pool2 = static_cast<float>(t.pool2);
-  push.threshold_pool4 = static_cast<float>(t.pool4);
-  push.sink_tiles = options.sink_tiles;
-  push.local_window = options.local_window.value_or(options.block_k);
-  push.all_full = t.all_full ? 1u : 0u;
-  push.halo = options.halo;
-  push.variance_cap = static_cast<float>(options.variance_cap);
-  push.query_group = group;
-  push.grouped_len = static_cast<std::uint32_t>((shape.q_len + group - 1) / group);
+  push.sinks = options.anchor_sinks;
+  push.window = options.anchor_window;
   AAT_CHECK(bindings.push_struct(push));
-  AAT_CHECK(stream.dispatch(bindings, Workgroups{static_cast<std::uint32_t>(g.tiles_q),
-                                                 static_cast<std::uint32_t>(shape.batch * shape.q_heads), 1},
-                            "pattern.map"));
-  return map;
+  AAT_CHECK(stream.dispatch(bindings, grid_2d(ceil_div(rows, kPoolWorkgroup)), "pattern.anchor"));
+  return anchor;
+}
+
+Expected<void> Pattern::record_bound(Stream& stream, BlockMap& map, const Tensor& q_rows, const Tensor& q_square,
+                                     const Tensor& k_mean, const Tensor& k_square,
+                                     const attention::AttentionShape& shape, const PatternOptions& options) {
+  const auto& g = map.grid;
+  const MapKey key{static_cast<std::uint32_t>(shape.head_dim), shape.causal, options.key_lengths != nullptr, true,
+                   true, true};
+  AAT_TRY(Kernel kernel, pipelines_->map_kernel(context_, key));
+  Bindings bindings(kernel);
+  AAT_CHECK(bindings.bind(bound_gen::binding::QMean, q_rows));
+  AAT_CHECK(bindings.bind(bound_gen::binding::QSquare, q_square));
+  AAT_CHECK(bindings.bind(bound_gen::binding::KMean, k_mean));
+  AAT_CHECK(bindings.bind(bound_gen::binding::KSquare, k_square));
+  AAT_CHECK(bindings.bind(bound_gen::binding::Anchor, map.anchor));
+  AAT_CHECK(bindings.bind(bound_gen::binding::KeyLengths,
+                          options.key_lengths ? options.key_lengths->buffer() : pipelines_->placeholder));
+  AAT_CHECK(bindings.bind(bound_gen::binding::Density, map.density));
+  AAT_CHECK(bindings.bind(bound_gen::binding::Levels, map.levels));
+  const LevelThresholds t = thresholds(options);
+  auto push = map_push<bound_gen::PushConstants>(shape, g, options);
+  push.tail_pool2 = static_cast<float>(t.tail_pool2);
+  push.tail_pool4 = static_cast<float>(t.tail_pool4);
+  push.tail_skip = static_cast<float>(t.tail_skip);
+  push.anchor_sinks = options.anchor_sinks;
+  push.anchor_window = options.anchor_window;
+  AAT_CHECK(bindings.push_struct(push));
+  return stream.dispatch(bindings, map_grid(shape, g), "pattern.map");
 }
 
 Expected<PatternResult> Pattern::run(const Tensor& q, const Tensor& k, const PatternOptions& options) {

@@ -10,6 +10,8 @@
 #include "aat/dtype.hpp"
 #include "aat/npy.hpp"
 #include "aat/pattern/pattern.hpp"
+#include "aat/pattern/qkv_files.hpp"
+#include "aat/pattern/rule_options.hpp"
 #include "aat/pattern/synthetic.hpp"
 #include "aat/plugin_command.hpp"
 #include "aat/plugin_define.hpp"
@@ -29,7 +31,7 @@ nlohmann::json levels_json(const aat::pattern::LevelCounts& counts) {
 }
 
 struct PatternArguments {
-  std::string q, k, key_lengths, map, density;
+  std::string q, k, key_lengths, map, density, mode;
   bool causal = false, json = false;
   std::optional<float> scale;
   aat::pattern::PatternOptions options;
@@ -37,8 +39,9 @@ struct PatternArguments {
 
 int run_pattern(const aat_host* host, int argc, const char* const* argv) {
   CLI::App app{"The block map of adaptive attention: per (query tile, key tile) block the estimated attention mass\n"
-               "from pooled tiles and a level (0 full, 1 pooled x2, 2 pooled x4, 3 skipped, 4 masked).\n"
-               "Example: aat run pattern --q q.npy --k k.npy --causal --mass 0.99 --map map.npy --json"};
+               "from pooled tiles and a level (0 full, 1 pooled x2, 2 pooled x4, 3 skipped, 4 masked), by the\n"
+               "bound rule (--epsilon, the default) or the mass rule (--mass).\n"
+               "Example: aat run pattern --q q.npy --k k.npy --causal --epsilon 0.01 --map map.npy --json"};
   PatternArguments args;
   auto& o = args.options;
   app.add_option("--q", args.q, "Queries [B, Hq, Nq, D] (.npy, f32 or f16)")->required();
@@ -48,9 +51,7 @@ int run_pattern(const aat_host* host, int argc, const char* const* argv) {
   app.add_flag("--causal", args.causal, "Causal mask, bottom-right aligned");
   app.add_option("--scale", args.scale, "Score scale (default 1/sqrt(D))");
   app.add_option("--key-lengths", args.key_lengths, "i32 [B] .npy: keys j >= length[b] are masked");
-  app.add_option("--mass", o.mass, fmt::format("Mass share kept at full resolution (default {})", o.mass));
-  app.add_option("--pool2-share", o.pool2_share, "Share of the rest pooled x2 (default 0.5)");
-  app.add_option("--pool4-share", o.pool4_share, "Share of the rest pooled x4 (default 0.25)");
+  aat::pattern::add_rule_options(app, o, args.mode);
   app.add_option("--block-q", o.block_q, "Query rows per tile (default 32)");
   app.add_option("--block-k", o.block_k, "Keys per tile (default 64)");
   app.add_option("--sink-tiles", o.sink_tiles, "Leading key tiles always full (default 1)");
@@ -65,6 +66,7 @@ int run_pattern(const aat_host* host, int argc, const char* const* argv) {
   app.add_flag("--json", args.json, "Print a JSON report");
   return aat::run_plugin_command(app, host, argc, argv, [&](const std::shared_ptr<aat::Context>& context)
                                                             -> aat::Expected<void> {
+    AAT_CHECK(aat::pattern::resolve_rule(app, o, args.mode));
     AAT_TRY(auto q, aat::Tensor::load_npy(context, args.q));
     AAT_TRY(auto k, aat::Tensor::load_npy(context, args.k));
     aat::Tensor lengths;
@@ -87,7 +89,9 @@ int run_pattern(const aat_host* host, int argc, const char* const* argv) {
                                {"grid", result.map.grid.describe()},
                                {"block_q", o.block_q},
                                {"block_k", o.block_k},
-                               {"mass", o.mass},
+                               {"mode", aat::pattern::to_string(o.mode)},
+                               {o.mode == aat::pattern::Mode::bound ? "epsilon" : "mass",
+                                o.mode == aat::pattern::Mode::bound ? o.epsilon : o.mass},
                                {"dense_flops", cost.dense_flops},
                                {"predicted_flops", cost.predicted_flops()},
                                {"cer", cost.cer()},
@@ -161,17 +165,8 @@ int run_inputs(const aat_host* host, int argc, const char* const* argv) {
     }
     const auto shape = qkv.shape();
     progress.stage("writing " + prefix + "{q,k,v}.npy", 3);
-    int written = 0;
-    for (auto [name, values] : {std::pair{"q", &qkv.q}, {"k", &qkv.k}, {"v", &qkv.v}}) {
-      const std::string path = prefix + name + ".npy";
-      if (dtype == "f16") {
-        const auto half = aat::to_half(*values);
-        AAT_CHECK(aat::write_npy(path, aat::DType::f16, shape, std::as_bytes(std::span(half))));
-      } else {
-        AAT_CHECK(aat::write_npy(path, aat::DType::f32, shape, std::as_bytes(std::span(*values))));
-      }
-      progress.advance(++written);
-    }
+    AAT_CHECK(aat::pattern::write_qkv_npy(prefix, dtype == "f16" ? aat::DType::f16 : aat::DType::f32, shape, qkv.q,
+                                          qkv.k, qkv.v, [&](int n) { progress.advance(n); }));
     progress.done();
     fmt::print("wrote {}{{q,k,v}}.npy ({} {} [{}])\n", prefix, kind, dtype, aat::shape_to_string(shape));
     return {};

@@ -45,6 +45,29 @@ std::size_t index(const Problem& p, std::int64_t b, std::int64_t h, std::int64_t
   return static_cast<std::size_t>(((b * p.q_heads + h) * p.tiles_q() + i) * p.tiles_k() + j);
 }
 
+// Mean and variance per coordinate of each key tile's keys below `length` (0 for an empty tile):
+// [Tk, D] each.
+void key_tile_moments(const Problem& p, const float* kb, std::int64_t length, std::vector<double>& mean,
+                      std::vector<double>& var) {
+  const std::int64_t D = p.head_dim, tk = p.tiles_k();
+  mean.assign(static_cast<std::size_t>(tk * D), 0.0);
+  var.assign(mean.size(), 0.0);
+  for (std::int64_t j = 0; j < tk; ++j) {
+    const Tile t = tile(p, 0, j);
+    const std::int64_t end = std::min(t.k1, length);
+    if (end <= t.k0) continue;
+    const auto n = static_cast<double>(end - t.k0);
+    for (std::int64_t d = 0; d < D; ++d) {
+      double sum = 0, squares = 0;
+      for (std::int64_t key = t.k0; key < end; ++key) sum += kb[key * D + d];
+      const double m = sum / n;
+      for (std::int64_t key = t.k0; key < end; ++key) squares += (kb[key * D + d] - m) * (kb[key * D + d] - m);
+      mean[static_cast<std::size_t>(j * D + d)] = m;
+      var[static_cast<std::size_t>(j * D + d)] = squares / n;
+    }
+  }
+}
+
 }  // namespace
 
 Visible visibility(const Problem& p, std::int64_t b, std::int64_t i, std::int64_t j) {
@@ -138,21 +161,8 @@ Map block_map(const Problem& p, std::span<const float> q, std::span<const float>
       const std::int64_t kvh = h / (p.q_heads / p.kv_heads);
       const float* kb = k.data() + (b * p.kv_heads + kvh) * p.kv_len * D;
       const float* qb = q.data() + (b * p.q_heads + h) * p.q_len * D;
-      // Key tile means over the keys below the length.
-      std::vector<double> k_mean(static_cast<std::size_t>(tk * D), 0.0), k_var(k_mean.size(), 0.0);
-      for (std::int64_t j = 0; j < tk; ++j) {
-        const Tile t = tile(p, 0, j);
-        const std::int64_t end = std::min(t.k1, length);
-        for (std::int64_t key = t.k0; key < end; ++key)
-          for (std::int64_t d = 0; d < D; ++d) k_mean[static_cast<std::size_t>(j * D + d)] += kb[key * D + d];
-        if (end > t.k0)
-          for (std::int64_t d = 0; d < D; ++d) k_mean[static_cast<std::size_t>(j * D + d)] /= static_cast<double>(end - t.k0);
-        for (std::int64_t key = t.k0; key < end; ++key)
-          for (std::int64_t d = 0; d < D; ++d) {
-            const double dev = kb[key * D + d] - k_mean[static_cast<std::size_t>(j * D + d)];
-            k_var[static_cast<std::size_t>(j * D + d)] += dev * dev / static_cast<double>(end - t.k0);
-          }
-      }
+      std::vector<double> k_mean, k_var;
+      key_tile_moments(p, kb, length, k_mean, k_var);
       // The block score of a query vector x (mean or row) against key tile j.
       auto score = [&](auto x, std::int64_t j) {
         double dot = 0, spread = 0;
@@ -228,6 +238,173 @@ Map block_map(const Problem& p, std::span<const float> q, std::span<const float>
     }
   }
   return levels_from_density(p, density);
+}
+
+namespace {
+
+std::int64_t key_length(const Problem& p, std::int64_t b) {
+  return p.key_lengths.empty() ? p.kv_len : p.key_lengths[static_cast<std::size_t>(b)];
+}
+
+// The anchor keys of row a (visible keys only).
+std::vector<std::int64_t> anchor_keys(const Problem& p, std::int64_t b, std::int64_t a) {
+  const std::int64_t w = std::clamp<std::int64_t>(a + p.kv_len - p.q_len + 1, 0, key_length(p, b));
+  std::vector<std::int64_t> keys;
+  for (std::int64_t j = 0; j < p.kv_len; ++j)
+    if ((j < p.anchor_sinks || (j >= w - p.anchor_window && j < w)) && sees(p, b, a, j)) keys.push_back(j);
+  return keys;
+}
+
+double log_sum_exp(const std::vector<double>& x) {
+  double max = kNegInf;
+  for (double e : x) max = std::max(max, e);
+  if (max == kNegInf) return kNegInf;
+  double sum = 0;
+  for (double e : x) sum += std::exp(e - max);
+  return max + std::log(sum);
+}
+
+}  // namespace
+
+std::vector<double> anchor_log_mass(const Problem& p, std::span<const float> q, std::span<const float> k) {
+  const std::int64_t D = p.head_dim;
+  const double scale = p.scale.value_or(1.0 / std::sqrt(static_cast<double>(D)));
+  std::vector<double> out(static_cast<std::size_t>(p.batch * p.q_heads * p.q_len), kNegInf);
+  for (std::int64_t b = 0; b < p.batch; ++b)
+    for (std::int64_t h = 0; h < p.q_heads; ++h) {
+      const float* kb = k.data() + (b * p.kv_heads + h / (p.q_heads / p.kv_heads)) * p.kv_len * D;
+      const float* qb = q.data() + (b * p.q_heads + h) * p.q_len * D;
+      for (std::int64_t a = 0; a < p.q_len; ++a) {
+        std::vector<double> s;
+        for (std::int64_t j : anchor_keys(p, b, a)) {
+          double dot = 0;
+          for (std::int64_t d = 0; d < D; ++d) dot += static_cast<double>(qb[a * D + d]) * kb[j * D + d];
+          s.push_back(scale * dot);
+        }
+        bool nan = false;
+        for (double x : s) nan = nan || std::isnan(x);
+        out[static_cast<std::size_t>((b * p.q_heads + h) * p.q_len + a)] = nan ? kNaN : log_sum_exp(s);
+      }
+    }
+  return out;
+}
+
+Map bound_map(const Problem& p, std::span<const float> q, std::span<const float> k) {
+  const std::int64_t D = p.head_dim, tq = p.tiles_q(), tk = p.tiles_k();
+  require(static_cast<std::int64_t>(q.size()) == p.batch * p.q_heads * p.q_len * D, "Q size");
+  require(static_cast<std::int64_t>(k.size()) == p.batch * p.kv_heads * p.kv_len * D, "K size");
+  require(p.key_lengths.empty() || static_cast<std::int64_t>(p.key_lengths.size()) == p.batch, "key lengths");
+  const double scale = p.scale.value_or(1.0 / std::sqrt(static_cast<double>(D)));
+  const double thresholds[] = {p.tail_pool2, p.tail_pool4, p.tail_skip};
+  const std::vector<double> anchors = anchor_log_mass(p, q, k);
+  Map m;
+  m.density.assign(static_cast<std::size_t>(p.blocks()), 0.0);
+  m.levels.assign(m.density.size(), 4);
+  m.before.assign(m.density.size(), kNaN);
+  m.forced.assign(m.density.size(), 0);
+  m.margin.assign(m.density.size(), std::numeric_limits<double>::infinity());
+  auto at = [&](std::int64_t b, std::int64_t h, std::int64_t i, std::int64_t j) { return index(p, b, h, i, j); };
+
+  for (std::int64_t b = 0; b < p.batch; ++b) {
+    const std::int64_t length = key_length(p, b);
+    for (std::int64_t h = 0; h < p.q_heads; ++h) {
+      const float* kb = k.data() + (b * p.kv_heads + h / (p.q_heads / p.kv_heads)) * p.kv_len * D;
+      const float* qb = q.data() + (b * p.q_heads + h) * p.q_len * D;
+      std::vector<double> k_mean, k_var;
+      key_tile_moments(p, kb, length, k_mean, k_var);
+      for (std::int64_t i = 0; i < tq; ++i) {
+        const Tile ti = tile(p, i, 0);
+        std::vector<int> need(static_cast<std::size_t>(tk), 3);
+        std::vector<double> margin(static_cast<std::size_t>(tk), std::numeric_limits<double>::infinity());
+        std::vector<double> largest(static_cast<std::size_t>(tk), 0.0);
+        bool nan = false;
+        for (std::int64_t g0 = ti.q0; g0 < ti.q1; g0 += p.query_group) {
+          const std::int64_t g1 = std::min(g0 + p.query_group, ti.q1), rows = g1 - g0;
+          std::vector<double> mean(static_cast<std::size_t>(D), 0.0), var(mean.size(), 0.0);
+          for (std::int64_t d = 0; d < D; ++d) {
+            for (std::int64_t a = g0; a < g1; ++a) mean[static_cast<std::size_t>(d)] += qb[a * D + d] / static_cast<double>(rows);
+            for (std::int64_t a = g0; a < g1; ++a) {
+              const double dev = qb[a * D + d] - mean[static_cast<std::size_t>(d)];
+              var[static_cast<std::size_t>(d)] += dev * dev / static_cast<double>(rows);
+            }
+          }
+          // The lower bound Z_a: the least anchor mass, plus Jensen's bound of the other tiles.
+          double anchor = kNegInf;
+          std::vector<bool> anchored(static_cast<std::size_t>(tk), false);
+          for (std::int64_t a = g0; a < g1; ++a) {
+            const double x = anchors[static_cast<std::size_t>((b * p.q_heads + h) * p.q_len + a)];
+            if (std::isnan(x)) nan = true;
+            else if (x != kNegInf) anchor = anchor == kNegInf ? x : std::min(anchor, x);
+            for (std::int64_t j : anchor_keys(p, b, a)) anchored[static_cast<std::size_t>(j / p.block_k)] = true;
+          }
+          std::vector<double> log_u(static_cast<std::size_t>(tk), kNegInf), lower{anchor};
+          for (std::int64_t j = 0; j < tk; ++j) {
+            const Tile tj = tile(p, i, j);
+            std::int64_t seen = 0;
+            for (std::int64_t a = g0; a < g1; ++a)
+              for (std::int64_t key = tj.k0; key < tj.k1; ++key) seen += sees(p, b, a, key) ? 1 : 0;
+            if (seen == 0) continue;
+            double mu = 0, s2 = 0;
+            for (std::int64_t d = 0; d < D; ++d) {
+              const auto x = static_cast<std::size_t>(d), y = static_cast<std::size_t>(j * D + d);
+              mu += mean[x] * k_mean[y];
+              s2 += mean[x] * mean[x] * k_var[y] + var[x] * (k_mean[y] * k_mean[y] + k_var[y]);
+            }
+            const double log_n = std::log(static_cast<double>(seen) / static_cast<double>(rows));
+            log_u[static_cast<std::size_t>(j)] = log_n + scale * mu + 0.5 * scale * scale * s2;
+            if (std::isnan(log_u[static_cast<std::size_t>(j)])) nan = true;
+            else if (!forced(p, i, j) && !anchored[static_cast<std::size_t>(j)]) lower.push_back(log_n + scale * mu);
+          }
+          const double log_z = log_sum_exp(lower);
+          std::vector<double> u(static_cast<std::size_t>(tk), -1.0);
+          std::vector<std::int64_t> ranked;
+          for (std::int64_t j = 0; j < tk; ++j) {
+            const double x = log_u[static_cast<std::size_t>(j)];
+            if (x == kNegInf || std::isnan(x)) continue;
+            u[static_cast<std::size_t>(j)] = log_z == kNegInf ? std::numeric_limits<double>::infinity() : std::exp(x - log_z);
+            largest[static_cast<std::size_t>(j)] = std::max(largest[static_cast<std::size_t>(j)], u[static_cast<std::size_t>(j)]);
+            if (!forced(p, i, j)) ranked.push_back(j);
+          }
+          std::stable_sort(ranked.begin(), ranked.end(), [&](std::int64_t x, std::int64_t y) {
+            const double ux = u[static_cast<std::size_t>(x)], uy = u[static_cast<std::size_t>(y)];
+            return ux > uy || (ux == uy && x < y);
+          });
+          double tail = 0;
+          for (auto it = ranked.rbegin(); it != ranked.rend(); ++it) {
+            const auto j = static_cast<std::size_t>(*it);
+            tail += u[j];
+            const int level = tail > p.tail_pool2 ? 0 : tail > p.tail_pool4 ? 1 : tail > p.tail_skip ? 2 : 3;
+            need[j] = std::min(need[j], level);
+            for (double t : thresholds)
+              if (t > 0) margin[j] = std::min(margin[j], std::abs(tail - t) / t);
+          }
+        }
+        std::vector<bool> ranked_full(static_cast<std::size_t>(tk), false);
+        for (std::int64_t j = 0; j < tk; ++j) {
+          const auto x = at(b, h, i, j);
+          if (visibility(p, b, i, j) == Visible::masked) continue;
+          const bool is_forced = forced(p, i, j);
+          m.forced[x] = is_forced ? 1 : 0;
+          m.density[x] = nan ? kNaN : largest[static_cast<std::size_t>(j)];
+          m.margin[x] = margin[static_cast<std::size_t>(j)];
+          int level = need[static_cast<std::size_t>(j)];
+          if (is_forced || nan || p.all_full) level = 0;
+          ranked_full[static_cast<std::size_t>(j)] =
+              (level == 0 && !is_forced) ||
+              (is_forced && !nan && !p.all_full && largest[static_cast<std::size_t>(j)] > p.tail_pool2);
+          m.levels[x] = static_cast<std::uint8_t>(level);
+        }
+        for (std::int64_t j = 0; j < tk; ++j) {
+          const auto x = at(b, h, i, j);
+          if (m.levels[x] == 4) continue;
+          for (std::int64_t n = std::max<std::int64_t>(0, j - p.halo); n <= std::min(tk - 1, j + p.halo); ++n)
+            if (ranked_full[static_cast<std::size_t>(n)]) m.levels[x] = 0;
+          if ((m.levels[x] == 1 || m.levels[x] == 2) && visibility(p, b, i, j) == Visible::partial) m.levels[x] = 0;
+        }
+      }
+    }
+  }
+  return m;
 }
 
 std::vector<double> exact_block_mass(const Problem& p, std::span<const float> q, std::span<const float> k) {

@@ -22,6 +22,23 @@
 //           masked blocks are 4; then a pooled or skipped block within `halo` tiles of a block
 //           ranked full (full by `before`, not forced) becomes full. NaN anywhere in a row of
 //           scores makes that row all full.
+//
+// The bound rule (bound_map), per group a of `query_group` rows of tile i:
+//   q_a, var_a: the rows' mean and variance per coordinate; k_j, var_j as above;
+//   n_aj  = mean visible keys of the group's rows in tile j;
+//   mu_aj = scale q_a . k_j,  s2_aj = scale^2 sum_d (q_ad^2 var_jd + var_ad (k_jd^2 + var_jd)),
+//   U_aj  = n_aj exp(mu_aj + s2_aj / 2);
+//   anchor of row r: the visible keys j < anchor_sinks or w_r - anchor_window <= j < w_r,
+//          w_r = clamp(r + Nk - Nq + 1, 0, len[b]); A_r = sum over them of exp(scale q_r . k_j);
+//   Z_a   = min over the group's rows with an anchor key of A_r + sum over the tiles j with
+//           n_aj > 0, not forced and holding no anchor key of the group's rows, of n_aj exp(mu_aj);
+//   u_aj  = U_aj / Z_a (infinite when Z_a = 0); T_aj = sum of u_ak over the non-forced tiles k
+//           seen by the group ranked at or after j (u descending, ties by lower k);
+//   needed level from group a: full if T > tail_pool2, pool2 if T > tail_pool4, pool4 if
+//           T > tail_skip, else skip; level = the finest over the groups (skip if none);
+//   forced, masked, halo, boundary and NaN as above, the halo's sources being the tiles full by
+//           the rule (not forced) and the forced tiles whose largest u exceeds tail_pool2;
+//   density = the largest u_aj over the groups (0 for masked blocks).
 #pragma once
 
 #include <cstdint>
@@ -46,6 +63,10 @@ struct Problem {
   std::int64_t query_group = 4;
   bool variance = true;
   double variance_cap = 8.0;
+  // The bound rule.
+  bool bound = false;
+  double tail_pool2 = 0.01, tail_pool4 = 0.005, tail_skip = 0.0025;
+  std::int64_t anchor_sinks = 4, anchor_window = 32;
 
   std::int64_t tiles_q() const { return (q_len + block_q - 1) / block_q; }
   std::int64_t tiles_k() const { return (kv_len + block_k - 1) / block_k; }
@@ -59,6 +80,9 @@ struct Map {
   std::vector<std::uint8_t> levels; // [B, Hq, Tq, Tk]
   std::vector<double> before;       // ranked mass before the block (NaN: forced, masked or NaN row)
   std::vector<std::uint8_t> forced; // 1 where forced full
+  // bound rule: per block, the least relative distance |T_aj - t| / t of any group's tail
+  // share to any positive threshold t (infinity where no group ranks the block).
+  std::vector<double> margin;
 };
 
 // Brute force over every (row, key) pair of the block.
@@ -70,6 +94,12 @@ Map block_map(const Problem& p, std::span<const float> q, std::span<const float>
 
 // Levels (and ranked mass before each block) from given densities, e.g. the GPU's.
 Map levels_from_density(const Problem& p, std::span<const double> density);
+
+// The bound rule's map (see above).
+Map bound_map(const Problem& p, std::span<const float> q, std::span<const float> k);
+
+// log A_r of every query row [B, Hq, Nq] (-inf: no anchor key).
+std::vector<double> anchor_log_mass(const Problem& p, std::span<const float> q, std::span<const float> k);
 
 // Exact attention mass of each block: sum over the block's visible pairs of softmax weights,
 // averaged over the tile's query rows that see any key. For the self-checks.

@@ -56,7 +56,7 @@ fi
 # 3. mass 1: every visible block full; the tile estimator (the issue formula) also runs.
 expect_ok "pattern --mass 1" "$AAT" run pattern --q s_q.npy --k s_k.npy --causal --mass 1 --map full.npy
 expect_ok "pattern --estimator tile --no-variance" "$AAT" run pattern --q g_q.npy --k g_k.npy --estimator tile \
-  --no-variance --block-q 16 --block-k 32 --map tile.npy
+  --no-variance --mode mass --block-q 16 --block-k 32 --map tile.npy
 check "mass 1 keeps every visible block; the tile map has its shape" '
 import numpy as np
 m = np.load("full.npy")
@@ -65,7 +65,37 @@ t = np.load("tile.npy")
 assert t.shape == (1, 1, 19, 10) and t.max() < 4
 '
 
-# 4. Errors.
+# 4. The bound rule (the default): upper shares, skipped blocks, the JSON; epsilon 0 is exact.
+if expect_ok "pattern --epsilon 0.05 --json" "$AAT" run pattern --q s_q.npy --k s_k.npy --causal --epsilon 0.05 \
+    --map bound.npy --density upper.npy --json; then
+  cp out.txt bound.json
+  check "bound rule: levels, upper shares, the JSON" '
+import json
+import numpy as np
+m, u, full = np.load("bound.npy"), np.load("upper.npy"), np.load("full.npy")
+assert m.shape == full.shape and np.all((m == 4) == (full == 4)), "the same masked blocks"
+assert np.all(m[..., :, 0] == 0) and (m == 3).sum() > 0, "sinks full, something skipped"
+assert np.all(u[m == 4] == 0) and np.all(u[m < 4] > 0)
+r = json.load(open("bound.json"))
+assert r["mode"] == "bound" and r["epsilon"] == 0.05 and "mass" not in r, r
+'
+fi
+expect_ok "pattern --epsilon 0" "$AAT" run pattern --q s_q.npy --k s_k.npy --causal --epsilon 0 --map exact.npy
+check "epsilon 0 keeps every visible block full" '
+import numpy as np
+assert np.array_equal(np.load("exact.npy"), np.load("full.npy"))
+'
+
+# 5. Errors.
+rc=0; "$AAT" run pattern --q s_q.npy --k s_k.npy --epsilon 2 --map e.npy >out.txt 2>err.txt || rc=$?
+[[ $rc -eq 1 ]] && grep -q "epsilon = 2" err.txt && pass "epsilon above 1 is an error naming it" \
+  || fail "epsilon 2: rc $rc, $(cat err.txt)"
+rc=0; "$AAT" run pattern --q s_q.npy --k s_k.npy --mass 0.9 --epsilon 0.1 --map e.npy >out.txt 2>err.txt || rc=$?
+[[ $rc -eq 1 ]] && grep -q "mass rule takes --mass" err.txt && pass "--epsilon with the mass rule is an error" \
+  || fail "--mass with --epsilon: rc $rc, $(cat err.txt)"
+rc=0; "$AAT" run pattern --q s_q.npy --k s_k.npy --mode bound --mass 0.9 --map e.npy >out.txt 2>err.txt || rc=$?
+[[ $rc -eq 1 ]] && grep -q "bound rule takes --epsilon" err.txt && pass "--mass with the bound rule is an error" \
+  || fail "--mode bound --mass: rc $rc, $(cat err.txt)"
 "$PY" -c 'import numpy as np; np.save("bad_k.npy", np.zeros((1, 2, 512, 32), np.float32))'
 rc=0; "$AAT" run pattern --q s_q.npy --k bad_k.npy --map e.npy >out.txt 2>err.txt || rc=$?
 [[ $rc -eq 1 ]] && grep -q "1x2x512x32" err.txt && pass "head dim mismatch is an error naming the shape" \

@@ -23,6 +23,7 @@
 #include "aat/plugin.hpp"
 #include "device_test.hpp"
 #include "pattern/pattern_map.bindings.hpp"
+#include "map_case.hpp"
 #include "reference.hpp"
 
 extern "C" const aat_plugin_descriptor* aat_plugin_pattern_entry(void);
@@ -35,13 +36,14 @@ namespace ref = reference;
 
 constexpr double kDensityAbs = 2e-5, kDensityRel = 1e-4;
 
-struct Case {
-  std::int64_t B = 1, Hq = 1, Hkv = 1, Nq = 128, Nk = 128, D = 32;
-  DType dtype = DType::f32;
-  bool causal = false;
-  std::vector<std::int32_t> lengths;
-  PatternOptions options;
-  std::uint32_t seed = 1;
+PatternOptions mass_rule() {
+  PatternOptions o;
+  o.mode = Mode::mass;
+  return o;
+}
+
+struct Case : testing::MapCase {
+  Case() { options = mass_rule(); }  // the bound rule: test_pattern_bound.cpp
   std::string name() const {
     std::ostringstream s;
     s << "B" << B << " Hq" << Hq << " Hkv" << Hkv << " Nq" << Nq << " Nk" << Nk << " D" << D << ' '
@@ -83,40 +85,18 @@ Inputs make_inputs(const Case& c) {
 }
 
 ref::Problem problem_for(const Case& c) {
-  ref::Problem p;
-  p.batch = c.B;
-  p.q_heads = c.Hq;
-  p.kv_heads = c.Hkv;
-  p.q_len = c.Nq;
-  p.kv_len = c.Nk;
-  p.head_dim = c.D;
-  p.causal = c.causal;
-  if (c.options.scale) p.scale = *c.options.scale;
-  p.key_lengths = c.lengths;
-  p.block_q = c.options.block_q;
-  p.block_k = c.options.block_k;
-  p.sink_tiles = c.options.sink_tiles;
-  p.local_window = c.options.local_window.value_or(c.options.block_k);
+  ref::Problem p = testing::problem_of(c);
   const auto t = thresholds(c.options);
   // The GPU compares against f32 thresholds.
   p.threshold_full = static_cast<float>(t.full);
   p.threshold_pool2 = static_cast<float>(t.pool2);
   p.threshold_pool4 = static_cast<float>(t.pool4);
-  p.all_full = t.all_full;
-  p.halo = c.options.halo;
   p.row_estimate = c.options.estimator == Estimator::row;
   p.variance = c.options.variance;
-  p.query_group = std::gcd(std::max<std::int64_t>(c.options.query_group, 1), static_cast<std::int64_t>(c.options.block_q));
   p.variance_cap = static_cast<float>(c.options.variance_cap);
   return p;
 }
 
-Tensor upload(const std::shared_ptr<Context>& ctx, DType dtype, std::vector<std::int64_t> shape,
-              const std::vector<float>& values) {
-  if (dtype == DType::f16)
-    return unwrap(Tensor::from_values<std::uint16_t>(ctx, DType::f16, std::move(shape), to_half(values)));
-  return unwrap(Tensor::from_values<float>(ctx, DType::f32, std::move(shape), values));
-}
 
 struct GpuMap {
   std::vector<double> density;
@@ -131,26 +111,11 @@ bool near_threshold(const ref::Problem& p, double before, double margin) {
          std::abs(before - p.threshold_pool4) < margin;
 }
 
-class PatternKernel : public aat::testing::DeviceTest {
+class PatternKernel : public testing::PatternTest {
  protected:
-  static void TearDownTestSuite() { pattern_.reset(); }
-
-  Pattern& pattern() {
-    if (!pattern_) pattern_ = unwrap(Pattern::create(context()), "Pattern::create");
-    return *pattern_;
-  }
 
   GpuMap run(const Case& c, const Inputs& in) {
-    Tensor q = upload(context(), c.dtype, {c.B, c.Hq, c.Nq, c.D}, in.q);
-    Tensor k = upload(context(), c.dtype, {c.B, c.Hkv, c.Nk, c.D}, in.k);
-    Tensor lengths;
-    PatternOptions options = c.options;
-    options.causal = c.causal;
-    if (!c.lengths.empty()) {
-      lengths = unwrap(Tensor::from_values<std::int32_t>(context(), DType::i32, {c.B}, c.lengths));
-      options.key_lengths = &lengths;
-    }
-    PatternResult result = unwrap(pattern().run(q, k, options), c.name().c_str());
+    const PatternResult result = testing::run_map(pattern(), context(), c, in.q, in.k, c.name());
     GpuMap m;
     const auto density = unwrap(result.map.density.download_values<float>());
     m.density.assign(density.begin(), density.end());
@@ -192,8 +157,6 @@ class PatternKernel : public aat::testing::DeviceTest {
     EXPECT_EQ(scratch_failures, 0u) << "levels differ from the reference computed from scratch";
     return gpu;
   }
-
-  static inline std::optional<Pattern> pattern_;
 };
 
 // =============================================================================================
@@ -678,6 +641,7 @@ TEST_F(PatternKernel, RejectsBadOptions) {
 
 TEST(PatternThresholds, FollowTheShares) {
   PatternOptions o;
+  o.mode = Mode::mass;
   o.mass = 0.9;
   o.pool2_share = 0.5;
   o.pool4_share = 0.25;
@@ -688,6 +652,15 @@ TEST(PatternThresholds, FollowTheShares) {
   EXPECT_FALSE(t.all_full);
   o.mass = 1.0;
   EXPECT_TRUE(thresholds(o).all_full);
+  o.mode = Mode::bound;  // the bound rule's tails: epsilon, then its pooled shares
+  o.epsilon = 0.02;
+  const auto b = thresholds(o);
+  EXPECT_DOUBLE_EQ(b.tail_pool2, 0.02);
+  EXPECT_DOUBLE_EQ(b.tail_pool4, 0.01);
+  EXPECT_DOUBLE_EQ(b.tail_skip, 0.005);
+  EXPECT_FALSE(b.all_full);
+  o.epsilon = 0.0;
+  EXPECT_TRUE(thresholds(o).all_full);
 }
 
 TEST(PatternPlugin, LinksStaticallyWithItsKernelsAndCommands) {
@@ -695,7 +668,7 @@ TEST(PatternPlugin, LinksStaticallyWithItsKernelsAndCommands) {
   ASSERT_TRUE(registry.add_static(aat_plugin_pattern_entry()).has_value());
   const Plugin* plugin = registry.find("pattern");
   ASSERT_NE(plugin, nullptr);
-  for (const char* kernel : {"pattern_map", "pool_f32", "pool_f16", "pool_f16_f32"})
+  for (const char* kernel : {"pattern_map", "pattern_bound", "anchor_f32", "anchor_f16", "pool_f32", "pool_f16", "pool_f16_f32"})
     EXPECT_NE(plugin->find_kernel(kernel), nullptr) << kernel;
   EXPECT_NE(registry.find_command("pattern"), nullptr);
   EXPECT_NE(registry.find_command("attention-inputs"), nullptr);

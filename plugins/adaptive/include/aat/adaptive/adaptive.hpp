@@ -6,9 +6,16 @@
 //   attention over the plan             adaptive_forward.glsl: online softmax over key slots
 //   merge                               shaders/aat/merge_partials_ranged.glsl
 //
-// With mass >= 1 every visible block is full and the result is exact attention (to f32
-// rounding). Shapes, dtypes and masks as aat::attention (Q [B, Hq, Nq, D], K, V [B, Hkv, Nk, D],
-// f32 or f16, causal bottom-right aligned, key lengths); no additive bias.
+// The block map's levels come from the bound rule (the default: at most `epsilon` of each query
+// group's mass, by an upper estimate over a lower bound, not run at full resolution) or the
+// mass rule (`mass` of the estimated mass at full resolution); aat/pattern/pattern.hpp.
+// No harm without structure: when the map's predicted CER (dense FLOPs over the plan's and the
+// pattern's) is below `exact_below_cer`, the plan is not run and exact attention
+// (aat::attention, the device's fastest path) computes the output instead (result.exact).
+// With every visible block full (mass >= 1, epsilon 0) and exact_below_cer = 0 the plan kernel
+// runs the dense plan and equals exact attention (to f32 rounding). Shapes, dtypes and masks as
+// aat::attention (Q [B, Hq, Nq, D], K, V [B, Hkv, Nk, D], f32 or f16, causal bottom-right
+// aligned, key lengths); no additive bias.
 //
 // Quality and cost (docs/adaptive.md):
 //   IFQ = 1 - ||O - O_exact|| / ||O_exact||   (Frobenius norms over the whole output)
@@ -22,6 +29,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "aat/attention/attention.hpp"
 #include "aat/pattern/pattern.hpp"
@@ -29,11 +37,17 @@
 
 namespace aat::adaptive {
 
+// Below this predicted CER adaptive attention runs exact attention instead (docs/adaptive.md,
+// "No harm without structure").
+inline constexpr double kDefaultExactBelowCer = 1.5;
+
 struct AdaptiveOptions {
   bool causal = false;
   std::optional<float> scale;           // default 1/sqrt(D)
   const Tensor* key_lengths = nullptr;  // i32 [B]
-  double mass = pattern::kDefaultMass;  // see PatternOptions::mass; >= 1: exact
+  pattern::Mode mode = pattern::Mode::bound;  // see PatternOptions
+  double epsilon = pattern::kDefaultEpsilon;  // bound rule; 0: every block full
+  double mass = pattern::kDefaultMass;        // mass rule; >= 1: every block full
   double pool2_share = 0.5;
   double pool4_share = 0.25;
   std::optional<std::uint32_t> block_q;  // map/kernel query tile; default: attention's optimize_tiling
@@ -42,11 +56,19 @@ struct AdaptiveOptions {
   std::optional<std::uint32_t> local_window;
   std::uint32_t halo = 1;
   pattern::Estimator estimator = pattern::Estimator::row;
-  bool variance = true;
-  double variance_cap = 8.0;
-  std::uint32_t query_group = 4;
+  bool variance = true;                  // mass rule (the bound rule always has it, uncapped)
+  double variance_cap = 8.0;             // mass rule
+  std::uint32_t query_group = 0;         // 0: the rule's default (PatternOptions)
+  std::uint32_t anchor_sinks = 4;        // bound rule: the anchor keys (PatternOptions)
+  std::uint32_t anchor_window = 32;
   std::uint32_t item_slots = 0;          // router; 0: from the device (at most max_item_slots)
+  // Run exact attention instead of the plan when the map's predicted CER is below this; 0: never
+  // (always the plan).
+  double exact_below_cer = kDefaultExactBelowCer;
 };
+
+// The pattern options adaptive attention runs with (block_q: the kernel's query tile).
+pattern::PatternOptions pattern_options(const AdaptiveOptions& options, std::uint32_t block_q);
 
 // GPU time of each stage (ms; 0 without timestamps).
 struct StageTimes {
@@ -57,14 +79,21 @@ struct StageTimes {
 struct AdaptiveResult {
   Tensor out;                 // [B, Hq, Nq, D], Q's dtype
   Tensor lse;                 // f32 [B, Hq, Nq]
-  pattern::BlockMap map;      // the levels and densities that ran
-  pattern::MapCost cost;      // from the map (downloaded after the run)
+  pattern::BlockMap map;      // the levels and densities of the map
+  pattern::MapCost cost;      // from the map
   double pyramid_flops = 0;   // pooling K and V x2 and x4
   double gpu_ms = 0;          // every dispatch of the run
-  StageTimes stages;
+  StageTimes stages;          // exact: attention = exact attention's time
   std::uint32_t block_q = 0, block_kv = 0, workgroup = 0, item_slots = 0;
   std::int64_t items = 0;     // work items that ran
-  double executed_flops() const { return cost.predicted_flops() + pyramid_flops; }
+  // The map's predicted CER was below exact_below_cer: exact attention (`exact_path`) computed
+  // out and lse; the plan did not run.
+  bool exact = false;
+  std::string exact_path;
+  double planned_cer() const { return cost.cer(); }  // the map's prediction (pattern included)
+  double executed_flops() const {
+    return exact ? cost.dense_flops + cost.pattern_flops : cost.predicted_flops() + pyramid_flops;
+  }
   double cer() const { return executed_flops() > 0 ? cost.dense_flops / executed_flops() : 0.0; }
 };
 
@@ -79,12 +108,14 @@ double information_flow_quality(std::span<const float> o, std::span<const float>
 
 struct Report {
   double ifq = 0, cer = 0, ae = 0;
+  bool exact = false;       // adaptive ran exact attention (AdaptiveResult::exact)
+  double planned_cer = 0;   // the map's predicted CER
   double dense_gpu_ms = 0, adaptive_gpu_ms = 0;
   double dense_flops = 0, executed_flops = 0;
   pattern::LevelCounts levels;
   StageTimes stages;
   std::string baseline;  // the exact kernel's path (scalar / cooperative_matrix_nv)
-  std::string to_json() const;  // ifq, cer, ae, levels {full, pool2, pool4, skip}, and the rest
+  std::string to_json() const;  // ifq, cer, ae, exact, planned_cer, levels {full, pool2, pool4, skip}, ...
 };
 
 // Prepared pipelines for one context. Not thread-safe.
@@ -104,6 +135,9 @@ class AdaptiveAttention {
   const std::shared_ptr<Context>& context() const { return context_; }
 
  private:
+  // Exact attention in place of the plan; `timings`: the pattern's dispatches.
+  Expected<AdaptiveResult> run_exact(const Tensor& q, const Tensor& k, const Tensor& v, const AdaptiveOptions& options,
+                                     AdaptiveResult result, std::vector<DispatchTiming> timings);
   struct Pipelines;
   std::shared_ptr<Context> context_;
   std::shared_ptr<Pipelines> pipelines_;

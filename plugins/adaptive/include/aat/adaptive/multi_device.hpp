@@ -16,6 +16,10 @@
 //    map keeps blocks full) moved, so there, and where no bound fits, the division is by heads.
 // The query tile Br is the one the whole problem would use on the first device (AdaptiveOptions
 // ::block_q), so every device cuts the same tiles.
+// The exact fallback (AdaptiveOptions::exact_below_cer) decides per piece of work, from that
+// piece's map: a piece whose rows have little to skip runs exact attention while another runs
+// its plan, so outputs equal one device's only where both chose the same (always, with
+// exact_below_cer = 0).
 #pragma once
 
 #include <cstdint>

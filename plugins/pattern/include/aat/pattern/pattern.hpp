@@ -14,11 +14,19 @@
 //                   keys among weak ones is not rated by its mean score alone (capped: a tile of
 //                   two key populations makes the log-normal term overshoot).
 // The formula is {tile, variance off}.
-// Blocks ranked by density keep full resolution until they hold `mass` of the row tile's mass,
-// the next share is pooled (x2, then x4: mean-pooled keys and values), the rest is skipped;
-// blocks next to a block ranked full (within `halo` key tiles) are full too. The first key
+// Two rules turn the estimates into levels (docs/adaptive.md has the derivation):
+//   mass:  blocks ranked by density keep full resolution until they hold `mass` of the row
+//          tile's *estimated* mass, the next share is pooled (x2, then x4: mean-pooled keys and
+//          values), the rest is skipped;
+//   bound (default): per group of query rows, an upper estimate of each block's mass
+//          (n exp(mean + variance / 2), the variance uncapped and with the query rows' spread)
+//          over a lower bound of the group's mass (the exact mass of a few anchor keys per row
+//          plus Jensen's bound n exp(mean) of the other blocks); blocks are promoted
+//          (skip -> pooled -> full) until the upper estimate of the mass not run at full
+//          resolution is at most `epsilon` of that lower bound, in every group of the tile.
+// Blocks next to a block ranked full (within `halo` key tiles) are full too. The first key
 // tile and the tiles around the diagonal are always full; masked blocks are marked masked;
-// partially masked blocks are never pooled. See docs/adaptive.md.
+// partially masked blocks are never pooled.
 #pragma once
 
 #include <array>
@@ -46,9 +54,17 @@ std::uint32_t pool_size(BlockLevel level);
 
 // The default `mass`: see docs/adaptive.md ("Choosing mass") for the measurements behind it.
 inline constexpr double kDefaultMass = 0.9;
+// The default `epsilon` of the bound rule: see docs/adaptive.md ("The bound rule").
+inline constexpr double kDefaultEpsilon = 0.01;
 
 enum class Estimator : std::uint8_t { tile, row };
 std::string_view to_string(Estimator estimator);
+
+// How estimates become levels: a share of the estimated mass (mass) or a bound on the share
+// of mass not run at full resolution (bound; the row estimator only).
+enum class Mode : std::uint8_t { mass, bound };
+std::string_view to_string(Mode mode);
+std::optional<Mode> parse_mode(std::string_view name);  // "mass", "bound"
 
 struct PatternOptions {
   bool causal = false;                  // as attention: query i sees keys j <= i + Nk - Nq
@@ -56,28 +72,47 @@ struct PatternOptions {
   const Tensor* key_lengths = nullptr;  // i32 [B]
   std::uint32_t block_q = 32;           // Br: query rows per tile (a multiple of 1, at most 256)
   std::uint32_t block_k = 64;           // Bc: keys per tile (a multiple of 4, at most 1024)
-  // Share of each query tile's estimated mass kept at full resolution (0..1; >= 1: every visible
-  // block full, which is exact attention).
+  Mode mode = Mode::bound;
+  // mass rule: share of each query tile's estimated mass kept at full resolution (0..1; >= 1:
+  // every visible block full, which is exact attention).
   double mass = kDefaultMass;
-  // Of the remainder 1 - mass, the share pooled x2 next, then the share pooled x4; the rest
-  // (at most (1 - mass)(1 - pool2_share - pool4_share)) is skipped.
+  // bound rule: the largest share of a query group's mass (upper estimate over lower bound) not
+  // run at full resolution (0..1; 0: every visible block full).
+  double epsilon = kDefaultEpsilon;
+  // Of the remainder (1 - mass, or epsilon), the share pooled x2 next, then the share pooled
+  // x4; the rest (at most remainder x (1 - pool2_share - pool4_share)) is skipped.
   double pool2_share = 0.5;
   double pool4_share = 0.25;
   std::uint32_t sink_tiles = 1;              // leading key tiles always full
   std::optional<std::uint32_t> local_window; // keys around the diagonal always full (default block_k)
   std::uint32_t halo = 1;                    // key tiles beside a block ranked full kept full too
-  Estimator estimator = Estimator::row;
-  bool variance = true;
-  double variance_cap = 8.0;  // the largest variance term (logits)
-  std::uint32_t query_group = 4;  // row estimate: query rows per group (1: every row)
+  Estimator estimator = Estimator::row;  // the bound rule needs row
+  bool variance = true;       // mass rule (the bound rule always has the variance term, uncapped)
+  double variance_cap = 8.0;  // mass rule: the largest variance term (logits)
+  // Row estimate: query rows per group (1: every row); 0: the rule's default, 1 with the bound
+  // rule (docs/adaptive.md: a group whose rows attend to different keys, e.g. one row of a
+  // retrieval run, is not log-normal and loses that row's keys), 4 with the mass rule.
+  std::uint32_t query_group = 0;
+  // bound rule: the anchor keys of query row a, whose exact mass bounds the row's mass from
+  // below: the first `anchor_sinks` keys and the `anchor_window` keys ending at the row's
+  // diagonal key a + Nk - Nq (the visible ones).
+  std::uint32_t anchor_sinks = 4;
+  std::uint32_t anchor_window = 32;
 };
 
-// Cumulative-mass thresholds of the levels (see pattern_map.comp).
+// Thresholds of the levels. mass rule: on the ranked mass before a block (pattern_map.comp);
+// bound rule: on the upper share of the blocks ranked at or after it (pattern_bound.comp):
+// full above `pool2`, pooled x2 above `pool4`, pooled x4 above `skip`, else skipped.
 struct LevelThresholds {
-  double full = 0, pool2 = 0, pool4 = 0;
+  double full = 0, pool2 = 0, pool4 = 0;  // mass rule
+  double tail_pool2 = 0, tail_pool4 = 0, tail_skip = 0;  // bound rule
   bool all_full = false;
 };
 LevelThresholds thresholds(const PatternOptions& options);
+
+// Query rows per group of the row estimate: query_group (or the rule's default) made a divisor
+// of block_q.
+std::uint32_t query_group(const PatternOptions& options);
 
 enum class Visibility : std::uint8_t { masked, partial, full };
 
@@ -121,7 +156,10 @@ MapCost map_cost(const BlockGrid& grid, std::span<const std::uint8_t> levels, co
 
 struct BlockMap {
   Tensor levels;   // u8 [B, Hq, Tq, Tk], BlockLevel values
-  Tensor density;  // f32 [B, Hq, Tq, Tk]
+  // f32 [B, Hq, Tq, Tk]. mass rule: the estimated share of the tile's mass; bound rule: the
+  // largest upper share over the tile's query groups (may exceed 1).
+  Tensor density;
+  Tensor anchor;   // bound rule: f32 [B, Hq, Nq], log of each row's anchor mass (-inf: none)
   BlockGrid grid;
 };
 
@@ -154,6 +192,12 @@ class Pattern {
   const std::shared_ptr<Context>& context() const { return context_; }
 
  private:
+  // The bound rule's dispatches: the anchor masses, and the map from the pooled moments.
+  Expected<Tensor> record_anchor(Stream& stream, const Tensor& q, const Tensor& k, const attention::AttentionShape& shape,
+                                 const PatternOptions& options);
+  Expected<void> record_bound(Stream& stream, BlockMap& map, const Tensor& q_rows, const Tensor& q_square,
+                              const Tensor& k_mean, const Tensor& k_square, const attention::AttentionShape& shape,
+                              const PatternOptions& options);
   struct Pipelines;
   std::shared_ptr<Context> context_;
   std::shared_ptr<Pipelines> pipelines_;

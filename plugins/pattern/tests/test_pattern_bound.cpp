@@ -1,0 +1,356 @@
+// The bound rule (pattern_bound.comp, anchor.glsl) against the double-precision reference
+// (reference.hpp: bound_map, anchor_log_mass), the reference against the exact attention mass,
+// and the rule's contracts: monotone in epsilon, epsilon 0 is exact, NaN, options.
+//
+// Tolerances: anchor log masses are log-sum-exps of f32 dot products over D <= 64 (abs 1e-4 +
+// rel 1e-5 of the value). Upper shares u = exp(log U - log Z) span many orders of magnitude:
+// compared as logs, abs 2e-3 (log U and log Z are f32 sums of a few logits of magnitude <= 30;
+// a wrong mean, variance, n or anchor moves them by 1e-1 and more), where the reference's u is
+// above 1e-30. Levels are compared exactly except where some group's tail share lies within a
+// relative 1e-2 of a threshold (the GPU's f32 tail sums), and the halo neighbours of such blocks.
+#include "aat/pattern/pattern.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <sstream>
+
+#include "device_test.hpp"
+#include "map_case.hpp"
+#include "reference.hpp"
+
+namespace aat::pattern {
+namespace {
+
+using aat::testing::unwrap;
+namespace ref = reference;
+
+PatternOptions small_tiles() {  // the bound rule (the default) on 16 x 32 tiles
+  PatternOptions o;
+  o.block_q = 16;
+  o.block_k = 32;
+  return o;
+}
+
+struct BoundCase : testing::MapCase {
+  BoundCase() {
+    Nk = 256;
+    options = small_tiles();
+  }
+  std::string name() const {
+    std::ostringstream s;
+    s << "B" << B << " Hq" << Hq << " Hkv" << Hkv << " Nq" << Nq << " Nk" << Nk << " D" << D << ' ' << to_string(dtype)
+      << (causal ? " causal" : "") << " Br" << options.block_q << " Bc" << options.block_k << " epsilon "
+      << options.epsilon << " group " << query_group(options);
+    return s.str();
+  }
+};
+
+// Gaussian queries and keys with an offset per key tile and per run of 8 query rows, so that
+// blocks differ clearly; query rows of a run differ a little (std 0.3), keys of a tile fully
+// (std 1).
+struct Inputs {
+  std::vector<float> q, k;
+};
+
+Inputs make_inputs(const BoundCase& c) {
+  std::mt19937 rng(c.seed);
+  std::normal_distribution<float> normal;
+  Inputs in;
+  auto fill = [&](std::vector<float>& x, std::int64_t heads, std::int64_t n, std::int64_t run, float noise, float offset) {
+    x.resize(static_cast<std::size_t>(c.B * heads * n * c.D));
+    std::vector<float> bias(static_cast<std::size_t>((static_cast<std::int64_t>(x.size()) / c.D / run + 1) * c.D));
+    for (auto& e : bias) e = offset * normal(rng);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const auto row = static_cast<std::int64_t>(i) / c.D, d = static_cast<std::int64_t>(i) % c.D;
+      x[i] = noise * normal(rng) + bias[static_cast<std::size_t>((row / run) * c.D + d)];
+    }
+    if (c.dtype == DType::f16) x = from_half(to_half(x));
+  };
+  fill(in.q, c.Hq, c.Nq, 8, 0.3f, 1.0f);
+  fill(in.k, c.Hkv, c.Nk, c.options.block_k, 1.0f, 2.0f);
+  return in;
+}
+
+ref::Problem problem_for(const BoundCase& c) {
+  ref::Problem p = testing::problem_of(c);
+  const auto t = thresholds(c.options);
+  p.bound = true;
+  p.tail_pool2 = static_cast<float>(t.tail_pool2);  // the GPU compares against f32 thresholds
+  p.tail_pool4 = static_cast<float>(t.tail_pool4);
+  p.tail_skip = static_cast<float>(t.tail_skip);
+  p.anchor_sinks = c.options.anchor_sinks;
+  p.anchor_window = c.options.anchor_window;
+  return p;
+}
+
+
+struct GpuMap {
+  std::vector<float> density, anchor;
+  std::vector<std::uint8_t> levels;
+  MapCost cost;
+};
+
+class PatternBound : public testing::PatternTest {
+ protected:
+
+  GpuMap run(const BoundCase& c, const Inputs& in) {
+    const PatternResult result = testing::run_map(pattern(), context(), c, in.q, in.k, c.name());
+    GpuMap m;
+    m.density = unwrap(result.map.density.download_values<float>());
+    m.anchor = unwrap(result.map.anchor.download_values<float>());
+    m.levels = unwrap(result.map.levels.download_values<std::uint8_t>());
+    m.cost = result.cost;
+    return m;
+  }
+
+  GpuMap expect_matches_reference(const BoundCase& c) { return expect_matches_reference(c, make_inputs(c)); }
+
+  GpuMap expect_matches_reference(const BoundCase& c, const Inputs& in) {
+    SCOPED_TRACE(c.name());
+    const GpuMap gpu = run(c, in);
+    const ref::Problem p = problem_for(c);
+    const auto anchor = ref::anchor_log_mass(p, in.q, in.k);
+    const ref::Map want = ref::bound_map(p, in.q, in.k);
+    EXPECT_EQ(gpu.anchor.size(), anchor.size());
+    EXPECT_EQ(gpu.levels.size(), want.levels.size());
+    if (gpu.anchor.size() != anchor.size() || gpu.levels.size() != want.levels.size()) return gpu;
+    std::size_t bad_anchor = 0, bad_density = 0, bad_level = 0;
+    std::string first;
+    for (std::size_t r = 0; r < anchor.size(); ++r) {
+      const double w = anchor[r], g = gpu.anchor[r];
+      const bool ok = std::isnan(w) ? std::isnan(g) : std::isinf(w) ? g == w : std::abs(g - w) <= 1e-4 + 1e-5 * std::abs(w);
+      if (!ok && bad_anchor++ == 0) first = "anchor[" + std::to_string(r) + "] got " + std::to_string(g) + " want " + std::to_string(w);
+    }
+    // Blocks near a threshold, and their halo neighbours, may differ.
+    const std::int64_t tk = p.tiles_k();
+    std::vector<bool> excused(want.levels.size(), false);
+    for (std::size_t x = 0; x < want.levels.size(); ++x) {
+      if (!(want.margin[x] < 1e-2)) continue;
+      const auto j = static_cast<std::int64_t>(x) % tk;
+      for (std::int64_t n = std::max<std::int64_t>(0, j - p.halo); n <= std::min(tk - 1, j + p.halo); ++n)
+        excused[x - static_cast<std::size_t>(j) + static_cast<std::size_t>(n)] = true;
+    }
+    for (std::size_t x = 0; x < want.levels.size(); ++x) {
+      const double w = want.density[x], g = gpu.density[x];
+      const bool ok = std::isnan(w)   ? std::isnan(g)
+                      : std::isinf(w) ? g == w
+                      : w > 1e-30     ? g > 0 && std::abs(std::log(g) - std::log(w)) <= 2e-3
+                                      : g < 1e-25;
+      if (!ok && bad_density++ == 0)
+        first += " density[" + std::to_string(x) + "] got " + std::to_string(g) + " want " + std::to_string(w);
+      if (gpu.levels[x] != want.levels[x] && !excused[x] && bad_level++ == 0)
+        first += " level[" + std::to_string(x) + "] got " + std::to_string(gpu.levels[x]) + " want " +
+                 std::to_string(want.levels[x]) + " (margin " + std::to_string(want.margin[x]) + ")";
+    }
+    EXPECT_EQ(bad_anchor, 0u) << first;
+    EXPECT_EQ(bad_density, 0u) << first;
+    EXPECT_EQ(bad_level, 0u) << first;
+    return gpu;
+  }
+};
+
+int count(const std::vector<std::uint8_t>& levels, int level) {
+  return static_cast<int>(std::count(levels.begin(), levels.end(), static_cast<std::uint8_t>(level)));
+}
+
+// =============================================================================================
+// The reference against the definition and against exact attention.
+
+TEST(PatternBoundReference, AnchorIsTheLogMassOfTheSinkAndWindowKeys) {
+  ref::Problem p;
+  p.q_len = 3;
+  p.kv_len = 6;
+  p.head_dim = 1;
+  p.scale = 1.0;
+  p.causal = true;  // row a sees keys 0 .. a + 3
+  p.anchor_sinks = 1;
+  p.anchor_window = 2;
+  const std::vector<float> q{1.0f, 2.0f, -1.0f}, k{0.5f, 1.0f, -2.0f, 3.0f, 0.25f, 4.0f};
+  const auto a = ref::anchor_log_mass(p, q, k);
+  // Row 0 sees keys 0..3: anchors 0 and the window {2, 3}; row 2 sees 0..5: 0 and {4, 5}.
+  EXPECT_NEAR(a[0], std::log(std::exp(0.5) + std::exp(-2.0) + std::exp(3.0)), 1e-12);
+  EXPECT_NEAR(a[1], std::log(std::exp(1.0) + std::exp(6.0) + std::exp(0.5)), 1e-12);
+  EXPECT_NEAR(a[2], std::log(std::exp(-0.5) + std::exp(-0.25) + std::exp(-4.0)), 1e-12);
+  p.key_lengths = {2};  // only keys 0, 1: the window ends at the length
+  p.anchor_window = 1;
+  const auto b = ref::anchor_log_mass(p, q, k);
+  EXPECT_NEAR(b[2], std::log(std::exp(-0.5) + std::exp(-1.0)), 1e-12);
+}
+
+// Where the model holds (independent Gaussian coordinates), the true share of each group's mass
+// in the blocks the rule does not run at full resolution stays below epsilon, and in the skipped
+// blocks below epsilon x (1 - pool shares): measured against exact attention's block masses.
+TEST(PatternBoundReference, TheTrueMassLeftOutStaysUnderEpsilon) {
+  for (std::uint32_t seed : {1u, 2u, 3u})
+    for (double epsilon : {0.003, 0.03}) {
+      BoundCase c;
+      c.Nq = 256;
+      c.Nk = 1024;
+      c.causal = true;
+      c.seed = seed;
+      c.options.epsilon = epsilon;
+      c.options.halo = 0;
+      c.options.query_group = 1u << (seed - 1);  // 1, 2, 4: the rows' spread term in groups
+      const Inputs in = make_inputs(c);
+      const ref::Problem p = problem_for(c);
+      const ref::Map map = ref::bound_map(p, in.q, in.k);
+      int pooled_or_skipped = 0;
+      for (auto l : map.levels) pooled_or_skipped += l == 1 || l == 2 || l == 3;
+      EXPECT_GT(pooled_or_skipped, 0) << "nothing to test: seed " << seed;
+      // Exact softmax masses per row and key tile.
+      const double scale = 1.0 / std::sqrt(static_cast<double>(c.D));
+      for (std::int64_t g0 = 0; g0 < c.Nq; g0 += p.query_group) {
+        double total = 0, coarse = 0, skipped = 0;
+        for (std::int64_t a = g0; a < g0 + p.query_group; ++a) {
+          std::vector<double> s;
+          for (std::int64_t j = 0; j <= a + c.Nk - c.Nq; ++j) {
+            double dot = 0;
+            for (std::int64_t d = 0; d < c.D; ++d)
+              dot += static_cast<double>(in.q[static_cast<std::size_t>(a * c.D + d)]) * in.k[static_cast<std::size_t>(j * c.D + d)];
+            s.push_back(scale * dot);
+          }
+          for (std::size_t j = 0; j < s.size(); ++j) {
+            const double w = std::exp(s[j]);
+            const auto level = map.levels[static_cast<std::size_t>((a / p.block_q) * p.tiles_k() + static_cast<std::int64_t>(j) / p.block_k)];
+            total += w;
+            coarse += level != 0 ? w : 0.0;
+            skipped += level == 3 ? w : 0.0;
+          }
+        }
+        EXPECT_LE(coarse / total, p.tail_pool2) << "seed " << seed << " epsilon " << epsilon << " group " << g0;
+        EXPECT_LE(skipped / total, p.tail_skip) << "seed " << seed << " epsilon " << epsilon << " group " << g0;
+      }
+    }
+}
+
+// =============================================================================================
+// The GPU map against the reference.
+
+TEST_F(PatternBound, MatchesTheReferenceUnmasked) {
+  BoundCase c;
+  c.Nk = 640;
+  c.options.epsilon = 0.05;
+  const GpuMap gpu = expect_matches_reference(c);
+  EXPECT_GT(count(gpu.levels, 3), 0);
+  c.options.query_group = 4;  // groups of rows: the rows' spread term
+  expect_matches_reference(c);
+}
+
+TEST_F(PatternBound, MatchesTheReferenceCausalGqaF16) {
+  BoundCase c;
+  c.B = 2;
+  c.Hq = 4;
+  c.Hkv = 2;
+  c.Nq = c.Nk = 330;
+  c.D = 64;
+  c.dtype = DType::f16;
+  c.causal = true;
+  c.options.epsilon = 0.2;
+  c.options.query_group = 2;
+  const GpuMap gpu = expect_matches_reference(c);
+  EXPECT_GT(count(gpu.levels, 1) + count(gpu.levels, 2) + count(gpu.levels, 3), 0);
+}
+
+TEST_F(PatternBound, MatchesTheReferenceWithLengthsAndRaggedTiles) {
+  BoundCase c;
+  c.B = 3;
+  c.Nq = 77;
+  c.Nk = 301;
+  c.D = 16;
+  c.causal = true;
+  c.lengths = {301, 0, 130};
+  c.options.block_k = 20;
+  c.options.epsilon = 0.1;
+  c.options.pool2_share = 0.3;
+  c.options.pool4_share = 0.3;
+  expect_matches_reference(c);
+}
+
+TEST_F(PatternBound, MatchesTheReferenceMoreQueriesThanKeysWithoutSinksOrWindow) {
+  BoundCase c;
+  c.Nq = 150;
+  c.Nk = 100;
+  c.causal = true;  // the first 50 rows see no key
+  c.options.sink_tiles = 0;
+  c.options.local_window = 0;
+  c.options.anchor_window = 0;  // the anchor: the first 4 keys only
+  expect_matches_reference(c);
+  c.options.anchor_sinks = 0;  // no anchor at all: Jensen's bound alone
+  c.causal = false;
+  expect_matches_reference(c);
+}
+
+TEST_F(PatternBound, MatchesTheReferenceForDecode) {
+  BoundCase c;
+  c.Hq = 8;
+  c.Hkv = 2;
+  c.Nq = 1;
+  c.Nk = 1000;
+  c.causal = true;
+  expect_matches_reference(c);
+}
+
+// Lowering epsilon never coarsens a block; epsilon 0 keeps every visible block full.
+TEST_F(PatternBound, LevelsAreMonotoneInEpsilon) {
+  BoundCase c;
+  c.B = 2;
+  c.Nq = 256;
+  c.Nk = 768;
+  c.causal = true;
+  const Inputs in = make_inputs(c);
+  std::vector<std::uint8_t> previous;
+  for (double epsilon : {1.0, 0.3, 0.1, 0.03, 0.01, 0.001, 0.0}) {
+    c.options.epsilon = epsilon;
+    const GpuMap gpu = run(c, in);
+    if (!previous.empty()) {
+      std::size_t coarsened = 0;
+      for (std::size_t i = 0; i < gpu.levels.size(); ++i) coarsened += gpu.levels[i] > previous[i] ? 1 : 0;
+      EXPECT_EQ(coarsened, 0u) << "epsilon " << epsilon;
+    }
+    previous = gpu.levels;
+  }
+  EXPECT_EQ(count(previous, 1) + count(previous, 2) + count(previous, 3), 0);
+}
+
+TEST_F(PatternBound, NaNMakesTheQueryTileFull) {
+  BoundCase c;
+  c.options.epsilon = 0.5;
+  Inputs in = make_inputs(c);
+  in.q[static_cast<std::size_t>(40 * c.D + 3)] = std::numeric_limits<float>::quiet_NaN();  // row 40: tile 2
+  const GpuMap gpu = expect_matches_reference(c, in);
+  const std::int64_t tk = c.Nk / c.options.block_k;
+  for (std::int64_t j = 0; j < tk; ++j) {
+    EXPECT_EQ(gpu.levels[static_cast<std::size_t>(2 * tk + j)], 0) << j;
+    EXPECT_TRUE(std::isnan(gpu.density[static_cast<std::size_t>(2 * tk + j)])) << j;
+  }
+  EXPECT_GT(count(gpu.levels, 3), 0);  // other tiles still skip
+}
+
+TEST_F(PatternBound, RejectsBadOptions) {
+  Tensor q = unwrap(Tensor::create(context(), DType::f32, {1, 1, 64, 32}));
+  PatternOptions o;
+  o.epsilon = 1.5;
+  auto r = pattern().run(q, q, o);
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().what(), ::testing::HasSubstr("epsilon = 1.5"));
+  o.epsilon = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_FALSE(pattern().run(q, q, o));
+  o = {};
+  o.estimator = Estimator::tile;
+  r = pattern().run(q, q, o);
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().what(), ::testing::HasSubstr("row estimator"));
+}
+
+TEST(PatternMode, ParsesAndPrints) {
+  EXPECT_EQ(parse_mode("mass"), Mode::mass);
+  EXPECT_EQ(parse_mode("bound"), Mode::bound);
+  EXPECT_FALSE(parse_mode("Bound"));
+  EXPECT_EQ(to_string(Mode::bound), "bound");
+  EXPECT_EQ(PatternOptions{}.mode, Mode::bound);
+}
+
+}  // namespace
+}  // namespace aat::pattern
