@@ -19,6 +19,8 @@
 //   --dtype=f32|f16   storage                           default f32 (exact attention then runs the same
 //                                                       scalar arithmetic path on every device)
 //   --causal=0|1      default 1
+//   --kernel=K        the plan kernel: auto (default: tensor cores where they run), scalar,
+//                     cooperative_matrix2
 //   --reps=R          timed runs per point (median)     default 1 (CPU) or 5 (GPU)
 //   --json=FILE       results as JSON (one record per point)   default adaptive_results.json
 //
@@ -32,6 +34,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -39,6 +42,7 @@
 
 #include "aat/adaptive/adaptive.hpp"
 #include "aat/adaptive/families.hpp"
+#include "aat/attention/tiling.hpp"
 #include "aat/pattern/synthetic.hpp"
 
 namespace {
@@ -56,6 +60,7 @@ struct Config {
   bool causal = true;
   int reps = 0;
   std::string json = "adaptive_results.json";
+  std::optional<aat::attention::KernelPath> kernel;
 };
 
 Config& config() {
@@ -189,6 +194,7 @@ void BM_Adaptive(benchmark::State& state, std::string kind, std::int64_t n, aat:
   aat::adaptive::AdaptiveOptions options;
   options.causal = c.causal;
   options.mode = mode;
+  options.path = c.kernel;
   if (mode == aat::pattern::Mode::mass) {
     options.mass = setting;
     options.exact_below_cer = 0.0;
@@ -258,6 +264,7 @@ void BM_Adaptive(benchmark::State& state, std::string kind, std::int64_t n, aat:
                        {"dense_flops", last.cost.dense_flops},
                        {"executed_flops", last.executed_flops()},
                        {"baseline", p->baseline},
+                       {"path", last.path},
                        {"block_q", last.block_q},
                        {"block_kv", last.block_kv},
                        {"item_slots", last.item_slots},
@@ -293,6 +300,10 @@ void configure(int argc, char** argv) {
   if (auto v = setting(argc, argv, "causal")) c.causal = *v != "0";
   if (auto v = setting(argc, argv, "reps")) c.reps = std::max(1, std::stoi(*v));
   if (auto v = setting(argc, argv, "json")) c.json = *v;
+  if (auto v = setting(argc, argv, "kernel"); v && *v != "auto") {
+    c.kernel = aat::attention::parse_kernel_path(*v);
+    if (!c.kernel) throw std::invalid_argument("--kernel: unknown kernel path '" + *v + "'");
+  }
   for (const auto& kind : c.kinds)
     for (auto n : c.sizes)
       for (const auto mode : {aat::pattern::Mode::bound, aat::pattern::Mode::mass})

@@ -10,6 +10,8 @@
 
 #include "aat/attention/loop_limit.hpp"
 #include "aat/bindings.hpp"
+#include "aat/kernel_family.hpp"
+#include "adaptive/adaptive_cm2.bindings.hpp"
 #include "adaptive/adaptive_f16.bindings.hpp"
 #include "adaptive/adaptive_f32.bindings.hpp"
 
@@ -19,10 +21,20 @@ namespace {
 
 namespace forward = plugin_gen::adaptive::adaptive_f32;  // f16 shares the interface
 static_assert(sizeof(plugin_gen::adaptive::adaptive_f16::PushConstants) == sizeof(forward::PushConstants));
+static_assert(sizeof(plugin_gen::adaptive::adaptive_cm2::PushConstants) == sizeof(forward::PushConstants));
+
+using attention::KernelPath;
+
+// adaptive_cm2.comp: 64 query rows over four subgroups (workgroup-scope matrices, as exact
+// attention's coopmat2 kernel); the map's 64-key tiles give steps of 64, 32 and 16 columns.
+constexpr std::uint32_t kTensorCoreRows = 64;
+constexpr std::uint32_t kTensorCoreWorkgroup = 128;
+constexpr std::uint32_t kTensorCoreKeyTile = 64;
 
 std::uint32_t ceil_div(std::uint64_t a, std::uint64_t b) { return static_cast<std::uint32_t>((a + b - 1) / b); }
 
 struct ForwardKey {
+  KernelPath path;
   DType dtype;
   std::uint32_t head_dim, block_q, block_kv, workgroup;
   bool causal, lengths;
@@ -36,12 +48,26 @@ std::uint32_t shared_bytes(std::uint32_t block_q, std::uint32_t block_kv, std::u
 
 struct KernelTiles {
   std::uint32_t block_q, block_kv, workgroup;
+  KernelPath path = KernelPath::scalar;
 };
+
 
 // Br from the exact kernel's tiling (or the caller), the largest Bc (<= attention's) that fits
 // shared memory with the slot table, and a workgroup of whole subgroups covering Br and Bc.
 Expected<KernelTiles> choose_tiles(const DeviceInfo& device, const attention::AttentionShape& shape,
-                                   std::optional<std::uint32_t> block_q) {
+                                   const AdaptiveOptions& options) {
+  const std::optional<std::uint32_t> block_q = options.block_q;
+  const std::string refusal = tensor_core_refusal(device, shape, options);
+  if (options.path && *options.path != KernelPath::scalar && *options.path != KernelPath::cooperative_matrix2)
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("adaptive attention runs its plan on the '{}' or '{}' kernel, not '{}'",
+                            attention::to_string(KernelPath::cooperative_matrix2), attention::to_string(KernelPath::scalar),
+                            attention::to_string(*options.path)));
+  if (options.path == KernelPath::cooperative_matrix2 && !refusal.empty())
+    return fail(ErrorCode::unsupported, "adaptive attention on tensor cores (cooperative_matrix2): " + refusal);
+  if (refusal.empty() && options.path != KernelPath::scalar)
+    return KernelTiles{block_q.value_or(kTensorCoreRows), kTensorCoreKeyTile, kTensorCoreWorkgroup,
+                       KernelPath::cooperative_matrix2};
   const attention::Tiling t = attention::optimize_tiling(device, shape, false);
   KernelTiles k{block_q.value_or(t.block_q), t.block_kv, 0};
   const auto d = static_cast<std::uint32_t>(shape.head_dim);
@@ -81,6 +107,21 @@ void add_stage_times(AdaptiveResult& result, const std::vector<DispatchTiming>& 
 }
 
 }  // namespace
+
+std::string tensor_core_refusal(const DeviceInfo& device, const attention::AttentionShape& shape,
+                                const AdaptiveOptions& options) {
+  if (!plugin_gen::adaptive::adaptive_cm2::compiled)
+    return "the build's shader compiler has no GL_NV_cooperative_matrix2 (aat version lists the kernel families)";
+  if (!can_run(device, KernelFamily::coopmat2))
+    return fmt::format("device '{}' does not offer every VK_NV_cooperative_matrix2 feature the kernel uses", device.name);
+  if (!attention::coopmat2_supported(device, shape)) return "exact attention's coopmat2 rules refuse this shape";
+  if (shape.dtype != DType::f16) return "it takes f16 tensors";
+  if (shape.head_dim > 128) return "it holds D <= 128 in registers";
+  if (options.block_k != kTensorCoreKeyTile) return fmt::format("it runs key tiles of {} keys", kTensorCoreKeyTile);
+  if (options.block_q && (*options.block_q == 0 || *options.block_q % 16 != 0 || *options.block_q > 128))
+    return "its query tile is a multiple of 16 up to 128";
+  return {};
+}
 
 pattern::PatternOptions pattern_options(const AdaptiveOptions& options, std::uint32_t block_q) {
   pattern::PatternOptions po;
@@ -167,18 +208,22 @@ struct AdaptiveAttention::Pipelines {
 
   Expected<Kernel> forward_kernel(const std::shared_ptr<Context>& context, const ForwardKey& key) {
     if (auto it = forward.find(key); it != forward.end()) return it->second;
-    const auto words = key.dtype == DType::f16 ? plugin_gen::adaptive::adaptive_f16::spirv() : forward::spirv();
+    const bool tensor_cores = key.path == KernelPath::cooperative_matrix2;
+    const auto words = tensor_cores              ? plugin_gen::adaptive::adaptive_cm2::spirv()
+                       : key.dtype == DType::f16 ? plugin_gen::adaptive::adaptive_f16::spirv()
+                                                 : forward::spirv();
     KernelOptions options;
-    const std::uint32_t outputs = ceil_div(std::uint64_t{key.block_q} * key.head_dim, key.workgroup);
     options.spec = {{"local_size_x", Value(std::int64_t{key.workgroup})},
                     {"BLOCK_Q", Value(std::int64_t{key.block_q})},
                     {"BLOCK_KV", Value(std::int64_t{key.block_kv})},
                     {"HEAD_DIM", Value(std::int64_t{key.head_dim})},
                     {"CAUSAL", Value(key.causal)},
-                    {"HAS_LENGTHS", Value(key.lengths)},
-                    {"OUTPUTS_PER_THREAD", Value(std::int64_t{outputs})}};
-    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()),
-                                          fmt::format("adaptive.attention_{}", to_string(key.dtype)), options));
+                    {"HAS_LENGTHS", Value(key.lengths)}};
+    if (!tensor_cores)
+      options.spec.emplace_back("OUTPUTS_PER_THREAD",
+                           Value(std::int64_t{ceil_div(std::uint64_t{key.block_q} * key.head_dim, key.workgroup)}));
+    const std::string name = tensor_cores ? "adaptive.attention_cm2" : fmt::format("adaptive.attention_{}", to_string(key.dtype));
+    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()), name, options));
     forward.emplace(key, kernel);
     return kernel;
   }
@@ -206,7 +251,7 @@ Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k
   check.scale = options.scale;
   check.key_lengths = options.key_lengths;
   AAT_TRY(const attention::AttentionShape shape, with_context(attention::check_inputs(q, k, v, check), "adaptive attention"));
-  AAT_TRY(const KernelTiles tiles, choose_tiles(context_->device(), shape, options.block_q));
+  AAT_TRY(const KernelTiles tiles, choose_tiles(context_->device(), shape, options));
   if (!(options.exact_below_cer >= 0.0))
     return fail(ErrorCode::invalid_argument,
                 fmt::format("adaptive attention: exact_below_cer = {} must be 0 (never) or more", options.exact_below_cer));
@@ -215,6 +260,7 @@ Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k
   result.block_q = tiles.block_q;
   result.block_kv = tiles.block_kv;
   result.workgroup = tiles.workgroup;
+  result.path = std::string(attention::to_string(tiles.path));
   AAT_TRY(result.out, Tensor::create(context_, shape.dtype, q.shape()));
   AAT_TRY(result.lse, Tensor::create(context_, DType::f32, {shape.batch, shape.q_heads, shape.q_len}));
   if (shape.batch * shape.q_heads * shape.q_len == 0) return result;
@@ -264,7 +310,7 @@ Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k
   }
   const Buffer& unused = pipelines_->placeholder;
   if (plan.item_capacity > 0) {
-    const ForwardKey key{shape.dtype,      static_cast<std::uint32_t>(shape.head_dim), tiles.block_q, tiles.block_kv,
+    const ForwardKey key{tiles.path,       shape.dtype,      static_cast<std::uint32_t>(shape.head_dim), tiles.block_q, tiles.block_kv,
                          tiles.workgroup,  shape.causal,                               options.key_lengths != nullptr};
     AAT_TRY(Kernel kernel, pipelines_->forward_kernel(context_, key));
     Bindings b(kernel);

@@ -17,7 +17,7 @@ namespace {
 using aat::pattern::BlockLevel;
 
 struct Arguments {
-  std::string q, k, v, out, lse, key_lengths, map, baseline = "default", estimator = "row", devices, split = "auto",
+  std::string q, k, v, out, lse, key_lengths, map, baseline = "default", kernel = "auto", estimator = "row", devices, split = "auto",
       mode;
   bool causal = false, report = false, json = false;
   aat::adaptive::AdaptiveOptions options;
@@ -33,6 +33,7 @@ nlohmann::json level_shares(const aat::pattern::LevelCounts& counts) {
 aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const CLI::App& app, Arguments& args,
                         aat::Progress& progress) {
   AAT_CHECK(aat::pattern::resolve_rule(app, args.options, args.mode));
+  if (args.kernel != "auto") args.options.path = aat::attention::parse_kernel_path(args.kernel);
   if (!args.devices.empty()) {
     if (args.report || !args.map.empty())
       return aat::fail(aat::ErrorCode::unsupported, "--report and --map run on one device only; leave out --devices");
@@ -97,7 +98,7 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const CLI:
                         {"dense_flops", result.cost.dense_flops},
                         {"executed_flops", result.executed_flops()},
                         {"tiles", {{"block_q", result.block_q}, {"block_k", o.block_k}, {"block_kv", result.block_kv},
-                                   {"workgroup", result.workgroup}, {"item_slots", result.item_slots},
+                                   {"workgroup", result.workgroup}, {"path", result.path}, {"item_slots", result.item_slots},
                                    {"items", result.items}}},
                         {"out", args.out}};
     if (report) {
@@ -150,6 +151,10 @@ int run_adaptive(const aat_host* host, int argc, const char* const* argv) {
                              "0: always the plan)", o.exact_below_cer));
   app.add_option("--block-k", o.block_k, "Keys per tile of the block map (default 64)");
   app.add_option("--item-slots", o.item_slots, "Router: key slots per work item (default: from the device)");
+  app.add_option("--kernel", args.kernel,
+                 "The plan's kernel: auto (default: tensor cores where the device runs them), cooperative_matrix2 "
+                 "(f16, D <= 128, 64-key tiles) or scalar")
+      ->check(CLI::IsMember({"auto", "cooperative_matrix2", "scalar"}));
   app.add_option("--halo", o.halo, "Key tiles beside a block ranked full kept full (default 1)");
   app.add_option("--estimator", args.estimator, "Pattern: row (default) or tile")->check(CLI::IsMember({"row", "tile"}));
   app.add_flag_callback("--no-variance", [&o] { o.variance = false; }, "Pattern: leave out the variance term of the block scores");

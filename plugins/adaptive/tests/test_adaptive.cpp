@@ -52,7 +52,8 @@ struct Case {
   std::string name() const {
     std::ostringstream s;
     s << "B" << B << " Hq" << Hq << " Hkv" << Hkv << " Nq" << Nq << " Nk" << Nk << " D" << D << ' ' << to_string(dtype)
-      << (causal ? " causal" : "") << " mass " << options.mass << " item_slots " << options.item_slots;
+      << (causal ? " causal" : "") << " mass " << options.mass << " item_slots " << options.item_slots
+      << (options.path ? " path " + std::string(attention::to_string(*options.path)) : "");
     return s.str();
   }
 };
@@ -130,7 +131,11 @@ class AdaptiveTest : public aat::testing::DeviceTest {
     p.block_q = gpu.result.block_q;
     p.block_k = c.options.block_k;
     const auto want = ref::attention_over_map(p, in.q, in.k, in.v, gpu.levels);
-    const double tol = c.dtype == DType::f16 ? 1e-3 : 2e-5;
+    // The tensor-core plan kernel rounds P to f16 before P.V and sums f16 products for the
+    // scores, as exact attention's tensor-core path (attention_test_support.hpp): O twice the f16
+    // tolerance, L 1e-3.
+    const bool tensor_cores = gpu.result.path != "scalar";
+    const double tol = c.dtype == DType::f16 ? (tensor_cores ? 2e-3 : 1e-3) : 2e-5;
     std::size_t bad = 0;
     std::string first;
     auto check = [&](const char* what, const std::vector<float>& got, const std::vector<double>& w, double t) {
@@ -144,7 +149,7 @@ class AdaptiveTest : public aat::testing::DeviceTest {
       }
     };
     check("O", gpu.out, want.out, tol);
-    check("L", gpu.lse, want.lse, 2e-5);
+    check("L", gpu.lse, want.lse, tensor_cores ? 1e-3 : 2e-5);
     EXPECT_EQ(bad, 0u) << first;
     return gpu;
   }
@@ -304,6 +309,183 @@ TEST_F(AdaptiveTest, PropagatesNaNLikeExactAttention) {
   const GpuRun gpu = expect_matches_reference(c, in);
   EXPECT_TRUE(std::isnan(gpu.out[static_cast<std::size_t>(5 * c.D)]));
   EXPECT_FALSE(std::isnan(gpu.out[static_cast<std::size_t>(6 * c.D)]));
+}
+
+// =============================================================================================
+// The plan on tensor cores (adaptive_cm2.comp): the same cases, f16, forced onto that kernel
+// where the device runs it (NVIDIA with VK_NV_cooperative_matrix2); skipped elsewhere.
+
+class TensorCorePlan : public AdaptiveTest {
+ protected:
+  // The case on the tensor-core kernel, or a skip reason when this device cannot run it.
+  std::string tensor_core_case(Case& c) {
+    c.dtype = DType::f16;
+    c.options.path = attention::KernelPath::cooperative_matrix2;
+    attention::AttentionShape shape;
+    shape.batch = c.B;
+    shape.q_heads = c.Hq;
+    shape.kv_heads = c.Hkv;
+    shape.q_len = c.Nq;
+    shape.kv_len = c.Nk;
+    shape.head_dim = c.D;
+    shape.dtype = c.dtype;
+    shape.causal = c.causal;
+    return tensor_core_refusal(context()->device(), shape, c.options);
+  }
+};
+
+#define AAT_TENSOR_CORE_CASE(c)                                     \
+  if (const std::string why = tensor_core_case(c); !why.empty()) { \
+    GTEST_SKIP() << why;                                            \
+  }
+
+TEST_F(TensorCorePlan, DenseRaggedTilesAndHeadDims) {
+  for (const std::int64_t d : {32, 64, 80, 128})
+    for (const bool causal : {false, true}) {
+      Case c;
+      c.Nq = 200;
+      c.Nk = 233;
+      c.D = d;
+      c.causal = causal;
+      c.options.mass = 1.0;
+      AAT_TENSOR_CORE_CASE(c);
+      const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
+      EXPECT_EQ(gpu.result.path, "cooperative_matrix2");
+      EXPECT_EQ(gpu.result.block_q, 64u);
+    }
+}
+
+TEST_F(TensorCorePlan, DenseCausalGqaSplitIntoItems) {
+  Case c;
+  c.B = 2;
+  c.Hq = 4;
+  c.Hkv = 2;
+  c.Nq = c.Nk = 300;
+  c.D = 128;
+  c.causal = true;
+  c.options.mass = 1.0;
+  c.options.item_slots = 64;  // every item one block: partial states and the merge
+  AAT_TENSOR_CORE_CASE(c);
+  const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
+  EXPECT_GT(gpu.result.items, 2 * 4 * 5);
+}
+
+TEST_F(TensorCorePlan, KeyLengthsMoreQueriesThanKeysAndDecode) {
+  Case lengths;
+  lengths.B = 3;
+  lengths.Nq = 70;
+  lengths.Nk = 200;
+  lengths.D = 64;
+  lengths.causal = true;
+  lengths.lengths = {200, 0, 77};
+  lengths.options.mass = 1.0;
+  lengths.options.item_slots = 128;
+  AAT_TENSOR_CORE_CASE(lengths);
+  const GpuRun gpu = expect_matches_reference(lengths, random_inputs(lengths));
+  for (std::int64_t i = 70; i < 140; ++i)
+    ASSERT_EQ(gpu.lse[static_cast<std::size_t>(i)], -std::numeric_limits<float>::infinity());
+
+  Case early;  // causal, Nq > Nk: the first 90 rows see no key
+  early.Nq = 150;
+  early.Nk = 60;
+  early.D = 64;
+  early.causal = true;
+  early.options.mass = 1.0;
+  AAT_TENSOR_CORE_CASE(early);
+  const GpuRun e = expect_matches_reference(early, random_inputs(early));
+  for (std::int64_t row = 0; row < 90; ++row)
+    ASSERT_EQ(e.lse[static_cast<std::size_t>(row)], -std::numeric_limits<float>::infinity()) << row;
+
+  Case decode;
+  decode.Hq = 8;
+  decode.Nq = 1;
+  decode.Nk = 1000;
+  decode.D = 64;
+  decode.causal = true;
+  decode.options.mass = 1.0;
+  decode.options.item_slots = 256;
+  AAT_TENSOR_CORE_CASE(decode);
+  expect_matches_reference(decode, random_inputs(decode));
+}
+
+TEST_F(TensorCorePlan, PooledAndSkippedBlocksWithARaggedLastTile) {
+  Case c;
+  c.Nq = 256;
+  c.Nk = 2 * 64 * 5 + 7;  // the last tile: 7 keys, pools of 2 + 1 and 4 + 3
+  c.D = 64;
+  c.causal = true;
+  c.options.mass = 0.3;
+  c.options.pool2_share = 0.4;
+  c.options.pool4_share = 0.4;
+  c.options.local_window = 0;
+  AAT_TENSOR_CORE_CASE(c);
+  const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
+  int counts[5] = {};
+  for (auto l : gpu.levels) ++counts[l];
+  EXPECT_GT(counts[1], 0);
+  EXPECT_GT(counts[2], 0);
+  EXPECT_GT(counts[3], 0);
+}
+
+TEST_F(TensorCorePlan, PooledBlocksSplitAcrossItemsWithLengths) {
+  Case c;
+  c.B = 2;
+  c.Hq = 2;
+  c.Nq = 96;
+  c.Nk = 700;
+  c.D = 96;
+  c.lengths = {700, 389};
+  c.options.mass = 0.2;
+  c.options.item_slots = 96;
+  AAT_TENSOR_CORE_CASE(c);
+  expect_matches_reference(c, random_inputs(c));
+}
+
+TEST_F(TensorCorePlan, LargeScoresAndNaN) {
+  Case c;
+  c.Nq = 64;
+  c.Nk = 256;
+  c.D = 64;
+  c.options.mass = 0.5;
+  AAT_TENSOR_CORE_CASE(c);
+  Inputs in = random_inputs(c);
+  for (auto& x : in.q) x = from_half(to_half(std::vector<float>{x * 16.0f}))[0];  // scores up to ~1e3: softmax overflow without the max
+  in.q[static_cast<std::size_t>(5 * c.D)] = std::numeric_limits<float>::quiet_NaN();  // row 5: NaN scores
+  const GpuRun gpu = expect_matches_reference(c, in);
+  EXPECT_TRUE(std::isnan(gpu.out[static_cast<std::size_t>(5 * c.D)]));
+  EXPECT_FALSE(std::isnan(gpu.out[static_cast<std::size_t>(6 * c.D)]));
+}
+
+// Where the device runs it, f16 problems take the tensor-core kernel without being asked;
+// forcing it elsewhere (or on f32) is refused with the reason.
+TEST_F(TensorCorePlan, ChosenByDefaultOrRefusedWithTheReason) {
+  Case c;
+  c.Nq = c.Nk = 128;
+  c.D = 64;
+  c.options.mass = 1.0;
+  const std::string why = tensor_core_case(c);
+  Device d = upload_case(c, random_inputs(c));
+  auto forced = adaptive().run(d.q, d.k, d.v, d.options);
+  d.options.path.reset();
+  const AdaptiveResult chosen = unwrap(adaptive().run(d.q, d.k, d.v, d.options));
+  if (why.empty()) {
+    EXPECT_TRUE(forced.has_value());
+    EXPECT_EQ(chosen.path, "cooperative_matrix2");
+  } else {
+    ASSERT_FALSE(forced);
+    EXPECT_EQ(forced.error().code(), ErrorCode::unsupported);
+    EXPECT_THAT(forced.error().what(), ::testing::HasSubstr("tensor cores (cooperative_matrix2): " + why));
+    EXPECT_EQ(chosen.path, "scalar");
+  }
+  c.dtype = DType::f32;
+  Device f32 = upload_case(c, random_inputs(c));
+  auto refused = adaptive().run(f32.q, f32.k, f32.v, f32.options);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().what(), ::testing::HasSubstr("cooperative_matrix2"));
+  f32.options.path = attention::KernelPath::decode;
+  auto wrong = adaptive().run(f32.q, f32.k, f32.v, f32.options);
+  ASSERT_FALSE(wrong);
+  EXPECT_THAT(wrong.error().what(), ::testing::HasSubstr("not 'decode'"));
 }
 
 // =============================================================================================

@@ -143,6 +143,10 @@ rc=0; "$AAT" run adaptive-attention --q q.npy --k k.npy --v v.npy --out e.npy --
 rc=0; "$AAT" run adaptive-attention --q q.npy --k k.npy --v v.npy --out e.npy --mass 0.9 --epsilon 0.1 >out.txt 2>err.txt || rc=$?
 [[ $rc -eq 1 ]] && grep -q "mass rule takes --mass" err.txt && pass "--mass with --epsilon is an error" \
   || fail "--mass --epsilon: rc $rc, $(cat err.txt)"
+# q.npy is f32: the tensor-core plan kernel (f16 only) is refused with the reason, on any device.
+rc=0; "$AAT" run adaptive-attention --q q.npy --k k.npy --v v.npy --out e.npy --kernel cooperative_matrix2 >out.txt 2>err.txt || rc=$?
+[[ $rc -eq 1 ]] && grep -q "tensor cores (cooperative_matrix2): " err.txt && pass "--kernel cooperative_matrix2 where it cannot run is an error saying why" \
+  || fail "--kernel cooperative_matrix2: rc $rc, $(cat err.txt)"
 [[ ! -e e.npy ]] && pass "no output written on error" || fail "an output was written despite the error"
 
 cli_finish

@@ -3,7 +3,8 @@
 //
 //   pattern  (aat/pattern/pattern.hpp)  block densities from tile means -> a level per block
 //   router   (aat/router/router.hpp)    kept blocks -> balanced work items; x2 / x4 pyramids
-//   attention over the plan             adaptive_forward.glsl: online softmax over key slots
+//   attention over the plan             adaptive_cm2.comp (tensor cores, one softmax step per block)
+//                                       or adaptive_forward.glsl (online softmax over key slots)
 //   merge                               shaders/aat/merge_partials_ranged.glsl
 //
 // The block map's levels come from the bound rule (the default: at most `epsilon` of each query
@@ -62,10 +63,18 @@ struct AdaptiveOptions {
   std::uint32_t anchor_sinks = 4;        // bound rule: the anchor keys (PatternOptions)
   std::uint32_t anchor_window = 32;
   std::uint32_t item_slots = 0;          // router; 0: from the device (at most max_item_slots)
+  // The plan kernel: cooperative_matrix2 (tensor cores: f16, D <= 128, 64-key tiles, a device
+  // with VK_NV_cooperative_matrix2) or scalar; unset: tensor cores where they run, else scalar.
+  std::optional<attention::KernelPath> path;
   // Run exact attention instead of the plan when the map's predicted CER is below this; 0: never
   // (always the plan).
   double exact_below_cer = kDefaultExactBelowCer;
 };
+
+// Why the tensor-core plan kernel (adaptive_cm2.comp) cannot run this problem on `device`;
+// empty when it can (then it runs unless options.path is scalar).
+std::string tensor_core_refusal(const DeviceInfo& device, const attention::AttentionShape& shape,
+                                const AdaptiveOptions& options);
 
 // The pattern options adaptive attention runs with (block_q: the kernel's query tile).
 pattern::PatternOptions pattern_options(const AdaptiveOptions& options, std::uint32_t block_q);
@@ -85,6 +94,7 @@ struct AdaptiveResult {
   double gpu_ms = 0;          // every dispatch of the run
   StageTimes stages;          // exact: attention = exact attention's time
   std::uint32_t block_q = 0, block_kv = 0, workgroup = 0, item_slots = 0;
+  std::string path;           // the plan kernel's path (scalar / cooperative_matrix2)
   std::int64_t items = 0;     // work items that ran
   // The map's predicted CER was below exact_below_cer: exact attention (`exact_path`) computed
   // out and lse; the plan did not run.
