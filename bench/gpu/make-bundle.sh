@@ -9,7 +9,7 @@ dir=${2:-.gpu-bundle}
 rm -rf "$dir"
 mkdir -p "$dir"/{bin,lib,plugins,kernels}
 for b in bin/aat bin/bench_attention bin/bench_adaptive bin/bench_multi_gpu tests/aat_framework_tests plugins/attention/attention_tests \
-         plugins/adaptive/adaptive_tests; do
+         plugins/adaptive/adaptive_tests plugins/pattern/pattern_tests plugins/router/router_tests; do
   [ -f "$build/$b" ] && strip -o "$dir/bin/$(basename "$b")" "$build/$b"
 done
 cp -P "$build"/framework/libaat.so* "$dir/lib/"

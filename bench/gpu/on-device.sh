@@ -8,7 +8,7 @@
 #
 # Steps (run in the order given; each has its own time limit, a failed step does not stop the
 # others): info, proof, suite[=PATH] (the attention suite, on PATH where given), suite-vN (the
-# suite with coopmat2 kernel variant N), framework, adaptive, tune, compare, compare-quick,
+# suite with coopmat2 kernel variant N), framework, adaptive, plan (the pattern and router suites), tune, compare, compare-quick,
 # multigpu (bench/multi_gpu.sh: 1 vs 2 GPUs, in one process and over MPI; needs .mpi-debs from
 # scripts/gpu/fetch-mpi.sh). LIMIT_SUITE, LIMIT_TUNE, LIMIT_COMPARE, LIMIT_MULTIGPU (seconds)
 # and AAT_TUNE_ARGS (extra tune_attention.py arguments) adjust them.
@@ -49,6 +49,7 @@ for s in "$@"; do
     suite-v*) AAT_VALIDATION=1 AAT_ATTENTION_VARIANT=${s#suite-v} step "$s" "${LIMIT_SUITE:-400}" "$bin/attention_tests" ;;
     suite=*) AAT_VALIDATION=1 AAT_ATTENTION_PATH=${s#suite=} step "suite-${s#suite=}" "${LIMIT_SUITE:-400}" "$bin/attention_tests" ;;
     adaptive) AAT_VALIDATION=1 step adaptive 300 "$bin/adaptive_tests" ;;
+    plan) AAT_VALIDATION=1 step pattern 200 "$bin/pattern_tests"; AAT_VALIDATION=1 step router 100 "$bin/router_tests" ;;
     tune) TAIL=14 step tune "${LIMIT_TUNE:-300}" python3 bench/tune_attention.py --aat-bench "$bin/bench_attention" --statistics \
             --json "$out/tune.json" ${AAT_TUNE_ARGS:-} ;;
     compare|compare-quick)
