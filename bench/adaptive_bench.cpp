@@ -21,11 +21,14 @@
 //   --causal=0|1      default 1
 //   --kernel=K        the plan kernel: auto (default: tensor cores where they run), scalar,
 //                     cooperative_matrix2
+//   --warmup-ms=T     before timing each point, run it until T ms of GPU time have passed, so the
+//                     clocks are up (a GPU idles down while the host builds the next inputs)
+//                                                       default 300 (GPU) or 0 (CPU)
 //   --reps=R          timed runs per point (median)     default 1 (CPU) or 5 (GPU)
 //   --json=FILE       results as JSON (one record per point)   default adaptive_results.json
 //
-// Times are GPU times from timestamp queries (manual time), after one warm-up run (pipeline
-// creation, lavapipe's JIT). AE = exact GPU time / adaptive GPU time, both medians, the
+// Times are GPU times from timestamp queries (manual time), after warm-up runs (pipeline
+// creation, lavapipe's JIT, GPU clocks: --warmup-ms). AE = exact GPU time / adaptive GPU time, both medians, the
 // adaptive time covering every dispatch: pattern, router (plan, pyramid), attention, merge.
 #include <benchmark/benchmark.h>
 
@@ -59,6 +62,7 @@ struct Config {
   DType dtype = DType::f32;
   bool causal = true;
   int reps = 0;
+  double warmup_ms = 0;
   std::string json = "adaptive_results.json";
   std::optional<aat::attention::KernelPath> kernel;
 };
@@ -162,7 +166,11 @@ Problem& problem(const std::string& kind, std::int64_t n) {
   p.v = upload(f.context, c.dtype, host.shape(), host.v);
   aat::attention::AttentionOptions options;
   options.causal = c.causal;
-  auto warm = f.adaptive->exact().run(p.q, p.k, p.v, options).value();
+  for (double warm_ms = 0;;) {
+    const double ms = f.adaptive->exact().run(p.q, p.k, p.v, options).value().gpu_ms;
+    warm_ms += ms;
+    if (warm_ms >= c.warmup_ms || ms <= 0) break;
+  }
   std::vector<double> times;
   for (int r = 0; r < c.reps; ++r) {
     auto run = f.adaptive->exact().run(p.q, p.k, p.v, options).value();
@@ -202,10 +210,14 @@ void BM_Adaptive(benchmark::State& state, std::string kind, std::int64_t n, aat:
     options.epsilon = setting;
     options.exact_below_cer = c.exact_below_cer;
   }
-  auto warm = f.adaptive->run(p->q, p->k, p->v, options);
-  if (!warm) {
-    state.SkipWithError(warm.error().what().c_str());
-    return;
+  for (double warm_ms = 0;;) {
+    auto warm = f.adaptive->run(p->q, p->k, p->v, options);
+    if (!warm) {
+      state.SkipWithError(warm.error().what().c_str());
+      return;
+    }
+    warm_ms += warm->gpu_ms;
+    if (warm_ms >= c.warmup_ms || warm->gpu_ms <= 0) break;
   }
   std::vector<double> times;
   aat::adaptive::AdaptiveResult last;
@@ -279,6 +291,7 @@ void configure(int argc, char** argv) {
   c.masses = {0.8, 0.9, 0.95, 0.99, 1.0};
   c.heads = cpu ? 1 : 8;
   c.reps = cpu ? 1 : 5;
+  c.warmup_ms = cpu ? 0.0 : 300.0;
   if (auto v = setting(argc, argv, "sizes")) {
     c.sizes.clear();
     for (const auto& s : split(*v)) c.sizes.push_back(std::stoll(s));
@@ -298,6 +311,7 @@ void configure(int argc, char** argv) {
   if (auto v = setting(argc, argv, "head-dim")) c.head_dim = std::stoll(*v);
   if (auto v = setting(argc, argv, "dtype")) c.dtype = *v == "f16" ? DType::f16 : DType::f32;
   if (auto v = setting(argc, argv, "causal")) c.causal = *v != "0";
+  if (auto v = setting(argc, argv, "warmup-ms")) c.warmup_ms = std::stod(*v);
   if (auto v = setting(argc, argv, "reps")) c.reps = std::max(1, std::stoi(*v));
   if (auto v = setting(argc, argv, "json")) c.json = *v;
   if (auto v = setting(argc, argv, "kernel"); v && *v != "auto") {
