@@ -399,7 +399,7 @@ void append_value(py::handle item, std::vector<aat::Value>& values, const std::s
     values.emplace_back(py::float_(py::reinterpret_borrow<py::object>(item)).cast<double>());
   } else {
     throw py::type_error(what + ": expected a bool, int, float or str, got " +
-                         std::string(py::str(item.get_type().attr("__name__"))));
+                         std::string(py::str(py::type::of(item).attr("__name__"))));
   }
 }
 
