@@ -25,9 +25,10 @@ std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) { return (a + b - 1) / 
 
 // Four subgroups of 32: what the coopmat2 kernel's default tiles are tuned for.
 constexpr std::uint32_t kCoopmat2Workgroup = 128;
-// Row sums of P on the tensor cores: 3-31% faster than by reduction on the H200 (D = 64 gains
-// most; docs/performance.md).
-constexpr std::uint32_t kCoopmat2DefaultVariant = 1;
+// Row statistics 16 columns wide, row sums of P on the tensor cores: 6-14% faster than variant 1
+// (row sums on the tensor cores, statistics a tile wide) on the H200, which was 3-31% faster
+// than variant 0 (docs/performance.md, "Tile sweep").
+constexpr std::uint32_t kCoopmat2DefaultVariant = 2;
 
 }  // namespace
 
