@@ -168,9 +168,11 @@ Expected<Attention> Attention::create(const std::shared_ptr<Context>& context) {
   return attention;
 }
 
-// What a call will run: the checked shape, the tiling and the forward kernel.
+// What a call will run: the checked shape, the tiling and the forward kernel. `kernel_shape` is
+// what the forward kernel is told: the shape itself, or its GQA rows packed (pack_gqa_rows).
 struct Attention::Plan {
   AttentionShape shape;
+  AttentionShape kernel_shape;
   Tiling tiling;
   std::uint32_t tiles_per_split = 1;
   Kernel kernel;
@@ -187,11 +189,18 @@ Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, cons
                                                     to_string(*options.path), path_requirements(*options.path),
                                                     device.name, to_string(shape.dtype), shape.head_dim));
   plan.tiling = options.path ? optimize_tiling_for(device, shape, *options.path) : optimize_tiling(device, shape);
-  AAT_TRY(plan.tiling, apply_override(device, shape, std::move(plan.tiling), options.tiling));
+  plan.kernel_shape = shape;
+  if (const auto packed = pack_gqa_rows(shape, plan.tiling.path, options.bias != nullptr)) {
+    plan.kernel_shape = *packed;
+    plan.tiling = optimize_tiling_for(device, *packed, plan.tiling.path);
+    plan.tiling.reason += fmt::format("; the {} query heads sharing a K/V head packed into one row block of {} rows",
+                                      shape.q_heads / shape.kv_heads, packed->q_len);
+  }
+  AAT_TRY(plan.tiling, apply_override(device, plan.kernel_shape, std::move(plan.tiling), options.tiling));
   Tiling& tiling = plan.tiling;
   const std::uint64_t tiles = std::max<std::uint64_t>(1, (static_cast<std::uint64_t>(shape.kv_len) + tiling.block_kv - 1) / tiling.block_kv);
   if (options.splits) {
-    AAT_TRY(tiling.splits, check_forced_splits(context_->device(), shape, tiling, *options.splits));
+    AAT_TRY(tiling.splits, check_forced_splits(context_->device(), plan.kernel_shape, tiling, *options.splits));
     tiling.reason += tiling.splits == *options.splits
                          ? fmt::format("; splits forced to {}", tiling.splits)
                          : fmt::format("; splits forced to {}, clamped to {} (one per key tile)", *options.splits,
@@ -205,7 +214,7 @@ Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, cons
                        tiling.block_kv,
                        tiling.workgroup_size,
                        tiling.variant,
-                       shape.causal,
+                       plan.kernel_shape.causal,  // packed rows see every key
                        options.key_lengths != nullptr,
                        options.bias != nullptr,
                        partials || tiling.splits > 1,
@@ -279,7 +288,7 @@ Expected<AttentionPartials> Attention::record_partials(Stream& stream, const Ten
 Expected<void> Attention::record_forward(Stream& stream, const Plan& p, const Tensor& q, const Tensor& k,
                                          const Tensor& v, const AttentionOptions& options, const Buffer& out,
                                          const Buffer& lse, const Buffer& partial_o, const Buffer& partial_state) {
-  const AttentionShape& shape = p.shape;
+  const AttentionShape& shape = p.kernel_shape;
   const Tiling& tiling = p.tiling;
   const Buffer& unused = pipelines_->placeholder;
   Bindings bindings(p.kernel);

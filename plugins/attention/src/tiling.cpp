@@ -239,6 +239,16 @@ Tiling optimize_tiling_for(const DeviceInfo& device, const AttentionShape& shape
   return t;
 }
 
+std::optional<AttentionShape> pack_gqa_rows(const AttentionShape& shape, KernelPath path, bool bias) {
+  if (path != KernelPath::cooperative_matrix2 || shape.q_heads <= shape.kv_heads || bias) return std::nullopt;
+  if (shape.causal && shape.q_len != 1) return std::nullopt;
+  AttentionShape packed = shape;
+  packed.q_len = shape.q_len * (shape.q_heads / shape.kv_heads);
+  packed.q_heads = shape.kv_heads;
+  packed.causal = false;  // one row, bottom-right aligned: it sees every key
+  return packed;
+}
+
 Tiling optimize_tiling(const DeviceInfo& device, const AttentionShape& shape, bool allow_coopmat) {
   for (KernelPath path : kKernelPathsFastestFirst) {
     if (path == KernelPath::decode && decode_rows(shape) > kDecodePreferredRows) continue;

@@ -85,8 +85,9 @@ TEST_F(AttentionKernel, DecodeIsChosenForFewRowsAndRefusedForMany) {
   shape.dtype = DType::f16;
   EXPECT_TRUE(decode_supported(context()->device(), shape));  // 16 rows per K/V head: runs, when asked
   EXPECT_NE(optimize_tiling(context()->device(), shape).path, KernelPath::decode);  // but is not the default
-  shape.q_len = 1;                                                                   // 8 rows: the default
-  EXPECT_EQ(optimize_tiling(context()->device(), shape).path, KernelPath::decode);
+  shape.q_len = 1;  // 8 rows: the default, unless the coopmat2 kernel runs the shape (faster)
+  EXPECT_EQ(optimize_tiling(context()->device(), shape).path,
+            coopmat2_supported(context()->device(), shape) ? KernelPath::cooperative_matrix2 : KernelPath::decode);
   shape.q_len = 3;                                                                   // 24 rows
   EXPECT_FALSE(decode_supported(context()->device(), shape));
   EXPECT_NE(optimize_tiling(context()->device(), shape).path, KernelPath::decode);
@@ -95,6 +96,52 @@ TEST_F(AttentionKernel, DecodeIsChosenForFewRowsAndRefusedForMany) {
   EXPECT_FALSE(decode_supported(context()->device(), shape));
 
   expect_forced_path_unsupported(decode_case(8, 1, 3, 64, 64), "query rows per K/V head");  // 24 rows
+}
+
+// On the tensor-core path a GQA/MQA problem whose rows all see the same keys runs with the query
+// heads of each K/V head packed into one row block (pack_gqa_rows): decode with 8 and 16 rows per
+// K/V head, a non-causal short prefill, MQA, key lengths and forced splits, against the reference.
+TEST_F(AttentionKernel, GqaRowsPackedOnTensorCores) {
+  struct Packed {
+    std::int64_t hq, hkv, nq, nk, d;
+    bool causal;
+  };
+  for (const Packed& x : std::vector<Packed>{{8, 1, 1, 333, 64, true},
+                                             {32, 4, 1, 1000, 128, true},
+                                             {16, 2, 1, 77, 128, false},
+                                             {8, 2, 40, 200, 64, false},
+                                             {12, 1, 5, 129, 80, false}}) {
+    Case c = decode_case(x.hq, x.hkv, x.nq, x.nk, x.d);
+    c.causal = x.causal;
+    c.path = KernelPath::cooperative_matrix2;
+    if (!path_supported(context()->device(), shape_of(c), *c.path)) GTEST_SKIP() << "no coopmat2 on this device";
+    auto [gpu, want] = expect_matches_reference(c);
+    EXPECT_NE(gpu.tiling.reason.find("packed into one row block"), std::string::npos) << c.name() << ": "
+                                                                                       << gpu.tiling.reason;
+    Case masked = c;
+    masked.lengths = {static_cast<std::int32_t>(x.nk / 2), 1};
+    masked.splits = 3;
+    expect_matches_reference(masked);
+  }
+}
+
+TEST(PackGqaRows, OnlyWhereEveryRowSeesTheSameKeys) {
+  AttentionShape s;
+  s.batch = 2, s.q_heads = 32, s.kv_heads = 4, s.q_len = 1, s.kv_len = 4096, s.head_dim = 128, s.causal = true;
+  const auto packed = pack_gqa_rows(s, KernelPath::cooperative_matrix2, false);
+  ASSERT_TRUE(packed.has_value());
+  EXPECT_EQ(packed->q_heads, 4);
+  EXPECT_EQ(packed->q_len, 8);
+  EXPECT_FALSE(packed->causal);
+  EXPECT_EQ(packed->batch * packed->q_heads * packed->q_len, s.batch * s.q_heads * s.q_len);  // the same rows
+  EXPECT_FALSE(pack_gqa_rows(s, KernelPath::decode, false));                // another path
+  EXPECT_FALSE(pack_gqa_rows(s, KernelPath::cooperative_matrix2, true));    // a bias is per query head
+  s.q_len = 3;
+  EXPECT_FALSE(pack_gqa_rows(s, KernelPath::cooperative_matrix2, false));   // causal rows see different keys
+  s.causal = false;
+  EXPECT_EQ(pack_gqa_rows(s, KernelPath::cooperative_matrix2, false)->q_len, 24);
+  s.kv_heads = 32;
+  EXPECT_FALSE(pack_gqa_rows(s, KernelPath::cooperative_matrix2, false));   // MHA: nothing to pack
 }
 
 }  // namespace

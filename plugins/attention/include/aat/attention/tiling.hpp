@@ -27,10 +27,13 @@ enum class KernelPath {
 };
 std::string_view to_string(KernelPath path);
 std::optional<KernelPath> parse_kernel_path(std::string_view name);  // the names to_string gives
-// Every path, fastest first: the order optimize_tiling tries them in (decode only up to
-// kDecodePreferredRows rows per K/V head).
+// Every path, fastest first: the order optimize_tiling tries them in. The decode kernel is
+// chosen only where the coopmat2 kernel cannot run the shape, and only up to
+// kDecodePreferredRows rows per K/V head: on the H200 the coopmat2 kernel with split keys (and
+// the GQA rows packed, pack_gqa_rows) ran decode 1.4x (MHA, Nq = 1) to 3.5x (GQA 8) faster in
+// the same process (docs/performance.md); elsewhere (AMD, Intel, lavapipe) decode is the fastest.
 inline constexpr KernelPath kKernelPathsFastestFirst[] = {
-    KernelPath::decode, KernelPath::cooperative_matrix2, KernelPath::cooperative_matrix_khr,
+    KernelPath::cooperative_matrix2, KernelPath::decode, KernelPath::cooperative_matrix_khr,
     KernelPath::cooperative_matrix_nv, KernelPath::scalar};
 // The most query rows (Hq/Hkv x Nq) the decode path takes for one K/V head, and the most it is
 // chosen for by default: past 8 rows its scalar dot products, not memory, set its pace (H200:
@@ -68,6 +71,15 @@ struct TilingOverride {
 Tiling optimize_tiling(const DeviceInfo& device, const AttentionShape& shape, bool allow_coopmat = true);
 // The tiling of a given path (which must be supported: path_supported).
 Tiling optimize_tiling_for(const DeviceInfo& device, const AttentionShape& shape, KernelPath path);
+
+// The shape the tensor-core (coopmat2) kernel is given for a GQA/MQA problem whose rows all see
+// the same keys (not causal, or one query row): Q [B, Hq, Nq, D] is, in memory, [B, Hkv,
+// (Hq/Hkv) Nq, D] with the query heads of one K/V head adjacent, and O and L likewise, so the
+// kernel runs it as multi-head attention over Hkv heads of (Hq/Hkv) Nq rows: each K/V tile is
+// read once per row block of every head sharing it, not once per query head (decode with GQA,
+// short query blocks). nullopt where that does not hold (another path, MHA, causal with several
+// rows, an additive bias, whose rows are per query head).
+std::optional<AttentionShape> pack_gqa_rows(const AttentionShape& shape, KernelPath path, bool bias);
 
 // Shared memory a tiling needs for head dim D (Q tile, K/V tile, score tile, row state).
 std::uint32_t tiling_shared_bytes(std::uint32_t block_q, std::uint32_t block_kv, std::uint32_t head_dim);
