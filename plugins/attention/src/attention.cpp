@@ -76,14 +76,11 @@ std::uint32_t ceil_div(std::uint64_t a, std::uint64_t b) { return static_cast<st
 
 }  // namespace
 
-// Pipelines are built on first use for each configuration and kept for the next call.
-struct Attention::Pipelines {
-  std::map<ForwardKey, Kernel> forward;
-  std::map<MergeKey, Kernel> merge;
-  Buffer placeholder;  // bound where a mask or the split workspace is unused
+namespace {
 
-  Expected<Kernel> forward_kernel(const std::shared_ptr<Context>& context, const ForwardKey& key) {
-    if (auto it = forward.find(key); it != forward.end()) return it->second;
+// The forward kernel of a configuration: built by the context's kernel cache on first use and
+// found there afterwards.
+Expected<Kernel> forward_kernel(const std::shared_ptr<Context>& context, const ForwardKey& key) {
     KernelOptions options;
     auto spec = [&](std::string_view name, Value v) { options.spec.emplace_back(std::string(name), v); };
     spec("BLOCK_KV", Value(std::int64_t{key.block_kv}));
@@ -135,13 +132,10 @@ struct Attention::Pipelines {
       spec("HEAD_DIM", Value(std::int64_t{key.head_dim}));
       spec("OUTPUTS_PER_THREAD", Value(std::int64_t{outputs}));
     }
-    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()), name, options));
-    forward.emplace(key, kernel);
-    return kernel;
-  }
+    return Kernel::create(context, words, name, options);
+}
 
-  Expected<Kernel> merge_kernel(const std::shared_ptr<Context>& context, const MergeKey& key) {
-    if (auto it = merge.find(key); it != merge.end()) return it->second;
+Expected<Kernel> merge_kernel(const std::shared_ptr<Context>& context, const MergeKey& key) {
     const auto words = key.to_state               ? plugin_gen::attention::merge_state_f32::spirv()
                        : key.dtype == DType::f16 ? plugin_gen::attention::merge_f16::spirv()
                                                  : merge::spirv();
@@ -149,11 +143,10 @@ struct Attention::Pipelines {
     options.spec = {{"local_size_x", Value(std::int64_t{kMergeWorkgroup})},
                     {"HEAD_DIM", Value(std::int64_t{key.head_dim})}};
     const std::string name = key.to_state ? "attention.merge_state" : fmt::format("attention.merge_{}", to_string(key.dtype));
-    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()), name, options));
-    merge.emplace(key, kernel);
-    return kernel;
-  }
-};
+    return Kernel::create(context, words, name, options);
+}
+
+}  // namespace
 
 Expected<Attention> Attention::create(const std::shared_ptr<Context>& context) {
   if (!context) return fail(ErrorCode::invalid_argument, "Attention::create: no context");
@@ -163,8 +156,6 @@ Expected<Attention> Attention::create(const std::shared_ptr<Context>& context) {
                                                     "the attention kernels need", context->device().name));
   Attention attention;
   attention.context_ = context;
-  attention.pipelines_ = std::make_shared<Pipelines>();
-  AAT_TRY(attention.pipelines_->placeholder, Buffer::create(context, 16));
   return attention;
 }
 
@@ -210,7 +201,7 @@ Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, cons
                        options.bias != nullptr,
                        partials || tiling.splits > 1,
                        shape.kv_len % tiling.block_kv == 0 && shape.head_dim % 16 == 0};
-  AAT_TRY(plan.kernel, pipelines_->forward_kernel(context_, key));
+  AAT_TRY(plan.kernel, forward_kernel(context_, key));
   return plan;
 }
 
@@ -246,7 +237,7 @@ Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const
     AAT_TRY(partial_state, with_context(Tensor::create(context_, DType::f32, {tiling.splits, r, 2}),
                                         "the split-K workspace 'partial (m, l)' (f32 [splits, B Hq Nq, 2])"));
   }
-  const Buffer& unused = pipelines_->placeholder;
+  const Buffer unused;  // the context's placeholder is bound there
   AAT_TRY(Stream stream, Stream::create(context_));
   AAT_CHECK(record_forward(stream, p, q, k, v, options, split ? unused : result.out.buffer(),
                            split ? unused : result.lse.buffer(), split ? partial_o.buffer() : unused,
@@ -270,28 +261,31 @@ Expected<AttentionPartials> Attention::record_partials(Stream& stream, const Ten
   AAT_TRY(partials.o, Tensor::create(context_, DType::f32, {p.tiling.splits, rows, shape.head_dim}));
   AAT_TRY(partials.state, Tensor::create(context_, DType::f32, {p.tiling.splits, rows, 2}));
   if (rows == 0) return partials;
-  const Buffer& unused = pipelines_->placeholder;
-  AAT_CHECK(record_forward(stream, p, q, k, v, options, unused, unused, partials.o.buffer(), partials.state.buffer()));
+  AAT_CHECK(record_forward(stream, p, q, k, v, options, {}, {}, partials.o.buffer(), partials.state.buffer()));
   return partials;
 }
 
-// Binds the inputs and the outputs (O and L, or the partial states) and records the forward dispatch.
+// Binds the inputs and the outputs (O and L, or the partial states) and records the forward
+// dispatch. An empty buffer (and an absent mask) gets the context's placeholder: the kernel is
+// specialized not to touch it.
 Expected<void> Attention::record_forward(Stream& stream, const Plan& p, const Tensor& q, const Tensor& k,
                                          const Tensor& v, const AttentionOptions& options, const Buffer& out,
                                          const Buffer& lse, const Buffer& partial_o, const Buffer& partial_state) {
   const AttentionShape& shape = p.shape;
   const Tiling& tiling = p.tiling;
-  const Buffer& unused = pipelines_->placeholder;
   Bindings bindings(p.kernel);
+  const auto bind = [&](std::string_view name, const Buffer& buffer) {
+    return buffer ? bindings.bind(name, buffer) : bindings.bind_unused(name);
+  };
   AAT_CHECK(bindings.bind(forward::binding::Q, q));
   AAT_CHECK(bindings.bind(forward::binding::K, k));
   AAT_CHECK(bindings.bind(forward::binding::V, v));
-  AAT_CHECK(bindings.bind(forward::binding::O, out));
-  AAT_CHECK(bindings.bind(forward::binding::L, lse));
-  AAT_CHECK(bindings.bind(forward::binding::KeyLengths, options.key_lengths ? options.key_lengths->buffer() : unused));
-  AAT_CHECK(bindings.bind(forward::binding::Bias, options.bias ? options.bias->buffer() : unused));
-  AAT_CHECK(bindings.bind(forward::binding::PartialO, partial_o));
-  AAT_CHECK(bindings.bind(forward::binding::PartialL, partial_state));
+  AAT_CHECK(bind(forward::binding::O, out));
+  AAT_CHECK(bind(forward::binding::L, lse));
+  AAT_CHECK(bind(forward::binding::KeyLengths, options.key_lengths ? options.key_lengths->buffer() : Buffer()));
+  AAT_CHECK(bind(forward::binding::Bias, options.bias ? options.bias->buffer() : Buffer()));
+  AAT_CHECK(bind(forward::binding::PartialO, partial_o));
+  AAT_CHECK(bind(forward::binding::PartialL, partial_state));
 
   const float scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
   forward::PushConstants push{};
@@ -351,7 +345,7 @@ Expected<void> Attention::record_merge_kernel(Stream& stream, bool to_state, con
                             rows * second_per_row, out.describe(), second.describe()));
   if (slots == 0) return fail(ErrorCode::invalid_argument, "merge: no partial states (0 slots)");
   if (rows == 0) return {};
-  AAT_TRY(Kernel kernel, pipelines_->merge_kernel(context_, MergeKey{out_dtype, static_cast<std::uint32_t>(head_dim),
+  AAT_TRY(Kernel kernel, merge_kernel(context_, MergeKey{out_dtype, static_cast<std::uint32_t>(head_dim),
                                                                      to_state}));
   Bindings merging(kernel);
   AAT_CHECK(merging.bind(merge::binding::partial_o, partial_o));

@@ -67,8 +67,9 @@ Expected<void> check_key_lengths(std::span<const std::int32_t> lengths, const At
 // 4 * B * Hq * Nq * Nk * D, halved for causal (the convention FlashAttention reports).
 double attention_flops(const AttentionShape& shape);
 
-// Prepared pipelines for one context, reused across calls (one per tiling/dtype/mask
-// combination, built on first use). Not thread-safe: one per thread, or guard it.
+// Exact attention on one context. Its kernels (one per tiling/dtype/mask combination) live in
+// the context's kernel cache, built on first use and shared by every Attention of the context;
+// an Attention holds nothing else, so one may be used by several threads at once.
 class Attention {
  public:
   static Expected<Attention> create(const std::shared_ptr<Context>& context);
@@ -99,7 +100,6 @@ class Attention {
   const std::shared_ptr<Context>& context() const { return context_; }
 
  private:
-  struct Pipelines;
   struct Plan;
   Expected<Plan> plan(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options,
                       bool partials = false);
@@ -109,7 +109,6 @@ class Attention {
   Expected<void> record_merge_kernel(Stream& stream, bool to_state, const Tensor& partial_o,
                                      const Tensor& partial_state, const Tensor& out, const Tensor& second);
   std::shared_ptr<Context> context_;
-  std::shared_ptr<Pipelines> pipelines_;
 };
 
 }  // namespace aat::attention
