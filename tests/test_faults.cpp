@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aat/op_run.hpp"
 #include "aat/plugin.hpp"
 #include "context_state.hpp"
 #include "device_test.hpp"
@@ -246,6 +247,28 @@ TEST(ThrowingPlugin, ACommandThatThrowsUnwindsToTheHostAsACatchableException) {
   const PluginCommand* other = registry.find_command("throw-other");
   ASSERT_NE(other, nullptr);
   EXPECT_ANY_THROW(other->run(&host, 1, argv));
+}
+
+TEST(ThrowingPlugin, AnOpWhosePlanThrowsIsAPluginErrorNamingTheOp) {
+  PluginRegistry registry;
+  AAT_ASSERT_OK(registry.load(kFaultPlugins / "libaat-test-throws.so"));
+  const PluginOp* op = registry.find_op("throw-in-plan");
+  ASSERT_NE(op, nullptr);
+  auto context = testing::shared_context();
+  auto x = testing::unwrap(Tensor::create(context, DType::f32, {4}));
+  EXPECT_TRUE(FailsWith(run_op(context, *op, {.inputs = {{"x", x}}}), ErrorCode::plugin,
+                        {"op 'throw-in-plan' (plugin 'throws')", "plan threw an exception", "on purpose"}));
+}
+
+TEST(ThrowingPlugin, AnOpDescribingItsOutputAgainstItsRuleIsNotTrusted) {
+  PluginRegistry registry;
+  AAT_ASSERT_OK(registry.load(kFaultPlugins / "libaat-test-throws.so"));
+  const PluginOp* op = registry.find_op("bad-output");
+  ASSERT_NE(op, nullptr);
+  auto context = testing::shared_context();
+  auto x = testing::unwrap(Tensor::create(context, DType::f32, {4}));
+  EXPECT_TRUE(FailsWith(run_op(context, *op, {.inputs = {{"x", x}}}), ErrorCode::plugin,
+                        {"op 'bad-output'", "output 'y'", "against its own rule"}));
 }
 
 TEST(ThrowingPlugin, AnEntryPointThatThrowsIsAPluginErrorNamingTheLibrary) {

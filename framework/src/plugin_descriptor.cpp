@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "aat/plugin.hpp"
+#include "op_abi.hpp"
 
 namespace aat {
 
@@ -78,6 +79,19 @@ Expected<Plugin> read_plugin_descriptor(const aat_plugin_descriptor* d) {
     if (!c.run) return fail(ErrorCode::plugin, fmt::format("{}: command '{}' has no function", where, command.name));
     command.run = c.run;
     plugin.commands.push_back(std::move(command));
+  }
+
+  if (d->op_count > kMaxKernels || (d->op_count && !d->ops))
+    return fail(ErrorCode::plugin, fmt::format("{}: op table of {} entries is invalid", where, d->op_count));
+  for (std::size_t i = 0; i < d->op_count; ++i) {
+    PluginOp op;
+    op.plugin = plugin.name;
+    AAT_TRY(op.signature, with_context(detail::read_op_signature(d->ops[i]), where));
+    op.table = &d->ops[i];
+    for (const auto& other : plugin.ops)
+      if (other.signature.name == op.signature.name)
+        return fail(ErrorCode::plugin, fmt::format("{}: two ops are named '{}'", where, op.signature.name));
+    plugin.ops.push_back(std::move(op));
   }
   return plugin;
 }

@@ -167,27 +167,32 @@ struct Attention::Plan {
   Kernel kernel;
 };
 
-Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, const Tensor& v,
-                                          const AttentionOptions& options, bool partials) {
-  Plan plan;
-  AAT_TRY(plan.shape, check_inputs(q, k, v, options));
-  const AttentionShape& shape = plan.shape;
+Expected<Tiling> Attention::choose_tiling(const AttentionShape& shape, const AttentionOptions& options) const {
   const DeviceInfo& device = context_->device();
   if (options.path && !path_supported(device, shape, *options.path))
     return fail(ErrorCode::unsupported, fmt::format("the {} path needs {}; device '{}', {} with D = {}",
                                                     to_string(*options.path), path_requirements(*options.path),
                                                     device.name, to_string(shape.dtype), shape.head_dim));
-  plan.tiling = options.path ? optimize_tiling_for(device, shape, *options.path) : optimize_tiling(device, shape);
-  AAT_TRY(plan.tiling, apply_override(device, shape, std::move(plan.tiling), options.tiling));
-  Tiling& tiling = plan.tiling;
-  const std::uint64_t tiles = std::max<std::uint64_t>(1, (static_cast<std::uint64_t>(shape.kv_len) + tiling.block_kv - 1) / tiling.block_kv);
+  Tiling tiling = options.path ? optimize_tiling_for(device, shape, *options.path) : optimize_tiling(device, shape);
+  AAT_TRY(tiling, apply_override(device, shape, std::move(tiling), options.tiling));
   if (options.splits) {
-    AAT_TRY(tiling.splits, check_forced_splits(context_->device(), shape, tiling, *options.splits));
+    AAT_TRY(tiling.splits, check_forced_splits(device, shape, tiling, *options.splits));
     tiling.reason += tiling.splits == *options.splits
                          ? fmt::format("; splits forced to {}", tiling.splits)
                          : fmt::format("; splits forced to {}, clamped to {} (one per key tile)", *options.splits,
                                        tiling.splits);
   }
+  return tiling;
+}
+
+Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, const Tensor& v,
+                                          const AttentionOptions& options, bool partials) {
+  Plan plan;
+  AAT_TRY(plan.shape, check_inputs(q, k, v, options));
+  const AttentionShape& shape = plan.shape;
+  AAT_TRY(plan.tiling, choose_tiling(shape, options));
+  const Tiling& tiling = plan.tiling;
+  const std::uint64_t tiles = std::max<std::uint64_t>(1, (static_cast<std::uint64_t>(shape.kv_len) + tiling.block_kv - 1) / tiling.block_kv);
   plan.tiles_per_split = ceil_div(tiles, tiling.splits);
   const ForwardKey key{tiling.path,
                        shape.dtype,
@@ -214,20 +219,56 @@ Expected<std::vector<KernelStatistic>> Attention::statistics(const Tensor& q, co
 Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const Tensor& v,
                                          const AttentionOptions& options) {
   AAT_TRY(Plan p, plan(q, k, v, options));
-  // A split workspace that would outgrow its budget (CPU devices, long keys): rows in chunks.
-  if (const std::int64_t rows = detail::query_chunk_rows(p.shape, p.tiling); rows < p.shape.q_len)
-    return detail::run_in_query_chunks(*this, q, k, v, options, p.shape, rows);
   const AttentionShape& shape = p.shape;
   AttentionResult result;
-  result.flops = attention_flops(shape);
-  result.tiling = p.tiling;
-  const Tiling& tiling = result.tiling;
-
-  const auto rows = static_cast<std::uint64_t>(shape.batch * shape.q_heads * shape.q_len);
   AAT_TRY(result.out, Tensor::create(context_, shape.dtype, q.shape()));
   AAT_TRY(result.lse, Tensor::create(context_, DType::f32, {shape.batch, shape.q_heads, shape.q_len}));
-  if (rows == 0) return result;
+  // A split workspace that would outgrow its budget (CPU devices, long keys): rows in chunks.
+  if (const std::int64_t rows = detail::query_chunk_rows(p.shape, p.tiling); rows < p.shape.q_len) {
+    AAT_TRY(auto chunked, detail::run_in_query_chunks(*this, q, k, v, options, p.shape, rows, result.out, result.lse));
+    result.tiling = std::move(chunked.tiling);
+    result.gpu_ms = chunked.gpu_ms;
+    result.flops = attention_flops(shape);
+    return result;
+  }
+  result.flops = attention_flops(shape);
+  result.tiling = p.tiling;
+  AAT_TRY(Stream stream, Stream::create(context_));
+  AAT_CHECK(record_planned(stream, p, q, k, v, options, result.out, result.lse));
+  AAT_CHECK(stream.run());
+  result.gpu_ms = stream.total_gpu_ms();
+  return result;
+}
 
+Expected<Tiling> Attention::record(Stream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
+                                   const AttentionOptions& options, const Tensor& out, const Tensor& lse) {
+  AAT_TRY(Plan p, plan(q, k, v, options));
+  const AttentionShape& shape = p.shape;
+  if (!out || !lse || out.dtype() != shape.dtype || out.shape() != q.shape() || lse.dtype() != DType::f32 ||
+      lse.shape() != std::vector<std::int64_t>{shape.batch, shape.q_heads, shape.q_len})
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("attention: out must be {}[{}] and lse f32[{}x{}x{}], got {} and {}", to_string(shape.dtype),
+                            shape_to_string(q.shape()), shape.batch, shape.q_heads, shape.q_len,
+                            out ? out.describe() : "none", lse ? lse.describe() : "none"));
+  if (const std::int64_t rows = detail::query_chunk_rows(p.shape, p.tiling); rows < p.shape.q_len)
+    return fail(ErrorCode::unsupported,
+                fmt::format("attention: this problem's split workspace ({} MiB) exceeds its {} MiB budget, so it runs "
+                            "in chunks of {} query rows with the host waiting between them: use run()",
+                            detail::split_workspace_bytes(p.shape, p.tiling) >> 20,
+                            detail::kSplitWorkspaceBudget >> 20, rows));
+  AAT_CHECK(record_planned(stream, p, q, k, v, options, out, lse));
+  return p.tiling;
+}
+
+// The forward dispatch into O and L, or (split K) into a workspace the stream keeps alive and
+// the merge from it.
+Expected<void> Attention::record_planned(Stream& stream, const Plan& p, const Tensor& q, const Tensor& k,
+                                         const Tensor& v, const AttentionOptions& options, const Tensor& out,
+                                         const Tensor& lse) {
+  const AttentionShape& shape = p.shape;
+  const Tiling& tiling = p.tiling;
+  const auto rows = static_cast<std::uint64_t>(shape.batch * shape.q_heads * shape.q_len);
+  if (rows == 0) return {};
   const bool split = tiling.splits > 1;
   Tensor partial_o, partial_state;  // split-K: per split and row, normalised o and (m, l)
   if (split) {
@@ -238,16 +279,12 @@ Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const
                                         "the split-K workspace 'partial (m, l)' (f32 [splits, B Hq Nq, 2])"));
   }
   const Buffer unused;  // the context's placeholder is bound there
-  AAT_TRY(Stream stream, Stream::create(context_));
-  AAT_CHECK(record_forward(stream, p, q, k, v, options, split ? unused : result.out.buffer(),
-                           split ? unused : result.lse.buffer(), split ? partial_o.buffer() : unused,
-                           split ? partial_state.buffer() : unused));
+  AAT_CHECK(record_forward(stream, p, q, k, v, options, split ? unused : out.buffer(), split ? unused : lse.buffer(),
+                           split ? partial_o.buffer() : unused, split ? partial_state.buffer() : unused));
   if (split) {
-    AAT_CHECK(record_merge(stream, partial_o, partial_state, result.out, result.lse));
+    AAT_CHECK(record_merge(stream, partial_o, partial_state, out, lse));
   }
-  AAT_CHECK(stream.run());
-  result.gpu_ms = stream.total_gpu_ms();
-  return result;
+  return {};
 }
 
 Expected<AttentionPartials> Attention::record_partials(Stream& stream, const Tensor& q, const Tensor& k,
