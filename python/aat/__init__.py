@@ -65,15 +65,6 @@ def _guard(function):
     return call
 
 
-def _not_built(name, plugin):
-    def missing(*args, **kwargs):
-        raise NotImplementedError(
-            f"aat.{name}: this build of the module has no '{plugin}' plugin API "
-            f"(plugins/{plugin}/include was not found when it was configured)")
-    missing.__name__ = name
-    return missing
-
-
 def _is_shader(target, args, kwargs):
     """aat.run(shader, bindings, ...) runs a shader file; aat.run(op name, **arguments) an op."""
     if args or "bindings" in kwargs:
@@ -108,4 +99,4 @@ run_command = _guard(_aat.run_command)
 scaled_dot_product_attention = _guard(_scaled_dot_product_attention)
 geodesic = _guard(_ops.geodesic)
 flow = _guard(_ops.flow)
-adaptive_attention = _guard(getattr(_aat, "adaptive_attention", None) or _not_built("adaptive_attention", "adaptive"))
+adaptive_attention = _guard(_ops.adaptive_attention)

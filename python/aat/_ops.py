@@ -79,3 +79,32 @@ def flow(phi, *, spacing, steps, dt, boundary="periodic", report=False, context=
         _not_available("flow", "flow")
     outputs, info = run_op("flow", context, phi=phi, spacing=spacing, steps=steps, dt=dt, boundary=boundary)
     return (outputs["out"], info) if report else outputs["out"]
+
+
+def adaptive_attention(q, k, v, causal=False, mass=None, report=False, *, scale=None, key_lengths=None, mode=None,
+                       epsilon=None, exact_below_cer=None, context=None):
+    """Adaptive attention: pattern -> router -> attention over the kept blocks -> exact merge.
+
+    Shapes, dtypes and masks as aat.attention (no bias). The block map's rule: mode="bound" (the
+    default) keeps all but at most epsilon (default 0.01) of each query group's mass at full
+    resolution, by an upper estimate over a lower bound; mode="mass" (implied by mass=) keeps the
+    share `mass` of the estimated mass (>= 1: every visible block). exact_below_cer (default 1.5):
+    when the map's predicted CER is below it, exact attention runs instead (0: always the plan).
+    report=True: also runs exact attention on the same inputs and returns (o, report) where report
+    is a dict: ifq (1 - ||o - exact|| / ||exact||), cer (dense / executed FLOPs), ae (exact GPU time /
+    adaptive GPU time), exact, planned_cer, levels, stages_ms, ...
+    The op 'adaptive': aat.run("adaptive", q=q, k=k, v=v, causal=True) does the same.
+    """
+    if not _available("adaptive"):
+        _not_available("adaptive_attention", "adaptive")
+    # The op refuses these too (aat.Error); the function has always raised ValueError.
+    if mode is not None and mode not in ("bound", "mass"):
+        raise ValueError(f"mode must be 'bound' or 'mass', got '{mode}'")
+    rule = mode or ("mass" if mass is not None else "bound")
+    if rule == "bound" and mass is not None:
+        raise ValueError("mass belongs to the mass rule; the bound rule takes epsilon")
+    if rule == "mass" and epsilon is not None:
+        raise ValueError("epsilon belongs to the bound rule; the mass rule takes mass")
+    outputs, info = run_op("adaptive", context, q=q, k=k, v=v, causal=causal, mass=mass, report=report, scale=scale,
+                           key_lengths=key_lengths, mode=mode, epsilon=epsilon, exact_below_cer=exact_below_cer)
+    return (outputs["out"], info) if report else outputs["out"]

@@ -22,9 +22,6 @@
 #include "aat/plugin.hpp"
 #include "embed.hpp"
 
-#if AAT_PY_HAVE_ADAPTIVE
-#include "aat/adaptive/adaptive.hpp"
-#endif
 
 namespace py = pybind11;
 
@@ -49,12 +46,9 @@ PyObject* error_class = nullptr;  // aat.Error, created at import
 
 // ---- contexts ----------------------------------------------------------------------------
 
-// A context plus the per-thread objects calls borrow (pipelines are built once, reused).
+// A context (its kernel cache keeps the pipelines every call builds, for the next).
 struct ContextHandle {
   std::shared_ptr<aat::Context> context;
-#if AAT_PY_HAVE_ADAPTIVE
-  aat::embed::Pool<aat::adaptive::AdaptiveAttention> adaptive;
-#endif
 };
 using ContextPtr = std::shared_ptr<ContextHandle>;
 
@@ -250,14 +244,6 @@ HostArray host_array(py::handle object, const std::string& what, std::optional<a
   return h;
 }
 
-// Key lengths: any integer array-like, as int32 (values checked by the attention call).
-py::array int32_lengths(py::handle object) {
-  py::array array = as_numpy(object, "key_lengths");
-  if (array.dtype().kind() != 'i' && array.dtype().kind() != 'u')
-    throw py::type_error("key_lengths: expected integers, got dtype " + dtype_name(array.dtype()));
-  return array.attr("astype")(py::module_::import("numpy").attr("int32")).cast<py::array>();
-}
-
 // Device tensor with the array's contents: one copy, host memory -> device (call without the GIL).
 aat::Tensor upload(const std::shared_ptr<aat::Context>& context, const HostArray& h, const std::string& what) {
   auto tensor = take(aat::with_context(aat::Tensor::create(context, h.dtype, h.shape), "allocating " + what));
@@ -284,56 +270,6 @@ py::array download(const aat::Tensor& t, const std::string& what) {
   return out;
 }
 
-#if AAT_PY_HAVE_ADAPTIVE
-// Adaptive attention (pattern -> router -> attention over the plan -> merge). With report=True
-// also runs exact attention on the same inputs and returns (o, report dict: ifq, cer, ae, ...).
-py::object adaptive_attention(py::handle q, py::handle k, py::handle v, bool causal, std::optional<double> mass,
-                              bool report, std::optional<float> scale, py::object key_lengths,
-                              std::optional<std::string> mode, std::optional<double> epsilon,
-                              std::optional<double> exact_below_cer, std::optional<ContextPtr> context) {
-  // The rule: `mode` when given; else mass when `mass` is given, else bound (rule_options.hpp).
-  aat::pattern::Mode rule = mass ? aat::pattern::Mode::mass : aat::pattern::Mode::bound;
-  if (mode) {
-    const auto parsed = aat::pattern::parse_mode(*mode);
-    if (!parsed) throw py::value_error("mode must be 'bound' or 'mass', got '" + *mode + "'");
-    rule = *parsed;
-  }
-  if (rule == aat::pattern::Mode::bound && mass)
-    throw py::value_error("mass belongs to the mass rule; the bound rule takes epsilon");
-  if (rule == aat::pattern::Mode::mass && epsilon)
-    throw py::value_error("epsilon belongs to the bound rule; the mass rule takes mass");
-  const ContextPtr ctx = context_or_default(context);
-  const HostArray hq = host_array(q, "q"), hk = host_array(k, "k"), hv = host_array(v, "v");
-  std::optional<HostArray> hlen;
-  if (!key_lengths.is_none())
-    hlen = host_array(int32_lengths(key_lengths), "key_lengths", aat::DType::i32);
-  aat::adaptive::AdaptiveResult result;
-  std::string report_json;
-  {
-    py::gil_scoped_release nogil;
-    const aat::Tensor tq = upload(ctx->context, hq, "q"), tk = upload(ctx->context, hk, "k"),
-                      tv = upload(ctx->context, hv, "v");
-    aat::Tensor tlen;
-    aat::adaptive::AdaptiveOptions options;
-    options.causal = causal;
-    options.scale = scale;
-    options.mode = rule;
-    if (mass) options.mass = *mass;
-    if (epsilon) options.epsilon = *epsilon;
-    if (exact_below_cer) options.exact_below_cer = *exact_below_cer;
-    if (hlen) {
-      tlen = upload(ctx->context, *hlen, "key_lengths");
-      options.key_lengths = &tlen;
-    }
-    auto lease = take(ctx->adaptive.acquire(ctx->context));
-    result = take(lease->run(tq, tk, tv, options));
-    if (report) report_json = take(lease->report(tq, tk, tv, options, result)).to_json();
-  }
-  py::array out = download(result.out, "the adaptive attention output");
-  if (!report) return out;
-  return py::make_tuple(out, py::module_::import("json").attr("loads")(report_json));
-}
-#endif
 
 // ---- shader-only kernels -----------------------------------------------------------------
 
@@ -701,23 +637,6 @@ grid: invocations per axis (int or up to 3 ints); ceil(grid / local size) workgr
 context: default a context on the default device with robust buffer access (reads past the end
 of an array give 0 on lavapipe, or a value inside that array elsewhere; writes never leave it).
 Returns {output name: array}.)doc");
-#if AAT_PY_HAVE_ADAPTIVE
-  m.def("adaptive_attention", &adaptive_attention, py::arg("q"), py::arg("k"), py::arg("v"),
-        py::arg("causal") = false, py::arg("mass") = py::none(), py::arg("report") = false, py::kw_only(),
-        py::arg("scale") = py::none(), py::arg("key_lengths") = py::none(), py::arg("mode") = py::none(),
-        py::arg("epsilon") = py::none(), py::arg("exact_below_cer") = py::none(), py::arg("context") = py::none(),
-        R"doc(Adaptive attention: pattern -> router -> attention over the kept blocks -> exact merge.
-
-Shapes, dtypes and masks as aat.attention (no bias). The block map's rule: mode="bound" (the
-default) keeps all but at most epsilon (default 0.01) of each query group's mass at full
-resolution, by an upper estimate over a lower bound; mode="mass" (implied by mass=) keeps the
-share `mass` of the estimated mass (>= 1: every visible block). exact_below_cer (default 1.5):
-when the map's predicted CER is below it, exact attention runs instead (0: always the plan).
-report=True: also runs exact attention on the same inputs and returns (o, report) where report
-is a dict: ifq (1 - ||o - exact|| / ||exact||), cer (dense / executed FLOPs), ae (exact GPU time /
-adaptive GPU time), exact (whether exact attention ran instead of the plan), planned_cer,
-levels, stages, ...)doc");
-#endif
   m.def("plugins", &plugins, "Plugins the registry finds (AAT_PLUGIN_PATH, then the build's or install's folder).");
   m.def("ops", &ops, "Every op the plugins offer: a list of signatures (name, summary, tensors, params, plugin).");
   m.def("run_op", &run_op, py::arg("name"), py::arg("arguments"), py::arg("context") = py::none(),
