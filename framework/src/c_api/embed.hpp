@@ -1,6 +1,6 @@
 // Shared by the C API (libaat_c) and the Python module: running a kernel on tensors bound by
-// name, values given as text or typed, and a thread-safe pool of per-thread objects (the
-// attention plugin's Attention, ...). Private: not installed.
+// name, values given as text or typed (plugins' ops go through aat/op_run.hpp). Private: not
+// installed.
 #pragma once
 
 #include <array>
