@@ -135,15 +135,21 @@ Expected<Kernel> forward_kernel(const std::shared_ptr<Context>& context, const F
     return Kernel::create(context, words, name, options);
 }
 
+// A merge variant's constants, through its own generated header.
+template <class Specialization>
+KernelOptions merge_options(const MergeKey& key) {
+  return {.spec = Specialization{.local_size_x = kMergeWorkgroup, .HEAD_DIM = key.head_dim}.entries()};
+}
+
 Expected<Kernel> merge_kernel(const std::shared_ptr<Context>& context, const MergeKey& key) {
-    const auto words = key.to_state               ? plugin_gen::attention::merge_state_f32::spirv()
-                       : key.dtype == DType::f16 ? plugin_gen::attention::merge_f16::spirv()
-                                                 : merge::spirv();
-    KernelOptions options;
-    options.spec = {{"local_size_x", Value(std::int64_t{kMergeWorkgroup})},
-                    {"HEAD_DIM", Value(std::int64_t{key.head_dim})}};
-    const std::string name = key.to_state ? "attention.merge_state" : fmt::format("attention.merge_{}", to_string(key.dtype));
-    return Kernel::create(context, words, name, options);
+  namespace gen = plugin_gen::attention;
+  if (key.to_state)
+    return Kernel::create(context, gen::merge_state_f32::spirv(), "attention.merge_state",
+                          merge_options<gen::merge_state_f32::Specialization>(key));
+  const std::string name = fmt::format("attention.merge_{}", to_string(key.dtype));
+  if (key.dtype == DType::f16)
+    return Kernel::create(context, gen::merge_f16::spirv(), name, merge_options<gen::merge_f16::Specialization>(key));
+  return Kernel::create(context, merge::spirv(), name, merge_options<merge::Specialization>(key));
 }
 
 }  // namespace

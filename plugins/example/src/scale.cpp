@@ -10,8 +10,8 @@ namespace aat::example {
 namespace gen = aat::plugin_gen::example::scale;
 
 Expected<Scale> Scale::create(const std::shared_ptr<Context>& context) {
-  KernelOptions options;
-  options.spec = {{"local_size_x", Value(std::int64_t{256})}};
+  // Typed from the shader's reflection: a constant renamed or retyped in scale.comp stops this compiling.
+  const KernelOptions options{.spec = gen::Specialization{.local_size_x = 256}.entries()};
   AAT_TRY(Kernel kernel, Kernel::create(context, gen::spirv(), "example.scale", options));
   Scale scale;
   scale.context_ = context;

@@ -55,6 +55,21 @@ TEST(ExampleBindgen, GeneratedLayoutMatchesReflection) {
   EXPECT_EQ(gen::spec::local_size_x, 0u);
 }
 
+// The generated Specialization starts at the shader's defaults and specializes a kernel by its
+// typed members.
+TEST_F(ExampleScale, GeneratedSpecializationIsTypedFromTheReflection) {
+  namespace gen = plugin_gen::example::scale;
+  const auto interface = unwrap(reflect(gen::spirv()));
+  const SpecConstant* local_size = interface.find_spec("local_size_x");
+  ASSERT_NE(local_size, nullptr);
+  EXPECT_EQ(gen::Specialization{}.local_size_x, local_size->default_bits);
+  const auto entries = gen::Specialization{.local_size_x = 96}.entries();
+  ASSERT_EQ(entries.size(), interface.spec_constants.size());
+  EXPECT_EQ(entries[0].first, "local_size_x");
+  const auto kernel = unwrap(Kernel::create(context(), gen::spirv(), "example.scale", {.spec = entries}));
+  EXPECT_EQ(kernel.local_size()[0], 96u);
+}
+
 TEST(ExamplePlugin, LinksStaticallyIntoAHost) {
   PluginRegistry registry;
   ASSERT_TRUE(registry.add_static(aat_plugin_example_entry()).has_value());

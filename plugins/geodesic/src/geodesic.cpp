@@ -122,13 +122,9 @@ Expected<Geodesic> Geodesic::create(const std::shared_ptr<Context>& context) {
                                                     kTile * kTile));
   Geodesic g;
   g.context_ = context;
-  const auto conn_words = conn::spirv();
-  AAT_TRY(g.connection_, Kernel::create(context, Spirv(conn_words.begin(), conn_words.end()), "geodesic.connection"));
-  const auto integ_words = integ::spirv();
-  KernelOptions options;
-  options.spec = {{"local_size_x", Value(std::int64_t{kIntegrateGroup})}};
-  AAT_TRY(g.integrate_, Kernel::create(context, Spirv(integ_words.begin(), integ_words.end()), "geodesic.integrate",
-                                       options));
+  AAT_TRY(g.connection_, Kernel::create(context, conn::spirv(), "geodesic.connection"));
+  const KernelOptions options{.spec = integ::Specialization{.local_size_x = kIntegrateGroup}.entries()};
+  AAT_TRY(g.integrate_, Kernel::create(context, integ::spirv(), "geodesic.integrate", options));
   return g;
 }
 

@@ -79,35 +79,36 @@ namespace {
 // The kernels of a configuration: built by the context's kernel cache on first use and found
 // there afterwards (a Router keeps no kernel map).
 Expected<Kernel> plan_kernel(const std::shared_ptr<Context>& context, const PlanKey& key) {
-  KernelOptions options;
-  std::span<const std::uint32_t> words;
-  const char* name = "";
-  if (key.pass == 0) {
-    words = lists_gen::spirv();
-    name = "router.lists";
-    options.spec = {{"local_size_x", Value(std::int64_t{kPlanWorkgroup})},
-                    {"CAUSAL", Value(key.causal)},
-                    {"HAS_LENGTHS", Value(key.lengths)}};
-  } else if (key.pass == 1) {
-    words = scan_gen::spirv();
-    name = "router.scan";
-    options.spec = {{"local_size_x", Value(std::int64_t{kScanWorkgroup})}};
-  } else {
-    words = items_gen::spirv();
-    name = "router.items";
-    options.spec = {{"local_size_x", Value(std::int64_t{kPlanWorkgroup})}};
-  }
-  return Kernel::create(context, words, name, options);
+  if (key.pass == 0)
+    return Kernel::create(context, lists_gen::spirv(), "router.lists",
+                          {.spec = lists_gen::Specialization{.local_size_x = kPlanWorkgroup,
+                                                             .CAUSAL = key.causal,
+                                                             .HAS_LENGTHS = key.lengths}
+                                       .entries()});
+  if (key.pass == 1)
+    return Kernel::create(context, scan_gen::spirv(), "router.scan",
+                          {.spec = scan_gen::Specialization{.local_size_x = kScanWorkgroup}.entries()});
+  return Kernel::create(context, items_gen::spirv(), "router.items",
+                        {.spec = items_gen::Specialization{.local_size_x = kPlanWorkgroup}.entries()});
+}
+
+// Each variant through its own header: the f16 kernel's constants are checked against its own
+// reflection, not the f32 kernel's.
+template <class Specialization>
+std::vector<std::pair<std::string, Value>> merge_spec(const MergeKey& key) {
+  return Specialization{.local_size_x = kMergeWorkgroup,
+                        .HEAD_DIM = key.head_dim,
+                        .GROUP_ROWS = key.group_rows,
+                        .SKIP_SINGLE = key.skip_single}
+      .entries();
 }
 
 Expected<Kernel> merge_kernel(const std::shared_ptr<Context>& context, const MergeKey& key) {
-  const auto words = key.dtype == DType::f16 ? plugin_gen::router::merge_ranged_f16::spirv() : ranged::spirv();
-  KernelOptions options;
-  options.spec = {{"local_size_x", Value(std::int64_t{kMergeWorkgroup})},
-                  {"HEAD_DIM", Value(std::int64_t{key.head_dim})},
-                  {"GROUP_ROWS", Value(std::int64_t{key.group_rows})},
-                  {"SKIP_SINGLE", Value(key.skip_single)}};
-  return Kernel::create(context, words, fmt::format("router.merge_ranged_{}", to_string(key.dtype)), options);
+  const std::string name = fmt::format("router.merge_ranged_{}", to_string(key.dtype));
+  if (key.dtype == DType::f16)
+    return Kernel::create(context, plugin_gen::router::merge_ranged_f16::spirv(), name,
+                          {.spec = merge_spec<plugin_gen::router::merge_ranged_f16::Specialization>(key)});
+  return Kernel::create(context, ranged::spirv(), name, {.spec = merge_spec<ranged::Specialization>(key)});
 }
 
 }  // namespace
