@@ -291,6 +291,12 @@ class AatTest(unittest.TestCase):
             aat.adaptive_attention(q, k, v, mass=0.9, epsilon=0.1)
         with self.assertRaises(ValueError):
             aat.adaptive_attention(q, k, v, mode="fast")
+        # the op itself: aat.run("adaptive", ...) with the scalar plan kernel, and a refused kernel name
+        out = aat.run("adaptive", q=q, k=k, v=v, causal=True, mass=1.0, exact_below_cer=0, kernel="scalar")
+        assert_close(self, out["out"], reference_attention(q, k, v, causal=True)[0], 2e-5, "op 'adaptive'")
+        self.assertEqual(out["lse"].shape, q.shape[:3])
+        with self.assertRaisesRegex(aat.Error, "kernel must be auto, cooperative_matrix2 or scalar"):
+            aat.run("adaptive", q=q, k=k, v=v, kernel="fast")
 
     def tmpdir(self):
         import tempfile

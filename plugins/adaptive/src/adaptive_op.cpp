@@ -43,6 +43,7 @@ class AdaptiveOpPlan final : public OpPlan {
 
   Expected<std::string> finish(const OpTensors&) override {
     nlohmann::json j = {{"mode", pattern::to_string(options.mode)},
+                        {"path", result.exact ? result.exact_path : result.path},
                         {"exact", result.exact},
                         {"planned_cer", result.planned_cer()},
                         {"cer", result.cer()},
@@ -83,6 +84,12 @@ Expected<std::unique_ptr<OpPlan>> plan_adaptive(const std::shared_ptr<Context>&,
   if (mass) o.mass = *mass;
   if (epsilon) o.epsilon = *epsilon;
   if (const auto below = problem.number("exact_below_cer")) o.exact_below_cer = *below;
+  if (const auto kernel = problem.text("kernel"); kernel && *kernel != "auto") {
+    if (*kernel != "cooperative_matrix2" && *kernel != "scalar")
+      return fail(ErrorCode::invalid_argument,
+                  fmt::format("kernel must be auto, cooperative_matrix2 or scalar, got '{}'", *kernel));
+    o.path = attention::parse_kernel_path(*kernel);
+  }
   AAT_TRY(const attention::AttentionShape shape,
           attention::check_shapes(q.dtype, q.shape, k.dtype, k.shape, v.dtype, v.shape, o.causal));
   const auto lengths = problem.input("key_lengths");
@@ -145,6 +152,11 @@ const OpDefinition& adaptive_op() {
                        .summary = fmt::format("run exact attention instead when the map's predicted CER is below this "
                                               "(default {}; 0: always the plan)", kDefaultExactBelowCer),
                        .type = OpParamType::number,
+                       .optional = true},
+                      {.name = "kernel",
+                       .summary = "the plan's kernel: auto (default: tensor cores where the device runs them), "
+                                  "cooperative_matrix2 (f16, D <= 128, 64-key tiles) or scalar",
+                       .type = OpParamType::text,
                        .optional = true},
                       {.name = "report",
                        .summary = "also run exact attention and report ifq, cer, ae against it",
