@@ -128,9 +128,7 @@ static aat_status run_attention(aat_context* ctx, const aat_tensor* q, const aat
     inputs[3].tensor = lengths;
     input_count = 4;
   }
-  params[0] = aat_value_int("causal", 0);
-  params[0].kind = AAT_VALUE_BOOL;
-  params[0].i = causal;
+  params[0] = aat_value_bool("causal", causal);
   outputs[0].name = "out";
   outputs[0].tensor = out;
   if (lse) {

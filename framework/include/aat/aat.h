@@ -133,6 +133,10 @@ static inline aat_value aat_value_text(const char* name, const char* text) {
   aat_value value = {name, AAT_VALUE_TEXT, 0, 0.0, text};
   return value;
 }
+static inline aat_value aat_value_bool(const char* name, int v) {
+  aat_value value = {name, AAT_VALUE_BOOL, v != 0, 0.0, NULL};
+  return value;
+}
 
 /* ---- shader-only kernels ------------------------------------------------------------- */
 
