@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aat/adaptive/adaptive.hpp"
+#include "aat/attention/op_rules.hpp"
 
 namespace aat::adaptive {
 
@@ -104,67 +105,46 @@ Expected<std::unique_ptr<OpPlan>> plan_adaptive(const std::shared_ptr<Context>&,
 }  // namespace
 
 const OpDefinition& adaptive_op() {
-  static const OpDefinition definition{
-      .signature =
-          {.name = "adaptive",
-           .summary = "Adaptive attention: pattern -> router -> attention over the kept blocks -> exact merge (exact "
-                      "attention instead where the map saves too little)",
-           .tensors = {{.name = "q", .summary = "queries Q [B, Hq, Nq, D]", .dtypes = {DType::f32, DType::f16}, .rank = 4},
-                       {.name = "k", .summary = "keys K [B, Hkv, Nk, D], Q's dtype; Hq a multiple of Hkv",
-                        .dtypes = {DType::f32, DType::f16}, .rank = 4},
-                       {.name = "v", .summary = "values V, K's shape", .dtypes = {DType::f32, DType::f16}, .rank = 4},
-                       {.name = "key_lengths",
-                        .summary = "key lengths i32 [B]: keys j >= key_lengths[b] are masked",
-                        .optional = true,
-                        .dtypes = {DType::i32},
-                        .rank = 1},
-                       {.name = "out",
-                        .summary = "O [B, Hq, Nq, D], Q's dtype",
-                        .role = OpRole::output,
-                        .dtypes = {DType::f32, DType::f16},
-                        .rank = 4},
-                       {.name = "lse",
-                        .summary = "the row log-sum-exp L [B, Hq, Nq]",
-                        .role = OpRole::output,
-                        .optional = true,
-                        .dtypes = {DType::f32},
-                        .rank = 3}},
-           .params = {{.name = "causal",
-                       .summary = "causal mask, bottom-right aligned",
-                       .type = OpParamType::boolean,
-                       .default_value = "false"},
-                      {.name = "scale", .summary = "score scale (default 1/sqrt(D))", .type = OpParamType::number, .optional = true},
-                      {.name = "mode",
-                       .summary = "level rule: bound (the default) or mass (the default when mass is given)",
-                       .type = OpParamType::text,
-                       .optional = true},
-                      {.name = "epsilon",
-                       .summary = fmt::format("bound rule: largest share of a query group's mass not run at full "
-                                              "resolution (default {}; 0: every block full)", pattern::kDefaultEpsilon),
-                       .type = OpParamType::number,
-                       .optional = true},
-                      {.name = "mass",
-                       .summary = fmt::format("mass rule: share of the estimated mass kept at full resolution "
-                                              "(default {}; >= 1: every block full)", pattern::kDefaultMass),
-                       .type = OpParamType::number,
-                       .optional = true},
-                      {.name = "exact_below_cer",
-                       .summary = fmt::format("run exact attention instead when the map's predicted CER is below this "
-                                              "(default {}; 0: always the plan)", kDefaultExactBelowCer),
-                       .type = OpParamType::number,
-                       .optional = true},
-                      {.name = "kernel",
-                       .summary = "the plan's kernel: auto (default: tensor cores where the device runs them), "
-                                  "cooperative_matrix2 (f16, D <= 128, 64-key tiles) or scalar",
-                       .type = OpParamType::text,
-                       .optional = true},
-                      {.name = "report",
-                       .summary = "also run exact attention and report ifq, cer, ae against it",
-                       .type = OpParamType::boolean,
-                       .default_value = "false"}}},
-      .plan = &plan_adaptive,
-      .records = false,
-      .executes = true};
+  static const OpDefinition definition = [] {
+    OpDefinition d{.signature = {.name = "adaptive",
+                                 .summary = "Adaptive attention: pattern -> router -> attention over the kept blocks -> "
+                                            "exact merge (exact attention instead where the map saves too little)",
+                                 .tensors = attention::attention_tensor_rules(false),
+                                 .params = attention::attention_mask_params()},
+                   .plan = &plan_adaptive,
+                   .records = false,
+                   .executes = true};
+    auto& params = d.signature.params;
+    params.push_back({.name = "mode",
+                      .summary = "level rule: bound (the default) or mass (the default when mass is given)",
+                      .type = OpParamType::text,
+                      .optional = true});
+    params.push_back({.name = "epsilon",
+                      .summary = fmt::format("bound rule: largest share of a query group's mass not run at full "
+                                             "resolution (default {}; 0: every block full)", pattern::kDefaultEpsilon),
+                      .type = OpParamType::number,
+                      .optional = true});
+    params.push_back({.name = "mass",
+                      .summary = fmt::format("mass rule: share of the estimated mass kept at full resolution (default "
+                                             "{}; >= 1: every block full)", pattern::kDefaultMass),
+                      .type = OpParamType::number,
+                      .optional = true});
+    params.push_back({.name = "exact_below_cer",
+                      .summary = fmt::format("run exact attention instead when the map's predicted CER is below this "
+                                             "(default {}; 0: always the plan)", kDefaultExactBelowCer),
+                      .type = OpParamType::number,
+                      .optional = true});
+    params.push_back({.name = "kernel",
+                      .summary = "the plan's kernel: auto (default: tensor cores where the device runs them), "
+                                 "cooperative_matrix2 (f16, D <= 128, 64-key tiles) or scalar",
+                      .type = OpParamType::text,
+                      .optional = true});
+    params.push_back({.name = "report",
+                      .summary = "also run exact attention and report ifq, cer, ae against it",
+                      .type = OpParamType::boolean,
+                      .default_value = "false"});
+    return d;
+  }();
   return definition;
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aat/attention/attention.hpp"
+#include "aat/attention/op_rules.hpp"
 #include "query_chunks.hpp"
 
 namespace aat::attention {
@@ -115,56 +116,66 @@ Expected<std::unique_ptr<OpPlan>> plan_attention(const std::shared_ptr<Context>&
 
 }  // namespace
 
+std::vector<OpTensorRule> attention_tensor_rules(bool with_bias) {
+  std::vector<OpTensorRule> rules{
+      {.name = "q", .summary = "queries Q [B, Hq, Nq, D]", .dtypes = {DType::f32, DType::f16}, .rank = 4},
+      {.name = "k", .summary = "keys K [B, Hkv, Nk, D], Q's dtype; Hq a multiple of Hkv", .dtypes = {DType::f32, DType::f16},
+       .rank = 4},
+      {.name = "v", .summary = "values V, K's shape", .dtypes = {DType::f32, DType::f16}, .rank = 4},
+      {.name = "key_lengths",
+       .summary = "key lengths i32 [B]: keys j >= key_lengths[b] are masked",
+       .optional = true,
+       .dtypes = {DType::i32},
+       .rank = 1}};
+  if (with_bias)
+    rules.push_back({.name = "bias",
+                     .summary = "bias f32, broadcastable from [B or 1, Hq or 1, Nq, Nk], added to the scores",
+                     .optional = true,
+                     .dtypes = {DType::f32},
+                     .rank = 4});
+  rules.push_back({.name = "out", .summary = "O [B, Hq, Nq, D], Q's dtype", .role = OpRole::output,
+                   .dtypes = {DType::f32, DType::f16}, .rank = 4});
+  rules.push_back({.name = "lse",
+                   .summary = "the row log-sum-exp L [B, Hq, Nq] (natural log; -inf for a row with no visible key)",
+                   .role = OpRole::output,
+                   .optional = true,
+                   .dtypes = {DType::f32},
+                   .rank = 3});
+  return rules;
+}
+
+std::vector<OpParamRule> attention_mask_params() {
+  return {{.name = "causal",
+           .summary = "causal mask, bottom-right aligned: query i sees keys j <= i + Nk - Nq",
+           .type = OpParamType::boolean,
+           .default_value = "false"},
+          {.name = "scale", .summary = "score scale (default 1/sqrt(D))", .type = OpParamType::number, .optional = true}};
+}
+
 const OpDefinition& attention_op() {
-  static const OpDefinition definition{
-      .signature =
-          {.name = "attention",
-           .summary = "Exact attention O = softmax(scale Q K^T + mask + bias) V, FlashAttention-style (also the row "
-                      "log-sum-exp L)",
-           .tensors = {{.name = "q", .summary = "queries Q [B, Hq, Nq, D]", .dtypes = {DType::f32, DType::f16}, .rank = 4},
-                       {.name = "k", .summary = "keys K [B, Hkv, Nk, D], Q's dtype; Hq a multiple of Hkv",
-                        .dtypes = {DType::f32, DType::f16}, .rank = 4},
-                       {.name = "v", .summary = "values V, K's shape", .dtypes = {DType::f32, DType::f16}, .rank = 4},
-                       {.name = "key_lengths",
-                        .summary = "key lengths i32 [B]: keys j >= key_lengths[b] are masked",
-                        .optional = true,
-                        .dtypes = {DType::i32},
-                        .rank = 1},
-                       {.name = "bias",
-                        .summary = "bias f32, broadcastable from [B or 1, Hq or 1, Nq, Nk], added to the scores",
-                        .optional = true,
-                        .dtypes = {DType::f32},
-                        .rank = 4},
-                       {.name = "out",
-                        .summary = "O [B, Hq, Nq, D], Q's dtype",
-                        .role = OpRole::output,
-                        .dtypes = {DType::f32, DType::f16},
-                        .rank = 4},
-                       {.name = "lse",
-                        .summary = "the row log-sum-exp L [B, Hq, Nq] (natural log; -inf for a row with no visible key)",
-                        .role = OpRole::output,
-                        .optional = true,
-                        .dtypes = {DType::f32},
-                        .rank = 3}},
-           .params = {{.name = "causal",
-                       .summary = "causal mask, bottom-right aligned: query i sees keys j <= i + Nk - Nq",
-                       .type = OpParamType::boolean,
-                       .default_value = "false"},
-                      {.name = "scale", .summary = "score scale (default 1/sqrt(D))", .type = OpParamType::number, .optional = true},
-                      {.name = "splits",
-                       .summary = "force the K-split count (default: chosen by the tiler); at most one split per key "
-                                  "tile (more are clamped, with a note); on a CPU device at least what llvmpipe's "
-                                  "loop limit needs",
-                       .type = OpParamType::integer,
-                       .optional = true},
-                      {.name = "path",
-                       .summary = "force a kernel path: scalar, decode, cooperative_matrix_nv, cooperative_matrix_khr "
-                                  "or cooperative_matrix2 (default: the fastest the device runs for this shape)",
-                       .type = OpParamType::text,
-                       .optional = true}}},
-      .plan = &plan_attention,
-      .records = true,
-      .executes = true};
+  static const OpDefinition definition = [] {
+    OpDefinition d{.signature = {.name = "attention",
+                                 .summary = "Exact attention O = softmax(scale Q K^T + mask + bias) V, FlashAttention-"
+                                            "style (also the row log-sum-exp L)",
+                                 .tensors = attention_tensor_rules(true),
+                                 .params = attention_mask_params()},
+                   .plan = &plan_attention,
+                   .records = true,
+                   .executes = true};
+    d.signature.params.push_back(
+        {.name = "splits",
+         .summary = "force the K-split count (default: chosen by the tiler); at most one split per key tile (more are "
+                    "clamped, with a note); on a CPU device at least what llvmpipe's loop limit needs",
+         .type = OpParamType::integer,
+         .optional = true});
+    d.signature.params.push_back(
+        {.name = "path",
+         .summary = "force a kernel path: scalar, decode, cooperative_matrix_nv, cooperative_matrix_khr or "
+                    "cooperative_matrix2 (default: the fastest the device runs for this shape)",
+         .type = OpParamType::text,
+         .optional = true});
+    return d;
+  }();
   return definition;
 }
 
