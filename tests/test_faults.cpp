@@ -249,25 +249,24 @@ TEST(ThrowingPlugin, ACommandThatThrowsUnwindsToTheHostAsACatchableException) {
   EXPECT_ANY_THROW(other->run(&host, 1, argv));
 }
 
-TEST(ThrowingPlugin, AnOpWhosePlanThrowsIsAPluginErrorNamingTheOp) {
+// Runs the op `name` of the throwing plugin on x = f32[4].
+Expected<OpResult> run_throwing_op(std::string_view name) {
   PluginRegistry registry;
-  AAT_ASSERT_OK(registry.load(kFaultPlugins / "libaat-test-throws.so"));
-  const PluginOp* op = registry.find_op("throw-in-plan");
-  ASSERT_NE(op, nullptr);
+  AAT_CHECK(registry.load(kFaultPlugins / "libaat-test-throws.so"));
+  const PluginOp* op = registry.find_op(name);
+  if (!op) return fail(ErrorCode::not_found, "the test plugin has no op " + std::string(name));
   auto context = testing::shared_context();
-  auto x = testing::unwrap(Tensor::create(context, DType::f32, {4}));
-  EXPECT_TRUE(FailsWith(run_op(context, *op, {.inputs = {{"x", x}}}), ErrorCode::plugin,
+  AAT_TRY(Tensor x, Tensor::create(context, DType::f32, {4}));
+  return run_op(context, *op, {.inputs = {{"x", x}}});
+}
+
+TEST(ThrowingPlugin, AnOpWhosePlanThrowsIsAPluginErrorNamingTheOp) {
+  EXPECT_TRUE(FailsWith(run_throwing_op("throw-in-plan"), ErrorCode::plugin,
                         {"op 'throw-in-plan' (plugin 'throws')", "plan threw an exception", "on purpose"}));
 }
 
 TEST(ThrowingPlugin, AnOpDescribingItsOutputAgainstItsRuleIsNotTrusted) {
-  PluginRegistry registry;
-  AAT_ASSERT_OK(registry.load(kFaultPlugins / "libaat-test-throws.so"));
-  const PluginOp* op = registry.find_op("bad-output");
-  ASSERT_NE(op, nullptr);
-  auto context = testing::shared_context();
-  auto x = testing::unwrap(Tensor::create(context, DType::f32, {4}));
-  EXPECT_TRUE(FailsWith(run_op(context, *op, {.inputs = {{"x", x}}}), ErrorCode::plugin,
+  EXPECT_TRUE(FailsWith(run_throwing_op("bad-output"), ErrorCode::plugin,
                         {"op 'bad-output'", "output 'y'", "against its own rule"}));
 }
 

@@ -10,34 +10,29 @@ using testing::DeviceTest;
 using testing::FailsWith;
 using testing::unwrap;
 
+// The interface both test shaders declare alike (so they share layouts): X, Y, B and (a, n).
+#define AAT_TEST_INTERFACE \
+  "layout(std430, binding = 0) readonly buffer XBuffer { float x[]; } X;\n" \
+  "layout(std430, binding = 1) writeonly buffer YBuffer { float y[]; } Y;\n" \
+  "layout(std430, binding = 2) readonly buffer BBuffer { float b[]; } B;\n" \
+  "layout(push_constant) uniform Params { float a; uint n; } params;\n"
+
 // y[i] = a * x[i] (+ b[0] when ADD_B), for i < n.
-constexpr const char* kScale = R"(
-#version 450
-layout(local_size_x_id = 0) in;
-layout(constant_id = 1) const bool ADD_B = false;
-layout(std430, binding = 0) readonly buffer XBuffer { float x[]; } X;
-layout(std430, binding = 1) writeonly buffer YBuffer { float y[]; } Y;
-layout(std430, binding = 2) readonly buffer BBuffer { float b[]; } B;
-layout(push_constant) uniform Params { float a; uint n; } params;
-void main() {
-  uint i = gl_GlobalInvocationID.x;
-  if (i < params.n) Y.y[i] = params.a * X.x[i] + (ADD_B ? B.b[0] : 0.0);
-}
-)";
+constexpr const char* kScale =
+    "#version 450\nlayout(local_size_x_id = 0) in;\nlayout(constant_id = 1) const bool ADD_B = false;\n"
+    AAT_TEST_INTERFACE
+    "void main() {\n"
+    "  uint i = gl_GlobalInvocationID.x;\n"
+    "  if (i < params.n) Y.y[i] = params.a * X.x[i] + (ADD_B ? B.b[0] : 0.0);\n"
+    "}\n";
 
 // Another shader with the same bindings and push block: it shares the layouts.
-constexpr const char* kSubtract = R"(
-#version 450
-layout(local_size_x = 32) in;
-layout(std430, binding = 0) readonly buffer XBuffer { float x[]; } X;
-layout(std430, binding = 1) writeonly buffer YBuffer { float y[]; } Y;
-layout(std430, binding = 2) readonly buffer BBuffer { float b[]; } B;
-layout(push_constant) uniform Params { float a; uint n; } params;
-void main() {
-  uint i = gl_GlobalInvocationID.x;
-  if (i < params.n) Y.y[i] = B.b[0] - params.a * X.x[i];
-}
-)";
+constexpr const char* kSubtract =
+    "#version 450\nlayout(local_size_x = 32) in;\n"
+    AAT_TEST_INTERFACE
+    "void main() { if (gl_GlobalInvocationID.x < params.n) Y.y[gl_GlobalInvocationID.x] = B.b[0] - params.a * "
+    "X.x[gl_GlobalInvocationID.x]; }\n";
+#undef AAT_TEST_INTERFACE
 
 class KernelCacheTest : public DeviceTest {
  protected:

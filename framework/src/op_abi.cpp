@@ -23,14 +23,7 @@ OpContextHandle::~OpContextHandle() = default;
 
 namespace detail {
 
-namespace {
-
-constexpr std::size_t kMaxName = 128;
-constexpr std::size_t kMaxText = 4096;
-constexpr std::size_t kMaxEntries = 64;
-constexpr DType kDTypes[] = {DType::f32, DType::f16, DType::i32, DType::u8};
-
-Expected<std::string> read_text(const char* text, std::size_t limit, const std::string& what, bool allow_empty) {
+Expected<std::string> read_plugin_text(const char* text, std::size_t limit, const std::string& what, bool allow_empty) {
   if (!text) return fail(ErrorCode::plugin, what + " is null");
   const std::size_t length = strnlen(text, limit + 1);
   if (length > limit) return fail(ErrorCode::plugin, fmt::format("{} is longer than {} characters", what, limit));
@@ -38,9 +31,16 @@ Expected<std::string> read_text(const char* text, std::size_t limit, const std::
   return std::string(text, length);
 }
 
+namespace {
+
+constexpr std::size_t kMaxName = kMaxPluginName;
+constexpr std::size_t kMaxText = kMaxPluginText;
+constexpr std::size_t kMaxEntries = 64;
+constexpr DType kDTypes[] = {DType::f32, DType::f16, DType::i32, DType::u8};
+
 // Tensor and parameter names become CLI options (--name) and Python keywords.
 Expected<std::string> read_argument_name(const char* text, const std::string& what) {
-  AAT_TRY(std::string name, read_text(text, kMaxName, what, false));
+  AAT_TRY(std::string name, read_plugin_text(text, kMaxName, what, false));
   const bool valid = std::islower(static_cast<unsigned char>(name.front())) &&
                      std::all_of(name.begin(), name.end(), [](unsigned char c) {
                        return std::islower(c) || std::isdigit(c) || c == '_';
@@ -93,27 +93,33 @@ Error from_op_error(const aat_op_error& error, const std::string& where) {
 
 Expected<OpSignature> read_op_signature(const aat_plugin_op& op) {
   OpSignature s;
-  AAT_TRY(s.name, read_text(op.name, kMaxName, "an op's name", false));
+  AAT_TRY(s.name, read_plugin_text(op.name, kMaxName, "an op's name", false));
   if (!std::all_of(s.name.begin(), s.name.end(), [](unsigned char c) {
         return std::islower(c) || std::isdigit(c) || c == '_' || c == '-';
       }))
     return fail(ErrorCode::plugin, fmt::format("op name '{}' must be lowercase letters, digits, '_' or '-'", s.name));
   const std::string where = "op '" + s.name + "'";
-  AAT_TRY(s.summary, with_context(read_text(op.summary, kMaxText, "its summary", true), where));
+  AAT_TRY(s.summary, with_context(read_plugin_text(op.summary, kMaxText, "its summary", true), where));
   if (!op.plan || !op.destroy || (!op.record && !op.execute))
     return fail(ErrorCode::plugin, where + ": plan, destroy and record or execute are required");
   if (op.tensor_count > kMaxEntries || (op.tensor_count && !op.tensors) || op.param_count > kMaxEntries ||
       (op.param_count && !op.params))
     return fail(ErrorCode::plugin, fmt::format("{}: a table of {} tensors and {} parameters is invalid", where,
                                                op.tensor_count, op.param_count));
-  const auto taken = [&](const std::string& name) { return s.find_tensor(name) || s.find_param(name); };
+  // A tensor's or parameter's name (unique within the op) and summary; returns how errors name it.
+  const auto read_head = [&](auto& rule, const char* name, const char* summary, std::string_view kind,
+                             std::size_t i) -> Expected<std::string> {
+    AAT_TRY(rule.name, with_context(read_argument_name(name, fmt::format("{} {}'s name", kind, i)), where));
+    std::string entry_where = fmt::format("{}, {} '{}'", where, kind, rule.name);
+    if (s.find_tensor(rule.name) || s.find_param(rule.name))
+      return fail(ErrorCode::plugin, entry_where + ": the name is used twice");
+    AAT_TRY(rule.summary, with_context(read_plugin_text(summary, kMaxText, "its summary", true), entry_where));
+    return entry_where;
+  };
   for (std::size_t i = 0; i < op.tensor_count; ++i) {
     const aat_op_tensor_info& t = op.tensors[i];
     OpTensorRule rule;
-    AAT_TRY(rule.name, with_context(read_argument_name(t.name, fmt::format("tensor {}'s name", i)), where));
-    const std::string tensor_where = fmt::format("{}, tensor '{}'", where, rule.name);
-    if (taken(rule.name)) return fail(ErrorCode::plugin, tensor_where + ": the name is used twice");
-    AAT_TRY(rule.summary, with_context(read_text(t.summary, kMaxText, "its summary", true), tensor_where));
+    AAT_TRY(const std::string tensor_where, read_head(rule, t.name, t.summary, "tensor", i));
     if (t.role > AAT_OP_OUTPUT || (t.flags & ~AAT_OP_OPTIONAL) || t.dtypes == 0 ||
         (t.dtypes & ~(AAT_OP_F32 | AAT_OP_F16 | AAT_OP_I32 | AAT_OP_U8)) || t.rank < -1 ||
         t.rank > static_cast<std::int32_t>(AAT_OP_MAX_RANK))
@@ -129,10 +135,7 @@ Expected<OpSignature> read_op_signature(const aat_plugin_op& op) {
   for (std::size_t i = 0; i < op.param_count; ++i) {
     const aat_op_param_info& p = op.params[i];
     OpParamRule rule;
-    AAT_TRY(rule.name, with_context(read_argument_name(p.name, fmt::format("parameter {}'s name", i)), where));
-    const std::string param_where = fmt::format("{}, parameter '{}'", where, rule.name);
-    if (taken(rule.name)) return fail(ErrorCode::plugin, param_where + ": the name is used twice");
-    AAT_TRY(rule.summary, with_context(read_text(p.summary, kMaxText, "its summary", true), param_where));
+    AAT_TRY(const std::string param_where, read_head(rule, p.name, p.summary, "parameter", i));
     const bool ranged = (p.flags & (AAT_OP_HAS_MIN | AAT_OP_HAS_MAX)) != 0;
     if (p.type > AAT_OP_TEXT || (p.flags & ~(AAT_OP_OPTIONAL | AAT_OP_HAS_MIN | AAT_OP_HAS_MAX)) ||
         (ranged && (p.type == AAT_OP_BOOL || p.type == AAT_OP_TEXT)) || std::isnan(p.min) || std::isnan(p.max))
@@ -142,7 +145,7 @@ Expected<OpSignature> read_op_signature(const aat_plugin_op& op) {
     if (p.flags & AAT_OP_HAS_MIN) rule.min = p.min;
     if (p.flags & AAT_OP_HAS_MAX) rule.max = p.max;
     if (p.default_value) {
-      AAT_TRY(std::string text, with_context(read_text(p.default_value, kMaxText, "its default", true), param_where));
+      AAT_TRY(std::string text, with_context(read_plugin_text(p.default_value, kMaxText, "its default", true), param_where));
       rule.default_value = std::move(text);
       AAT_CHECK(with_context(typed_op_value(rule, OpValue(*rule.default_value), "its default"), param_where));
     }

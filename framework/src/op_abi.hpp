@@ -23,6 +23,14 @@ struct aat_op_tensor {
 
 namespace aat::detail {
 
+// A plugin's limits on names (commands, kernels, ops, arguments) and on texts (summaries).
+inline constexpr std::size_t kMaxPluginName = 128;
+inline constexpr std::size_t kMaxPluginText = 4096;
+
+// A C string from a plugin, checked: not null, at most `limit` characters, empty only when
+// allowed; errors start with `what`.
+Expected<std::string> read_plugin_text(const char* text, std::size_t limit, const std::string& what, bool allow_empty);
+
 std::uint32_t dtype_bit(DType dtype);
 std::optional<DType> dtype_of_bit(std::uint32_t bit);
 std::uint32_t dtype_bits(const std::vector<DType>& dtypes);

@@ -111,32 +111,13 @@ static void reference(const problem* p, const float* q, const float* k, const fl
 static aat_status run_attention(aat_context* ctx, const aat_tensor* q, const aat_tensor* k, const aat_tensor* v,
                                 const aat_tensor* lengths, int causal, aat_tensor** out, aat_tensor** lse) {
   const aat_op* op = NULL;
-  aat_named_tensor inputs[4];
-  aat_value params[1];
-  aat_op_output outputs[2];
-  size_t input_count = 3, output_count = 1;
+  /* The optional key lengths and lse are the last entries: left out by the counts. */
+  const aat_named_tensor inputs[4] = {{"q", q}, {"k", k}, {"v", v}, {"key_lengths", lengths}};
+  aat_op_output outputs[2] = {{"out", out}, {"lse", lse}};
+  const aat_value params[1] = {aat_value_bool("causal", causal)};
   aat_status status = aat_op_find(ctx, "attention", &op);
   if (status != AAT_OK) return status;
-  inputs[0].name = "q";
-  inputs[0].tensor = q;
-  inputs[1].name = "k";
-  inputs[1].tensor = k;
-  inputs[2].name = "v";
-  inputs[2].tensor = v;
-  if (lengths) {
-    inputs[3].name = "key_lengths";
-    inputs[3].tensor = lengths;
-    input_count = 4;
-  }
-  params[0] = aat_value_bool("causal", causal);
-  outputs[0].name = "out";
-  outputs[0].tensor = out;
-  if (lse) {
-    outputs[1].name = "lse";
-    outputs[1].tensor = lse;
-    output_count = 2;
-  }
-  return aat_op_run(ctx, op, inputs, input_count, params, 1, outputs, output_count, NULL);
+  return aat_op_run(ctx, op, inputs, lengths ? 4 : 3, params, 1, outputs, lse ? 2 : 1, NULL);
 }
 
 /* Runs attention through the C API on random data and compares; returns the failure count. */

@@ -169,11 +169,7 @@ std::optional<int> run_op_command(GlobalOptions& global, const PluginOp& op, con
   OpArgs args;
   auto app = make_op_app(op, args, command);
   try {
-    std::vector<std::string> reversed(rest.rbegin(), rest.rend());  // CLI11 takes a vector last-first
-    app->parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    fmt::print("{}", app->help());
-    return 0;
+    if (parse_run_arguments(*app, rest)) return 0;
   } catch (const CLI::ExtrasError& e) {
     if (command) return std::nullopt;  // options the op does not have: the plugin's command takes them
     report(global, Error(ErrorCode::parse, fmt::format("run {}: {} (see 'aat run {} --help')", op.signature.name,

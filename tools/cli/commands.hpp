@@ -39,6 +39,9 @@ void add_version_command(CLI::App& app, GlobalOptions& global);
 // signature), else the plugin command of that name given the arguments unparsed. Returns the
 // exit code (errors already reported).
 int run_plugin_command(GlobalOptions& global, const std::string& target, std::vector<std::string> args);
+// Parses the arguments after `aat run TARGET` with `app` (a CLI11 parse error is thrown); --help
+// prints the help and returns true: the command is done.
+bool parse_run_arguments(CLI::App& app, const std::vector<std::string>& args);
 // `aat run OP ...`: the op's options made from its signature. nullopt when an option is not the
 // op's and `command` (the plugin's command of the same name) should take the arguments instead.
 std::optional<int> run_op_command(GlobalOptions& global, const PluginOp& op, const PluginCommand* command,

@@ -162,18 +162,18 @@ const OpDefinition& attention_op() {
                    .plan = &plan_attention,
                    .records = true,
                    .executes = true};
-    d.signature.params.push_back(
+    const OpParamRule kernel_choice[] = {
         {.name = "splits",
          .summary = "force the K-split count (default: chosen by the tiler); at most one split per key tile (more are "
                     "clamped, with a note); on a CPU device at least what llvmpipe's loop limit needs",
          .type = OpParamType::integer,
-         .optional = true});
-    d.signature.params.push_back(
+         .optional = true},
         {.name = "path",
          .summary = "force a kernel path: scalar, decode, cooperative_matrix_nv, cooperative_matrix_khr or "
                     "cooperative_matrix2 (default: the fastest the device runs for this shape)",
          .type = OpParamType::text,
-         .optional = true});
+         .optional = true}};
+    d.signature.params.insert(d.signature.params.end(), std::begin(kernel_choice), std::end(kernel_choice));
     return d;
   }();
   return definition;
