@@ -157,11 +157,22 @@ int value(Input input) {
 
 namespace {
 int fake_command(const aat_host*, int, const char* const*) { return 0; }
+int fake_plan(const aat_plugin_op*, aat_op_context*, aat_op_tensor_desc*, const aat_op_value*, void**, std::uint32_t*,
+              aat_op_error*) {
+  return 1;
+}
+int fake_record(const aat_plugin_op*, void*, aat_op_stream*, aat_op_tensor* const*, aat_op_error*) { return 1; }
+int fake_execute(const aat_plugin_op*, void*, aat_op_context*, aat_op_tensor* const*, double*, aat_op_error*) {
+  return 1;
+}
+void fake_destroy(const aat_plugin_op*, void*) {}
 }  // namespace
 
 int plugin_descriptor(Input input) {
   // Layout of the input (every read past its end gives zeros): a flags byte, name, version,
-  // description, kernels (flags, name, source, SPIR-V words), commands (flags, name, summary).
+  // description, kernels (flags, name, source, SPIR-V words), commands (flags, name, summary),
+  // ops (flags, name, summary, tensors (flags, name, summary, role, flags, dtypes, rank),
+  // parameters (flags, name, summary, type, flags, default, min, max)).
   // Every pointer points into storage built here: what the descriptor claims is exactly what
   // is there, except the one claim the validator must refuse before reading (a count over its limit).
   Bytes bytes(input);
@@ -196,6 +207,44 @@ int plugin_descriptor(Input input) {
     c.summary = (cflags & 2) ? nullptr : text(bytes.u8());
     c.run = (cflags & 4) ? nullptr : &fake_command;
   }
+  std::vector<aat_plugin_op> ops(bytes.u8() % 3);
+  std::deque<std::vector<aat_op_tensor_info>> tensor_tables;
+  std::deque<std::vector<aat_op_param_info>> param_tables;
+  for (auto& op : ops) {
+    const std::uint8_t oflags = bytes.u8();
+    op.name = (oflags & 1) ? nullptr : text(bytes.u8());
+    op.summary = (oflags & 2) ? nullptr : text(bytes.u8());
+    auto& tensors = tensor_tables.emplace_back(bytes.u8() % 5);
+    for (auto& t : tensors) {
+      t.name = (bytes.u8() & 1) ? nullptr : text(bytes.u8());
+      t.summary = text(bytes.u8());
+      t.role = bytes.u8() % 3;
+      t.flags = bytes.u8() % 3;
+      t.dtypes = bytes.u8() % 32;
+      t.rank = static_cast<std::int8_t>(bytes.u8()) % 10;
+    }
+    auto& params = param_tables.emplace_back(bytes.u8() % 5);
+    for (auto& p : params) {
+      const std::uint8_t pflags = bytes.u8();
+      p.name = (pflags & 1) ? nullptr : text(bytes.u8());
+      p.summary = text(bytes.u8());
+      p.type = bytes.u8() % 5;
+      p.flags = bytes.u8() % 9;
+      p.default_value = (pflags & 2) ? nullptr : text(bytes.u8());
+      p.min = static_cast<std::int8_t>(bytes.u8());
+      p.max = static_cast<std::int8_t>(bytes.u8());
+    }
+    op.tensors = (oflags & 4) ? nullptr : tensors.data();
+    op.tensor_count = tensors.size();
+    op.params = (oflags & 8) ? nullptr : params.data();
+    op.param_count = params.size();
+    op.plan = (oflags & 16) ? nullptr : &fake_plan;
+    op.record = (oflags & 32) ? nullptr : &fake_record;
+    op.execute = (oflags & 64) ? &fake_execute : nullptr;
+    op.destroy = (oflags & 128) ? nullptr : &fake_destroy;
+  }
+  d.ops = ops.data();
+  d.op_count = ops.size();
   d.kernels = (flags & 32) ? nullptr : kernels.data();
   d.kernel_count = kernels.size();
   d.commands = (flags & 64) ? nullptr : commands.data();
@@ -210,6 +259,13 @@ int plugin_descriptor(Input input) {
   for (const auto& k : plugin->kernels) {
     AAT_FUZZ_REQUIRE(plugin->find_kernel(k.name) == &k);
     touch(k.interface);
+  }
+  AAT_FUZZ_REQUIRE(plugin->ops.size() == d.op_count);
+  for (const auto& op : plugin->ops) {
+    AAT_FUZZ_REQUIRE(!op.signature.to_json().empty());
+    for (const auto& t : op.signature.tensors) AAT_FUZZ_REQUIRE(!t.dtypes.empty() && !t.describe().empty());
+    for (const auto& p : op.signature.params)  // an accepted default is a value of the parameter's type
+      if (p.default_value) AAT_FUZZ_REQUIRE(typed_op_value(p, OpValue(*p.default_value), "default").has_value());
   }
   return 0;
 }

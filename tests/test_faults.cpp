@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aat/op_run.hpp"
 #include "aat/plugin.hpp"
 #include "context_state.hpp"
 #include "device_test.hpp"
@@ -246,6 +247,27 @@ TEST(ThrowingPlugin, ACommandThatThrowsUnwindsToTheHostAsACatchableException) {
   const PluginCommand* other = registry.find_command("throw-other");
   ASSERT_NE(other, nullptr);
   EXPECT_ANY_THROW(other->run(&host, 1, argv));
+}
+
+// Runs the op `name` of the throwing plugin on x = f32[4].
+Expected<OpResult> run_throwing_op(std::string_view name) {
+  PluginRegistry registry;
+  AAT_CHECK(registry.load(kFaultPlugins / "libaat-test-throws.so"));
+  const PluginOp* op = registry.find_op(name);
+  if (!op) return fail(ErrorCode::not_found, "the test plugin has no op " + std::string(name));
+  auto context = testing::shared_context();
+  AAT_TRY(Tensor x, Tensor::create(context, DType::f32, {4}));
+  return run_op(context, *op, {.inputs = {{"x", x}}});
+}
+
+TEST(ThrowingPlugin, AnOpWhosePlanThrowsIsAPluginErrorNamingTheOp) {
+  EXPECT_TRUE(FailsWith(run_throwing_op("throw-in-plan"), ErrorCode::plugin,
+                        {"op 'throw-in-plan' (plugin 'throws')", "plan threw an exception", "on purpose"}));
+}
+
+TEST(ThrowingPlugin, AnOpDescribingItsOutputAgainstItsRuleIsNotTrusted) {
+  EXPECT_TRUE(FailsWith(run_throwing_op("bad-output"), ErrorCode::plugin,
+                        {"op 'bad-output'", "output 'y'", "against its own rule"}));
 }
 
 TEST(ThrowingPlugin, AnEntryPointThatThrowsIsAPluginErrorNamingTheLibrary) {

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 const fs::path kBadPlugins = AAT_TEST_PLUGIN_DIR;
 const fs::path kExamplePlugin = fs::path(AAT_BUILD_PLUGIN_DIR) / "libaat-example.so";
 
-TEST(PluginLoader, LoadsTheExamplePluginWithItsKernelsAndCommands) {
+TEST(PluginLoader, LoadsTheExamplePluginWithItsKernelsAndOps) {
   PluginRegistry registry;
   auto loaded = registry.load(kExamplePlugin);
   ASSERT_TRUE(loaded.has_value()) << loaded.error().what();
@@ -26,9 +26,13 @@ TEST(PluginLoader, LoadsTheExamplePluginWithItsKernelsAndCommands) {
   ASSERT_NE(kernel, nullptr);
   EXPECT_EQ(kernel->source, "scale.comp");
   EXPECT_NE(kernel->interface.find_binding("x"), nullptr);
-  const Plugin* owner = nullptr;
-  EXPECT_NE(registry.find_command("example-scale", &owner), nullptr);
-  EXPECT_EQ(owner, plugin);
+  const PluginOp* op = registry.find_op("example-scale");
+  ASSERT_NE(op, nullptr);
+  EXPECT_EQ(op->plugin, "example");
+  ASSERT_NE(op->signature.find_tensor("x"), nullptr);
+  EXPECT_EQ(op->signature.find_tensor("out")->role, OpRole::output);
+  ASSERT_NE(op->signature.find_param("alpha"), nullptr);
+  EXPECT_EQ(op->signature.find_param("alpha")->default_value, "1");
 }
 
 TEST(PluginLoader, RefusesAWrongAbiVersionNamingBothVersions) {
@@ -40,6 +44,18 @@ TEST(PluginLoader, RefusesAWrongAbiVersionNamingBothVersions) {
   EXPECT_THAT(message, ::testing::HasSubstr("version " + std::to_string(AAT_PLUGIN_ABI_VERSION + 41)));
   EXPECT_THAT(message, ::testing::HasSubstr("version " + std::to_string(AAT_PLUGIN_ABI_VERSION)));
   EXPECT_THAT(message, ::testing::HasSubstr("libaat-test-wrong_abi.so"));
+  EXPECT_TRUE(registry.plugins().empty());
+}
+
+TEST(PluginLoader, RefusesAPluginOfTheOldAbiVersion2) {
+  PluginRegistry registry;
+  auto loaded = registry.load(fs::path(AAT_TEST_OLD_ABI_PLUGIN_DIR) / "libaat-test-abi_v2.so");
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().code(), ErrorCode::abi_mismatch);
+  const std::string message = loaded.error().what();
+  EXPECT_THAT(message, ::testing::HasSubstr("built for AAT plugin ABI version 2"));
+  EXPECT_THAT(message, ::testing::HasSubstr("this host uses version 3"));
+  EXPECT_THAT(message, ::testing::HasSubstr("rebuild the plugin"));
   EXPECT_TRUE(registry.plugins().empty());
 }
 

@@ -1,4 +1,5 @@
-/* Attention from C through the installed C API, checked against a CPU reference. */
+/* Attention from C through the installed C API (the plugin's op, found by name), checked
+ * against a CPU reference. */
 #include <aat/aat.h>
 
 #include <math.h>
@@ -47,7 +48,15 @@ int main(void) {
   CHECK_AAT(aat_tensor_upload(tq, q, sizeof q));
   CHECK_AAT(aat_tensor_upload(tk, k, sizeof k));
   CHECK_AAT(aat_tensor_upload(tv, v, sizeof v));
-  CHECK_AAT(aat_attention(ctx, tq, tk, tv, NULL, &to, NULL)); /* NULL options: not causal, 1/sqrt(D) */
+  {
+    const aat_op* attention = NULL;
+    const aat_named_tensor inputs[3] = {{"q", tq}, {"k", tk}, {"v", tv}};
+    aat_op_output outputs[1] = {{"out", NULL}};
+    outputs[0].tensor = &to;
+    CHECK_AAT(aat_op_find(ctx, "attention", &attention));
+    /* No parameters: not causal, scale 1/sqrt(D). */
+    CHECK_AAT(aat_op_run(ctx, attention, inputs, 3, NULL, 0, outputs, 1, NULL));
+  }
   CHECK_AAT(aat_tensor_download(to, o, sizeof o));
 
   for (h = 0; h < H; ++h)

@@ -14,6 +14,7 @@ namespace aat {
 Bindings::Bindings(const Kernel& kernel) : kernel_(kernel) {
   const auto& interface = kernel_.interface();
   buffers_.resize(interface.bindings.size());
+  placeholder_.assign(interface.bindings.size(), false);
   required_bytes_.assign(interface.bindings.size(), 0);
   if (interface.push_constants) {
     push_data_.assign(interface.push_constants->size, std::byte{0});
@@ -42,7 +43,25 @@ Expected<void> Bindings::bind(std::string_view name, const Buffer& buffer) {
                 fmt::format("binding '{}' of kernel '{}': a {}-byte buffer exceeds the device's storage buffer "
                             "range of {} bytes", name, kernel_.name(), buffer.size(), limit));
   buffers_[index] = buffer;
+  placeholder_[index] = false;
   return {};
+}
+
+Expected<void> Bindings::bind_unused(std::string_view name) {
+  AAT_TRY(const std::size_t index, binding_index(name));
+  const Binding& b = kernel_.interface().bindings[index];
+  if (b.block_size > detail::KernelCache::kPlaceholderBytes)
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("binding '{}' of kernel '{}': its block has a fixed part of {} bytes, more than the "
+                            "{}-byte placeholder; bind a buffer", name, kernel_.name(), b.block_size,
+                            detail::KernelCache::kPlaceholderBytes));
+  buffers_[index] = Buffer();
+  placeholder_[index] = true;
+  return {};
+}
+
+bool Bindings::uses_placeholder() const {
+  return std::find(placeholder_.begin(), placeholder_.end(), true) != placeholder_.end();
 }
 
 Expected<void> Bindings::require_bytes(std::string_view name, std::uint64_t bytes) {
@@ -172,6 +191,7 @@ Expected<void> Bindings::validate() const {
   const auto& interface = kernel_.interface();
   for (std::size_t i = 0; i < interface.bindings.size(); ++i) {
     const Binding& b = interface.bindings[i];
+    if (placeholder_[i]) continue;
     if (!buffers_[i])
       return fail(ErrorCode::not_found,
                   fmt::format("binding '{}' (set {}, binding {}) of kernel '{}' is not bound", b.name, b.set,

@@ -300,6 +300,7 @@ const std::filesystem::path& Context::cache_dir() const { return state_->cache_d
 bool Context::validation_enabled() const { return state_->validation != nullptr; }
 MemoryStats Context::memory_stats() const { return state_->allocator->stats(); }
 void Context::reset_peak_memory() { state_->allocator->reset_peak(); }
+KernelCacheStats Context::kernel_cache_stats() const { return state_->kernels.stats(); }
 
 std::vector<std::string> Context::take_validation_messages() {
   if (!state_->validation) return {};

@@ -12,6 +12,7 @@
 #include <vulkan/vulkan_raii.hpp>
 
 #include "allocator.hpp"
+#include "kernel_cache.hpp"
 #include "aat/context.hpp"
 
 namespace aat {
@@ -40,6 +41,8 @@ struct ContextState {
   DeviceInfo info;
   std::filesystem::path cache_dir;
   bool force_staging = false;  // ContextOptions::force_staging: device buffers are never mapped
+  // Declared after the device: its pipelines, layouts and descriptor pools go first.
+  detail::KernelCache kernels;
 
   ~ContextState();
 };

@@ -1,12 +1,11 @@
-// The Vulkan objects behind aat::Kernel. Private to the framework.
+// What an aat::Kernel holds: its name and the context's cached pipeline. Private to the framework.
 #pragma once
 
 #include <memory>
-#include <vector>
-
-#include <vulkan/vulkan_raii.hpp>
+#include <string>
 
 #include "context_state.hpp"
+#include "kernel_cache.hpp"
 #include "aat/kernel.hpp"
 
 namespace aat {
@@ -14,12 +13,12 @@ namespace aat {
 struct KernelState {
   std::shared_ptr<ContextState> context;
   std::string name;
-  Spirv spirv;
-  KernelInterface interface;
-  std::array<std::uint32_t, 3> local_size{1, 1, 1};
-  std::vector<vk::raii::DescriptorSetLayout> set_layouts;  // index = set number (empty sets included)
-  vk::raii::PipelineLayout layout = nullptr;
-  vk::raii::Pipeline pipeline = nullptr;
+  std::shared_ptr<const detail::CompiledKernel> compiled;  // shared with every kernel of the same key
+
+  const detail::Program& program() const { return *compiled->program; }
+  const KernelInterface& interface() const { return compiled->program->interface; }
+  const detail::PipelineLayout& layout() const { return *compiled->program->layout; }
+  const std::array<std::uint32_t, 3>& local_size() const { return compiled->local_size; }
 };
 
 }  // namespace aat

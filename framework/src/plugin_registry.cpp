@@ -123,6 +123,10 @@ Expected<void> PluginRegistry::add(const aat_plugin_descriptor* descriptor, cons
     if (const Plugin* owner = nullptr; find_command(command.name, &owner))
       return fail(ErrorCode::plugin, fmt::format("plugin '{}' offers command '{}', which plugin '{}' already offers",
                                                  plugin.name, command.name, owner->name));
+  for (const auto& op : plugin.ops)
+    if (const PluginOp* other = find_op(op.signature.name))
+      return fail(ErrorCode::plugin, fmt::format("plugin '{}' offers op '{}', which plugin '{}' already offers",
+                                                 plugin.name, op.signature.name, other->plugin));
   plugin.path = path;
   plugins_.push_back(std::move(plugin));
   return {};
@@ -142,6 +146,20 @@ const PluginCommand* PluginRegistry::find_command(std::string_view command, cons
         return &c;
       }
   return nullptr;
+}
+
+const PluginOp* PluginRegistry::find_op(std::string_view name) const {
+  for (const auto& p : plugins_)
+    for (const auto& op : p.ops)
+      if (op.signature.name == name) return &op;
+  return nullptr;
+}
+
+std::vector<const PluginOp*> PluginRegistry::ops() const {
+  std::vector<const PluginOp*> out;
+  for (const auto& p : plugins_)
+    for (const auto& op : p.ops) out.push_back(&op);
+  return out;
 }
 
 }  // namespace aat

@@ -15,7 +15,6 @@ namespace aat {
 namespace {
 
 constexpr std::uint32_t kMaxTimedDispatches = 512;
-constexpr std::uint32_t kSetsPerPool = 64;
 
 enum class Phase { recording, submitted, done };
 
@@ -27,12 +26,10 @@ struct StreamState {
   vk::raii::CommandBuffer commands = nullptr;
   vk::raii::Fence fence = nullptr;
   vk::raii::QueryPool queries = nullptr;
-  std::vector<vk::raii::DescriptorPool> descriptor_pools;
-  struct PoolRoom {
-    std::uint32_t sets = 0, storage = 0, uniform = 0;
-  } pool_room;  // what the newest descriptor pool can still hand out
   std::vector<std::shared_ptr<const void>> keep_alive;
-  std::vector<vk::raii::DescriptorSet> descriptor_sets;
+  // Descriptor sets taken from the context's set layouts for recorded dispatches; given back
+  // when the stream no longer needs them (reset, destruction).
+  std::vector<std::pair<std::shared_ptr<detail::SetLayout>, vk::DescriptorSet>> descriptor_sets;
   std::vector<std::string> labels;
   std::vector<DispatchTiming> timings;
   Phase phase = Phase::recording;
@@ -60,43 +57,25 @@ struct StreamState {
     return {};
   }
 
-  Expected<std::vector<vk::raii::DescriptorSet>> allocate_sets(const KernelState& kernel) {
-    if (kernel.set_layouts.empty()) return std::vector<vk::raii::DescriptorSet>{};
-    // Pools are counted in sets and in descriptors of each type: strict drivers refuse an
-    // allocation past either, even when the other has room.
-    std::uint32_t storage = 0, uniform = 0;
-    for (const auto& b : kernel.interface.bindings)
-      (b.kind == DescriptorKind::uniform_buffer ? uniform : storage) += b.array_size;
-    const auto set_count = static_cast<std::uint32_t>(kernel.set_layouts.size());
-    if (descriptor_pools.empty() || pool_room.sets < set_count || pool_room.storage < storage || pool_room.uniform < uniform) {
-      const PoolRoom size{std::max(kSetsPerPool, set_count), std::max(kSetsPerPool * 16, storage),
-                          std::max(kSetsPerPool * 4, uniform)};
-      const vk::DescriptorPoolSize sizes[] = {{vk::DescriptorType::eStorageBuffer, size.storage},
-                                              {vk::DescriptorType::eUniformBuffer, size.uniform}};
-      AAT_TRY(auto new_pool, detail::vk_call("creating a descriptor pool", [&] {
-                return vk::raii::DescriptorPool(
-                    context->device, vk::DescriptorPoolCreateInfo{
-                                         .flags = vk::DescriptorPoolCreateFlagBits::eFreeDescriptorSet,
-                                         .maxSets = size.sets, .poolSizeCount = 2, .pPoolSizes = sizes});
-              }));
-      descriptor_pools.push_back(std::move(new_pool));
-      pool_room = size;
+  // One descriptor set per set of the kernel's layout, taken from the context's recycled sets.
+  Expected<std::vector<vk::DescriptorSet>> take_sets(const KernelState& kernel) {
+    std::vector<vk::DescriptorSet> sets;
+    for (const auto& layout : kernel.layout().sets) {
+      AAT_TRY(const vk::DescriptorSet set, layout->take());
+      descriptor_sets.emplace_back(layout, set);
+      sets.push_back(set);
     }
-    pool_room.sets -= set_count;
-    pool_room.storage -= storage;
-    pool_room.uniform -= uniform;
-    std::vector<vk::DescriptorSetLayout> layouts;
-    for (const auto& l : kernel.set_layouts) layouts.push_back(*l);
-    return detail::vk_call("allocating descriptor sets", [&] {
-      vk::raii::DescriptorSets sets(context->device,
-                                    vk::DescriptorSetAllocateInfo{
-                                        .descriptorPool = *descriptor_pools.back(),
-                                        .descriptorSetCount = static_cast<std::uint32_t>(layouts.size()),
-                                        .pSetLayouts = layouts.data()});
-      std::vector<vk::raii::DescriptorSet> out;
-      for (auto& set : sets) out.push_back(std::move(set));
-      return out;
-    });
+    return sets;
+  }
+
+  void give_back_sets() {
+    for (auto& [layout, set] : descriptor_sets) layout->give_back(set);
+    descriptor_sets.clear();
+  }
+
+  ~StreamState() {
+    commands.clear();  // the sets it recorded are then free to be rewritten by other streams
+    give_back_sets();
   }
 };
 
@@ -154,50 +133,55 @@ Expected<void> Stream::dispatch(const Bindings& bindings, Workgroups groups, std
                                                            limits.max_workgroup_count[axis]));
 
   const KernelState& k = kernel.state();
-  AAT_TRY(auto sets, s.allocate_sets(k));
-  const auto& interface = k.interface;
+  const auto& interface = k.interface();
+  vk::Buffer placeholder;
+  if (bindings.uses_placeholder()) {
+    AAT_TRY(placeholder, s.context->kernels.placeholder(*s.context));
+  }
+  AAT_TRY(auto sets, s.take_sets(k));
   std::vector<vk::DescriptorBufferInfo> infos(interface.bindings.size());
   std::vector<vk::WriteDescriptorSet> writes;
   for (std::size_t i = 0; i < interface.bindings.size(); ++i) {
     const Binding& b = interface.bindings[i];
-    const BufferState& buffer = bindings.buffers()[i].state();
-    // A uniform block never reads past its declared size, and binding the whole of a larger
-    // buffer would exceed maxUniformBufferRange (64 KiB on many devices).
-    const vk::DeviceSize range = b.kind == DescriptorKind::uniform_buffer
-                                     ? std::min<vk::DeviceSize>(b.block_size, buffer.vk_size)
-                                     : buffer.vk_size;
-    infos[i] = vk::DescriptorBufferInfo{.buffer = *buffer.buffer, .offset = 0, .range = range};
-    writes.push_back(vk::WriteDescriptorSet{.dstSet = *sets[b.set],
+    if (bindings.is_placeholder(i)) {
+      infos[i] = vk::DescriptorBufferInfo{.buffer = placeholder, .offset = 0, .range = detail::KernelCache::kPlaceholderBytes};
+    } else {
+      const BufferState& buffer = bindings.buffers()[i].state();
+      // A uniform block never reads past its declared size, and binding the whole of a larger
+      // buffer would exceed maxUniformBufferRange (64 KiB on many devices).
+      const vk::DeviceSize range = b.kind == DescriptorKind::uniform_buffer
+                                       ? std::min<vk::DeviceSize>(b.block_size, buffer.vk_size)
+                                       : buffer.vk_size;
+      infos[i] = vk::DescriptorBufferInfo{.buffer = *buffer.buffer, .offset = 0, .range = range};
+      s.keep_alive.push_back(bindings.buffers()[i].shared_state());
+    }
+    writes.push_back(vk::WriteDescriptorSet{.dstSet = sets[b.set],
                                             .dstBinding = b.binding,
                                             .descriptorCount = 1,
                                             .descriptorType = b.kind == DescriptorKind::uniform_buffer
                                                                   ? vk::DescriptorType::eUniformBuffer
                                                                   : vk::DescriptorType::eStorageBuffer,
                                             .pBufferInfo = &infos[i]});
-    s.keep_alive.push_back(bindings.buffers()[i].shared_state());
   }
+  const vk::PipelineLayout layout = *k.layout().layout;
   return detail::vk_call("recording a dispatch of '" + kernel.name() + "'", [&] {
     s.context->device.updateDescriptorSets(writes, {});
     s.before_command();
     const bool timed = *s.queries && s.labels.size() < kMaxTimedDispatches;
     const auto query = static_cast<std::uint32_t>(2 * s.labels.size());
     if (timed) s.commands.writeTimestamp(vk::PipelineStageFlagBits::eTopOfPipe, *s.queries, query);
-    s.commands.bindPipeline(vk::PipelineBindPoint::eCompute, *k.pipeline);
-    std::vector<vk::DescriptorSet> handles;
-    for (const auto& set : sets) handles.push_back(*set);
-    if (!handles.empty())
-      s.commands.bindDescriptorSets(vk::PipelineBindPoint::eCompute, *k.layout, 0, handles, {});
+    s.commands.bindPipeline(vk::PipelineBindPoint::eCompute, *k.compiled->pipeline);
+    if (!sets.empty()) s.commands.bindDescriptorSets(vk::PipelineBindPoint::eCompute, layout, 0, sets, {});
     if (!bindings.push_data().empty()) {
       std::vector<std::byte> data = bindings.push_data();
       data.resize((data.size() + 3) / 4 * 4);
-      s.commands.pushConstants<std::byte>(*k.layout, vk::ShaderStageFlagBits::eCompute, 0, data);
+      s.commands.pushConstants<std::byte>(layout, vk::ShaderStageFlagBits::eCompute, 0, data);
     }
     s.commands.dispatch(groups.x, groups.y, groups.z);
     if (timed) {
       s.commands.writeTimestamp(vk::PipelineStageFlagBits::eBottomOfPipe, *s.queries, query + 1);
       s.labels.push_back(label.empty() ? kernel.name() : std::move(label));
     }
-    for (auto& set : sets) s.descriptor_sets.push_back(std::move(set));
     s.keep_alive.push_back(kernel.shared_state());
     s.pending_writes = true;
   });
@@ -284,9 +268,7 @@ Expected<void> Stream::reset() {
   return detail::vk_call("resetting a stream", [&] {
     s.commands.reset();
     s.context->device.resetFences(*s.fence);
-    s.descriptor_sets.clear();
-    s.descriptor_pools.clear();  // the next dispatch starts a fresh pool
-    s.pool_room = {};
+    s.give_back_sets();
     s.keep_alive.clear();
     s.labels.clear();
     s.timings.clear();

@@ -3,6 +3,7 @@
     import numpy as np, aat
     q = k = v = np.random.rand(1, 8, 128, 64).astype(np.float32)
     o = aat.attention(q, k, v, causal=True)
+    o = aat.run("attention", q=q, k=k, v=v, causal=True)["out"]       # any op of any plugin, by name
     o = aat.scaled_dot_product_attention(q, k, v, is_causal=True)   # PyTorch's signature and semantics
 
 Arrays in: NumPy arrays (float32, float16, int32, uint8), CPU torch tensors and other DLPack
@@ -16,15 +17,17 @@ raise aat.Error (a RuntimeError) carrying the framework's message; e.code names 
 
 import atexit as _atexit
 import functools as _functools
+import os as _os
 
 from . import _aat
+from . import _ops
 from ._aat import Context, Error  # noqa: F401  (re-exported)
 from ._sdpa import scaled_dot_product_attention as _scaled_dot_product_attention
 
 __version__ = _aat.version()
 __all__ = [
     "Context", "Error", "adaptive_attention", "attention", "default_context", "devices", "flow",
-    "geodesic", "plugins", "run", "run_command", "scaled_dot_product_attention", "__version__",
+    "geodesic", "ops", "plugins", "run", "run_command", "run_op", "scaled_dot_product_attention", "__version__",
 ]
 
 # Close the default contexts before the interpreter tears down (not in a static destructor).
@@ -62,22 +65,38 @@ def _guard(function):
     return call
 
 
-def _not_built(name, plugin):
-    def missing(*args, **kwargs):
-        raise NotImplementedError(
-            f"aat.{name}: this build of the module has no '{plugin}' plugin API "
-            f"(plugins/{plugin}/include was not found when it was configured)")
-    missing.__name__ = name
-    return missing
+def _is_shader(target, args, kwargs):
+    """aat.run(shader, bindings, ...) runs a shader file; aat.run(op name, **arguments) an op."""
+    if args or "bindings" in kwargs:
+        return True
+    return str(target).endswith((".comp", ".glsl", ".spv")) or _os.path.isfile(str(target))
 
 
-attention = _guard(_aat.attention)
+def run(target, *args, **kwargs):
+    """Runs an op of a plugin by name, or a compute shader file.
+
+    aat.run("attention", q=q, k=k, v=v, causal=True) -> {"out": o, "lse": l}: the op's tensors and
+    parameters by the names of its signature (aat.ops() lists every op's); returns its outputs.
+    context=: an aat.Context (default: aat.default_context()).
+
+    aat.run(shader, bindings, outputs=None, push=None, spec=None, grid=1, context=None): a compute
+    shader (GLSL .comp, or .spv) with no C++ written for it (see aat._aat.run_shader).
+    """
+    if _is_shader(target, args, kwargs):
+        return _aat.run_shader(target, *args, **kwargs)
+    context = kwargs.pop("context", None)
+    return _ops.run_op(target, context, **kwargs)[0]
+
+
+attention = _guard(_ops.attention)
 default_context = _guard(_aat.default_context)
 devices = _guard(_aat.devices)
+ops = _guard(_aat.ops)
 plugins = _guard(_aat.plugins)
-run = _guard(_aat.run)
+run = _guard(run)
+run_op = _guard(_ops.run_op)
 run_command = _guard(_aat.run_command)
 scaled_dot_product_attention = _guard(_scaled_dot_product_attention)
-geodesic = _guard(getattr(_aat, "geodesic", None) or _not_built("geodesic", "geodesic"))
-flow = _guard(getattr(_aat, "flow", None) or _not_built("flow", "flow"))
-adaptive_attention = _guard(getattr(_aat, "adaptive_attention", None) or _not_built("adaptive_attention", "adaptive"))
+geodesic = _guard(_ops.geodesic)
+flow = _guard(_ops.flow)
+adaptive_attention = _guard(_ops.adaptive_attention)

@@ -27,6 +27,7 @@ import sys
 import numpy as np
 
 from . import _aat
+from . import _ops
 
 
 def _is_bool(x):
@@ -152,7 +153,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         bias = _mask_to_bias(_aat._as_numpy(attn_mask, "attn_mask"), batch, hq, L, S)
 
     def run(qq, kk, vv, causal, b=None):
-        return _aat.attention(qq, kk, vv, causal=causal, scale=scale, bias=b, context=context)
+        return _ops.attention(qq, kk, vv, causal=causal, scale=scale, bias=b, context=context)
 
     if not is_causal or L == S:
         out = run(qa, ka, va, bool(is_causal), bias)

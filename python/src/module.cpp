@@ -18,19 +18,10 @@
 #include <vector>
 
 #include "aat/aat.hpp"
-#include "aat/attention/attention.hpp"
+#include "aat/op_run.hpp"
 #include "aat/plugin.hpp"
 #include "embed.hpp"
 
-#if AAT_PY_HAVE_GEODESIC
-#include "aat/geodesic/geodesic.hpp"
-#endif
-#if AAT_PY_HAVE_FLOW
-#include "aat/flow/flow.hpp"
-#endif
-#if AAT_PY_HAVE_ADAPTIVE
-#include "aat/adaptive/adaptive.hpp"
-#endif
 
 namespace py = pybind11;
 
@@ -55,19 +46,9 @@ PyObject* error_class = nullptr;  // aat.Error, created at import
 
 // ---- contexts ----------------------------------------------------------------------------
 
-// A context plus the per-thread objects calls borrow (pipelines are built once, reused).
+// A context (its kernel cache keeps the pipelines every call builds, for the next).
 struct ContextHandle {
   std::shared_ptr<aat::Context> context;
-  aat::embed::Pool<aat::attention::Attention> attention;
-#if AAT_PY_HAVE_GEODESIC
-  aat::embed::Pool<aat::geodesic::Geodesic> geodesic;
-#endif
-#if AAT_PY_HAVE_FLOW
-  aat::embed::Pool<aat::flow::Flow> flow;
-#endif
-#if AAT_PY_HAVE_ADAPTIVE
-  aat::embed::Pool<aat::adaptive::AdaptiveAttention> adaptive;
-#endif
 };
 using ContextPtr = std::shared_ptr<ContextHandle>;
 
@@ -263,14 +244,6 @@ HostArray host_array(py::handle object, const std::string& what, std::optional<a
   return h;
 }
 
-// Key lengths: any integer array-like, as int32 (values checked by the attention call).
-py::array int32_lengths(py::handle object) {
-  py::array array = as_numpy(object, "key_lengths");
-  if (array.dtype().kind() != 'i' && array.dtype().kind() != 'u')
-    throw py::type_error("key_lengths: expected integers, got dtype " + dtype_name(array.dtype()));
-  return array.attr("astype")(py::module_::import("numpy").attr("int32")).cast<py::array>();
-}
-
 // Device tensor with the array's contents: one copy, host memory -> device (call without the GIL).
 aat::Tensor upload(const std::shared_ptr<aat::Context>& context, const HostArray& h, const std::string& what) {
   auto tensor = take(aat::with_context(aat::Tensor::create(context, h.dtype, h.shape), "allocating " + what));
@@ -297,95 +270,6 @@ py::array download(const aat::Tensor& t, const std::string& what) {
   return out;
 }
 
-// ---- attention ---------------------------------------------------------------------------
-
-py::object attention(py::handle q, py::handle k, py::handle v, bool causal, std::optional<float> scale,
-                     py::object key_lengths, py::object bias, bool return_lse, std::optional<std::uint32_t> splits,
-                     std::optional<ContextPtr> context) {
-  const ContextPtr ctx = context_or_default(context);
-  const HostArray hq = host_array(q, "q"), hk = host_array(k, "k"), hv = host_array(v, "v");
-  std::optional<HostArray> hlen, hbias;
-  if (!key_lengths.is_none())
-    hlen = host_array(int32_lengths(key_lengths), "key_lengths", aat::DType::i32);
-  if (!bias.is_none()) hbias = host_array(bias, "bias", aat::DType::f32);
-
-  aat::attention::AttentionResult result;
-  {
-    py::gil_scoped_release nogil;
-    const aat::Tensor tq = upload(ctx->context, hq, "q"), tk = upload(ctx->context, hk, "k"),
-                      tv = upload(ctx->context, hv, "v");
-    aat::Tensor tlen, tbias;
-    aat::attention::AttentionOptions options;
-    options.causal = causal;
-    options.scale = scale;
-    options.splits = splits;
-    if (hlen) {
-      tlen = upload(ctx->context, *hlen, "key_lengths");
-      options.key_lengths = &tlen;
-    }
-    if (hbias) {
-      tbias = upload(ctx->context, *hbias, "bias");
-      options.bias = &tbias;
-    }
-    auto lease = take(ctx->attention.acquire(ctx->context));
-    result = take(lease->run(tq, tk, tv, options));
-  }
-  py::array out = download(result.out, "the attention output");
-  if (!return_lse) return out;
-  py::array lse = download(result.lse, "the attention log-sum-exp");
-  return py::make_tuple(out, lse);
-}
-
-#if AAT_PY_HAVE_ADAPTIVE
-// Adaptive attention (pattern -> router -> attention over the plan -> merge). With report=True
-// also runs exact attention on the same inputs and returns (o, report dict: ifq, cer, ae, ...).
-py::object adaptive_attention(py::handle q, py::handle k, py::handle v, bool causal, std::optional<double> mass,
-                              bool report, std::optional<float> scale, py::object key_lengths,
-                              std::optional<std::string> mode, std::optional<double> epsilon,
-                              std::optional<double> exact_below_cer, std::optional<ContextPtr> context) {
-  // The rule: `mode` when given; else mass when `mass` is given, else bound (rule_options.hpp).
-  aat::pattern::Mode rule = mass ? aat::pattern::Mode::mass : aat::pattern::Mode::bound;
-  if (mode) {
-    const auto parsed = aat::pattern::parse_mode(*mode);
-    if (!parsed) throw py::value_error("mode must be 'bound' or 'mass', got '" + *mode + "'");
-    rule = *parsed;
-  }
-  if (rule == aat::pattern::Mode::bound && mass)
-    throw py::value_error("mass belongs to the mass rule; the bound rule takes epsilon");
-  if (rule == aat::pattern::Mode::mass && epsilon)
-    throw py::value_error("epsilon belongs to the bound rule; the mass rule takes mass");
-  const ContextPtr ctx = context_or_default(context);
-  const HostArray hq = host_array(q, "q"), hk = host_array(k, "k"), hv = host_array(v, "v");
-  std::optional<HostArray> hlen;
-  if (!key_lengths.is_none())
-    hlen = host_array(int32_lengths(key_lengths), "key_lengths", aat::DType::i32);
-  aat::adaptive::AdaptiveResult result;
-  std::string report_json;
-  {
-    py::gil_scoped_release nogil;
-    const aat::Tensor tq = upload(ctx->context, hq, "q"), tk = upload(ctx->context, hk, "k"),
-                      tv = upload(ctx->context, hv, "v");
-    aat::Tensor tlen;
-    aat::adaptive::AdaptiveOptions options;
-    options.causal = causal;
-    options.scale = scale;
-    options.mode = rule;
-    if (mass) options.mass = *mass;
-    if (epsilon) options.epsilon = *epsilon;
-    if (exact_below_cer) options.exact_below_cer = *exact_below_cer;
-    if (hlen) {
-      tlen = upload(ctx->context, *hlen, "key_lengths");
-      options.key_lengths = &tlen;
-    }
-    auto lease = take(ctx->adaptive.acquire(ctx->context));
-    result = take(lease->run(tq, tk, tv, options));
-    if (report) report_json = take(lease->report(tq, tk, tv, options, result)).to_json();
-  }
-  py::array out = download(result.out, "the adaptive attention output");
-  if (!report) return out;
-  return py::make_tuple(out, py::module_::import("json").attr("loads")(report_json));
-}
-#endif
 
 // ---- shader-only kernels -----------------------------------------------------------------
 
@@ -513,59 +397,98 @@ py::dict run(const std::string& shader, py::dict bindings, py::object outputs, p
   return out;
 }
 
-// ---- geodesic and flow -------------------------------------------------------------------
-
-#if AAT_PY_HAVE_GEODESIC
-py::array geodesic(py::handle phi, py::handle states, std::uint32_t steps, double dt, std::array<double, 4> extent,
-                   std::optional<ContextPtr> context) {
-  const ContextPtr ctx = context_or_default(context);
-  const HostArray hphi = host_array(phi, "phi", aat::DType::f32);
-  const HostArray hstates = host_array(states, "states", aat::DType::f32);
-  aat::Tensor out;
-  {
-    py::gil_scoped_release nogil;
-    const aat::Tensor tphi = upload(ctx->context, hphi, "phi"), tstates = upload(ctx->context, hstates, "states");
-    auto lease = take(ctx->geodesic.acquire(ctx->context));
-    const aat::geodesic::Extent e{extent[0], extent[1], extent[2], extent[3]};
-    out = take(lease->integrate(tphi, e, tstates, steps, dt)).out;
-  }
-  return download(out, "the geodesic states");
-}
-#endif
-
-#if AAT_PY_HAVE_FLOW
-py::object flow(py::handle phi, double spacing, std::uint32_t steps, double dt, const std::string& boundary,
-                bool report, std::optional<ContextPtr> context) {
-  const ContextPtr ctx = context_or_default(context);
-  const HostArray hphi = host_array(phi, "phi", aat::DType::f32);
-  const auto which = take(aat::flow::parse_boundary(boundary));
-  aat::flow::FlowResult result;
-  {
-    py::gil_scoped_release nogil;
-    const aat::Tensor tphi = upload(ctx->context, hphi, "phi");
-    auto lease = take(ctx->flow.acquire(ctx->context));
-    result = take(lease->evolve(tphi, spacing, steps, dt, which));
-  }
-  py::array out = download(result.phi, "phi");
-  if (!report) return out;
-  py::dict info;
-  info["substeps"] = result.substeps;
-  info["dt_substep"] = result.dt_substep;
-  info["stable_dt"] = result.stable_dt;
-  info["min_phi"] = result.min_phi;
-  info["max_phi"] = result.max_phi;
-  info["gpu_ms"] = result.gpu_ms;
-  return py::make_tuple(out, info);
-}
-#endif
-
-// ---- plugin commands ----------------------------------------------------------------------
+// ---- plugins: ops and commands ------------------------------------------------------------
 
 std::mutex registry_mutex;
 
+// Loaded on first use and never changed after: ops are run from several threads without a lock.
 const aat::PluginRegistry& registry() {
   static const aat::PluginRegistry loaded = aat::PluginRegistry::discover();
   return loaded;
+}
+
+py::list ops() {
+  const auto json = py::module_::import("json");
+  py::list out;
+  for (const aat::PluginOp* op : registry().ops()) {
+    py::dict entry = json.attr("loads")(op->signature.to_json());
+    entry["plugin"] = op->plugin;
+    out.append(entry);
+  }
+  return out;
+}
+
+const aat::PluginOp& find_op(const std::string& name) {
+  if (const aat::PluginOp* op = registry().find_op(name)) return *op;
+  std::string known;
+  for (const aat::PluginOp* op : registry().ops()) known += (known.empty() ? "'" : ", '") + op->signature.name + "'";
+  throw FrameworkError(aat::Error(aat::ErrorCode::not_found, "no plugin offers the op '" + name + "'; the ops are: " +
+                                                                 (known.empty() ? std::string("none") : known)));
+}
+
+// A parameter from Python: bool, int (NumPy integers too), float, or str (parsed as the type).
+aat::OpValue op_value(py::handle value, const std::string& what) {
+  if (py::isinstance<py::bool_>(value) || py::isinstance(value, py::module_::import("numpy").attr("bool_")))
+    return value.cast<bool>();
+  if (py::isinstance<py::str>(value)) return value.cast<std::string>();
+  if (PyIndex_Check(value.ptr()))
+    return static_cast<std::int64_t>(py::int_(py::reinterpret_borrow<py::object>(value)).cast<long long>());
+  if (PyFloat_Check(value.ptr()) || py::hasattr(value, "__float__"))
+    return py::float_(py::reinterpret_borrow<py::object>(value)).cast<double>();
+  throw py::type_error(what + ": expected a bool, int, float or str, got " + type_name(value));
+}
+
+// An input array for a tensor rule: integer arrays become the int32 a rule taking only i32 wants
+// (values checked to fit), anything else is passed as it is and checked against the rule.
+HostArray op_input(py::handle value, const aat::OpTensorRule& rule) {
+  py::array array = as_numpy(value, rule.name);
+  const char kind = array.dtype().kind();
+  if ((kind == 'i' || kind == 'u') && rule.takes(aat::DType::i32) && !rule.takes(dtype_of(array.dtype()).value_or(aat::DType::f32))) {
+    const auto numpy = py::module_::import("numpy");
+    const auto int32 = numpy.attr("iinfo")(numpy.attr("int32"));
+    if (array.size() > 0 && (py::bool_(numpy.attr("any")(numpy.attr("less")(array, int32.attr("min")))) ||
+                             py::bool_(numpy.attr("any")(numpy.attr("greater")(array, int32.attr("max"))))))
+      throw py::value_error(rule.name + ": integers outside the int32 range");
+    array = array.attr("astype")(numpy.attr("int32")).cast<py::array>();
+  }
+  return host_array(array, rule.name);
+}
+
+// Runs an op by name: tensors and parameters from one dict, by the op's signature. Returns
+// ({output name: array}, report dict with gpu_ms).
+py::tuple run_op(const std::string& name, py::dict arguments, std::optional<ContextPtr> context) {
+  const ContextPtr ctx = context_or_default(context);
+  const aat::PluginOp& op = find_op(name);
+  const aat::OpSignature& s = op.signature;
+  std::vector<std::pair<std::string, HostArray>> arrays;
+  aat::OpArguments args;
+  for (auto [key, value] : arguments) {
+    const std::string argument = py::str(key);
+    if (value.is_none()) continue;  // an optional input or parameter left out
+    if (const aat::OpTensorRule* rule = s.find_tensor(argument)) {
+      if (rule->role == aat::OpRole::output)
+        throw FrameworkError(aat::Error(aat::ErrorCode::invalid_argument,
+                                        "'" + argument + "' is an output of op '" + name + "': the op allocates it"));
+      arrays.emplace_back(argument, op_input(value, *rule));
+    } else if (s.find_param(argument)) {
+      args.params.emplace_back(argument, op_value(value, argument));
+    } else {
+      throw FrameworkError(aat::Error(aat::ErrorCode::not_found,
+                                      "op '" + name + "' has no input or parameter '" + argument + "'; its inputs are " +
+                                          s.tensor_names(aat::OpRole::input) + ", its parameters " + s.param_names()));
+    }
+  }
+  aat::OpResult result;
+  {
+    py::gil_scoped_release nogil;
+    for (const auto& [argument, h] : arrays) args.inputs.emplace_back(argument, upload(ctx->context, h, argument));
+    result = take(aat::run_op(ctx->context, op, args));
+  }
+  py::dict outputs;
+  for (const auto& [output, tensor] : result.outputs) outputs[py::str(output)] = download(tensor, output);
+  py::dict report = py::module_::import("json").attr("loads")(result.report);
+  report["gpu_ms"] = result.gpu_ms;
+  return py::make_tuple(outputs, report);
 }
 
 py::list plugins() {
@@ -617,8 +540,8 @@ py::tuple run_command(const std::string& command, const std::vector<std::string>
   storage.insert(storage.end(), args.begin(), args.end());
   std::vector<const char*> argv;
   for (const auto& s : storage) argv.push_back(s.c_str());
-  std::shared_ptr<aat::Context> shared = ctx->context;
-  const aat_host host{AAT_PLUGIN_ABI_VERSION, "", &shared};
+  const aat::OpContextHandle shared(ctx->context);
+  const aat_host host{AAT_PLUGIN_ABI_VERSION, "", shared.get()};
 
   int code = 0;
   std::string out_text, err_text;
@@ -700,18 +623,7 @@ PYBIND11_MODULE(_aat, m) {
     default_robust_ctx.reset();
   });
 
-  m.def("attention", &attention, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("causal") = false,
-        py::arg("scale") = py::none(), py::arg("key_lengths") = py::none(), py::arg("bias") = py::none(),
-        py::arg("return_lse") = false, py::arg("splits") = py::none(), py::arg("context") = py::none(),
-        R"doc(Exact attention o = softmax(scale * q k^T + mask + bias) v, FlashAttention-style.
-
-q: [B, Hq, Nq, D]; k, v: [B, Hkv, Nk, D]; float32 or float16 (all alike; o follows q's dtype);
-Hq a multiple of Hkv; D a multiple of 8 up to 256.
-causal: query i sees keys j <= i + Nk - Nq. scale: default 1/sqrt(D).
-key_lengths: ints [B], keys j >= key_lengths[b] masked. bias: float32 broadcastable from [B|1, H|1, Nq, Nk].
-return_lse: also return the row log-sum-exp (float32 [B, Hq, Nq]) as (o, lse).
-splits: force the K-split count. context: an aat.Context (default: aat.default_context()).)doc");
-  m.def("run", &run, py::arg("shader"), py::arg("bindings"), py::arg("outputs") = py::none(),
+  m.def("run_shader", &run, py::arg("shader"), py::arg("bindings"), py::arg("outputs") = py::none(),
         py::arg("push") = py::none(), py::arg("spec") = py::none(), py::arg("grid") = 1,
         py::arg("context") = py::none(),
         R"doc(Runs a compute shader (GLSL .comp, or .spv) with no C++ written for it.
@@ -725,41 +637,11 @@ grid: invocations per axis (int or up to 3 ints); ceil(grid / local size) workgr
 context: default a context on the default device with robust buffer access (reads past the end
 of an array give 0 on lavapipe, or a value inside that array elsewhere; writes never leave it).
 Returns {output name: array}.)doc");
-#if AAT_PY_HAVE_GEODESIC
-  m.def("geodesic", &geodesic, py::arg("phi"), py::arg("states"), py::kw_only(), py::arg("steps"), py::arg("dt"),
-        py::arg("extent") = std::array<double, 4>{0.0, 0.0, 1.0, 1.0}, py::arg("context") = py::none(),
-        R"doc(Geodesics of the metric e^{2 phi}(dx^2 + dy^2), integrated with RK4 on the device.
-
-phi: float32 [ny, nx] on the rectangle extent = (x0, y0, x1, y1). states: float32 [M, 4] = (x, y, x', y').
-Returns float32 [M, 6] = (x, y, x', y', length, status); status 1: left the rectangle.)doc");
-#endif
-#if AAT_PY_HAVE_FLOW
-  m.def("flow", &flow, py::arg("phi"), py::kw_only(), py::arg("spacing"), py::arg("steps"), py::arg("dt"),
-        py::arg("boundary") = "periodic", py::arg("report") = false, py::arg("context") = py::none(),
-        R"doc(Ricci flow d phi/dt = e^{-2 phi} Laplacian(phi) of the metric e^{2 phi}(dx^2 + dy^2).
-
-phi: float32 [ny, nx], grid spacing `spacing`, `steps` explicit steps of `dt` (split into stable
-sub-steps when needed), boundary "periodic" or "neumann". Returns phi after steps * dt; with
-report=True, (phi, {substeps, dt_substep, stable_dt, min_phi, max_phi, gpu_ms}).)doc");
-#endif
-#if AAT_PY_HAVE_ADAPTIVE
-  m.def("adaptive_attention", &adaptive_attention, py::arg("q"), py::arg("k"), py::arg("v"),
-        py::arg("causal") = false, py::arg("mass") = py::none(), py::arg("report") = false, py::kw_only(),
-        py::arg("scale") = py::none(), py::arg("key_lengths") = py::none(), py::arg("mode") = py::none(),
-        py::arg("epsilon") = py::none(), py::arg("exact_below_cer") = py::none(), py::arg("context") = py::none(),
-        R"doc(Adaptive attention: pattern -> router -> attention over the kept blocks -> exact merge.
-
-Shapes, dtypes and masks as aat.attention (no bias). The block map's rule: mode="bound" (the
-default) keeps all but at most epsilon (default 0.01) of each query group's mass at full
-resolution, by an upper estimate over a lower bound; mode="mass" (implied by mass=) keeps the
-share `mass` of the estimated mass (>= 1: every visible block). exact_below_cer (default 1.5):
-when the map's predicted CER is below it, exact attention runs instead (0: always the plan).
-report=True: also runs exact attention on the same inputs and returns (o, report) where report
-is a dict: ifq (1 - ||o - exact|| / ||exact||), cer (dense / executed FLOPs), ae (exact GPU time /
-adaptive GPU time), exact (whether exact attention ran instead of the plan), planned_cer,
-levels, stages, ...)doc");
-#endif
   m.def("plugins", &plugins, "Plugins the registry finds (AAT_PLUGIN_PATH, then the build's or install's folder).");
+  m.def("ops", &ops, "Every op the plugins offer: a list of signatures (name, summary, tensors, params, plugin).");
+  m.def("run_op", &run_op, py::arg("name"), py::arg("arguments"), py::arg("context") = py::none(),
+        "Runs the op `name` with its tensors and parameters from the dict `arguments`; returns "
+        "(outputs dict, report dict).");
   m.def("run_command", &run_command, py::arg("command"), py::arg("args"), py::arg("context") = py::none(),
         "Runs `aat run <command> args...` in this process; returns (exit_code, stdout, stderr).");
 }

@@ -12,6 +12,8 @@
 #ifndef AAT_BLOCK_GEOMETRY_GLSL
 #define AAT_BLOCK_GEOMETRY_GLSL
 
+#include "aat/causal.glsl"
+
 #define AAT_BLOCK_MASKED 0u
 #define AAT_BLOCK_PARTIAL 1u
 #define AAT_BLOCK_FULL 2u
@@ -19,8 +21,7 @@
 // End (exclusive) of the key prefix row `a` sees; `key_limit` is Nk or the batch's key length.
 uint aat_row_key_end(uint a, uint q_len, uint kv_len, uint key_limit, bool causal) {
   if (!causal) return key_limit;
-  const int end = int(a) + int(kv_len) - int(q_len) + 1;
-  return uint(clamp(end, 0, int(key_limit)));
+  return uint(clamp(aat_causal_key_end(a, q_len, kv_len), 0, int(key_limit)));
 }
 
 // Masked, partially masked or fully visible (AAT_BLOCK_*).

@@ -107,6 +107,19 @@ static void reference(const problem* p, const float* q, const float* k, const fl
   free(s);
 }
 
+/* The attention op through aat_op_run: q, k, v, optional key lengths, causal; out and lse. */
+static aat_status run_attention(aat_context* ctx, const aat_tensor* q, const aat_tensor* k, const aat_tensor* v,
+                                const aat_tensor* lengths, int causal, aat_tensor** out, aat_tensor** lse) {
+  const aat_op* op = NULL;
+  /* The optional key lengths and lse are the last entries: left out by the counts. */
+  const aat_named_tensor inputs[4] = {{"q", q}, {"k", k}, {"v", v}, {"key_lengths", lengths}};
+  aat_op_output outputs[2] = {{"out", out}, {"lse", lse}};
+  const aat_value params[1] = {aat_value_bool("causal", causal)};
+  aat_status status = aat_op_find(ctx, "attention", &op);
+  if (status != AAT_OK) return status;
+  return aat_op_run(ctx, op, inputs, lengths ? 4 : 3, params, 1, outputs, lse ? 2 : 1, NULL);
+}
+
 /* Runs attention through the C API on random data and compares; returns the failure count. */
 static int check_attention(aat_context* ctx, const problem* p, unsigned seed) {
   const size_t nq = (size_t)(p->B * p->H * p->Nq * p->D), nk = (size_t)(p->B * p->H * p->Nk * p->D);
@@ -116,7 +129,6 @@ static int check_attention(aat_context* ctx, const problem* p, unsigned seed) {
   float *o = malloc(nq * sizeof(float)), *l = malloc(rows * sizeof(float));
   double *want_o = malloc(nq * sizeof(double)), *want_l = malloc(rows * sizeof(double));
   aat_tensor *tq, *tk, *tv, *to = NULL, *tl = NULL, *tlen = NULL;
-  aat_attention_options options;
   int bad = 0;
   size_t i, rank = 0;
   int64_t out_shape[4] = {0, 0, 0, 0};
@@ -126,15 +138,12 @@ static int check_attention(aat_context* ctx, const problem* p, unsigned seed) {
   tq = make_f32(ctx, qshape, 4, q);
   tk = make_f32(ctx, kshape, 4, k);
   tv = make_f32(ctx, kshape, 4, v);
-  memset(&options, 0, sizeof options);
-  options.causal = p->causal;
   if (p->lengths) {
     const int64_t lshape[1] = {p->B};
     OK(aat_tensor_create(ctx, AAT_I32, lshape, 1, &tlen));
     OK(aat_tensor_upload(tlen, p->lengths, (size_t)p->B * sizeof(int32_t)));
-    options.key_lengths = tlen;
   }
-  OK(aat_attention(ctx, tq, tk, tv, &options, &to, &tl));
+  OK(run_attention(ctx, tq, tk, tv, tlen, p->causal, &to, &tl));
   OK(aat_tensor_shape(to, out_shape, 4, &rank));
   if (rank != 4 || out_shape[0] != p->B || out_shape[1] != p->H || out_shape[2] != p->Nq || out_shape[3] != p->D) {
     fprintf(stderr, "attention: output shape is wrong (rank %zu)\n", rank);
@@ -374,9 +383,9 @@ int main(void) {
     aat_tensor *q, *k, *out = NULL;
     OK(aat_tensor_create(ctx, AAT_F32, qs, 4, &q));
     OK(aat_tensor_create(ctx, AAT_F32, ks, 4, &k));
-    expect_error(aat_attention(ctx, q, k, k, NULL, &out, NULL), AAT_ERROR_UNSUPPORTED, "12", "D = 12");
+    expect_error(run_attention(ctx, q, k, k, NULL, 0, &out, NULL), AAT_ERROR_UNSUPPORTED, "12", "D = 12");
     CHECK(out == NULL);
-    expect_error(aat_attention(ctx, q, NULL, k, NULL, &out, NULL), AAT_ERROR_INVALID_ARGUMENT, "NULL", "NULL k");
+    expect_error(run_attention(ctx, q, NULL, k, NULL, 0, &out, NULL), AAT_ERROR_INVALID_ARGUMENT, "NULL", "NULL k");
     aat_tensor_destroy(q);
     aat_tensor_destroy(k);
   }

@@ -52,7 +52,7 @@ if [[ $lavapipe -eq 1 ]]; then
 fi
 
 # --- help texts --------------------------------------------------------------------------------
-commands=$("$AAT" plugins 2>/dev/null | sed -n 's/^ *command: aat run \([^ ]*\).*/\1/p')
+commands=$("$AAT" plugins 2>/dev/null | sed -n 's/^ *\(command\|op\): aat run \([^ ]*\).*/\2/p')
 [[ $(wc -w <<<"$commands") -ge 8 ]] || fail "aat plugins lists too few commands: $commands"
 for command in $commands; do
   rc=0

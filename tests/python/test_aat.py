@@ -235,7 +235,7 @@ class AatTest(unittest.TestCase):
         self.assertEqual(caught.exception.code, "not_found")
 
     def test_geodesic(self):
-        if not hasattr(aat._aat, "geodesic"):
+        if "geodesic" not in [op["name"] for op in aat.ops()]:
             with self.assertRaises(NotImplementedError):
                 aat.geodesic(np.zeros((4, 4), np.float32), np.zeros((1, 4), np.float32), steps=1, dt=0.1)
             return
@@ -249,7 +249,7 @@ class AatTest(unittest.TestCase):
         np.testing.assert_allclose(out[:, 4], 5 * np.hypot(states[:, 2], states[:, 3]), rtol=1e-4)
 
     def test_flow(self):
-        if not hasattr(aat._aat, "flow"):
+        if "flow" not in [op["name"] for op in aat.ops()]:
             with self.assertRaises(NotImplementedError):
                 aat.flow(np.zeros((4, 4), np.float32), spacing=0.1, steps=1, dt=0.001)
             return
@@ -261,7 +261,7 @@ class AatTest(unittest.TestCase):
 
     def test_adaptive_attention(self):
         q, k, v = self.randn(1, 2, 100, 32), self.randn(1, 2, 300, 32), self.randn(1, 2, 300, 32)
-        if not hasattr(aat._aat, "adaptive_attention"):
+        if "adaptive" not in [op["name"] for op in aat.ops()]:
             with self.assertRaises(NotImplementedError):
                 aat.adaptive_attention(q, k, v)
             return
@@ -291,6 +291,12 @@ class AatTest(unittest.TestCase):
             aat.adaptive_attention(q, k, v, mass=0.9, epsilon=0.1)
         with self.assertRaises(ValueError):
             aat.adaptive_attention(q, k, v, mode="fast")
+        # the op itself: aat.run("adaptive", ...) with the scalar plan kernel, and a refused kernel name
+        out = aat.run("adaptive", q=q, k=k, v=v, causal=True, mass=1.0, exact_below_cer=0, kernel="scalar")
+        assert_close(self, out["out"], reference_attention(q, k, v, causal=True)[0], 2e-5, "op 'adaptive'")
+        self.assertEqual(out["lse"].shape, q.shape[:3])
+        with self.assertRaisesRegex(aat.Error, "kernel must be auto, cooperative_matrix2 or scalar"):
+            aat.run("adaptive", q=q, k=k, v=v, kernel="fast")
 
     def tmpdir(self):
         import tempfile

@@ -1,5 +1,5 @@
-// `aat plugins [--json]`: what the registry found, from where, each kernel's reflected
-// interface, and every plugin file it had to skip with the reason.
+// `aat plugins [--json]`: what the registry found, from where, each op's signature, each
+// kernel's reflected interface, and every plugin file it had to skip with the reason.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -8,13 +8,31 @@
 
 namespace aat::cli {
 
+namespace {
+
+// "inputs q (f32|f16, rank 4), k ...; outputs out (...); parameters causal (bool), scale (float)"
+std::string describe_signature(const OpSignature& s) {
+  std::string inputs, outputs, params;
+  for (const auto& t : s.tensors)
+    (t.role == OpRole::input ? inputs : outputs) +=
+        fmt::format("{}{} ({}{})", (t.role == OpRole::input ? inputs : outputs).empty() ? "" : ", ", t.name,
+                    t.describe(), t.optional ? ", optional" : "");
+  for (const auto& p : s.params)
+    params += fmt::format("{}{} ({}{})", params.empty() ? "" : ", ", p.name, to_string(p.type),
+                          p.default_value ? ", default " + *p.default_value : std::string(p.optional ? ", optional" : ""));
+  return fmt::format("inputs {}; outputs {}; parameters {}", inputs.empty() ? "none" : inputs,
+                     outputs.empty() ? "none" : outputs, params.empty() ? "none" : params);
+}
+
+}  // namespace
+
 void add_plugins_command(CLI::App& app, GlobalOptions& global) {
   auto* cmd = app.add_subcommand("plugins", "List plugins found on AAT_PLUGIN_PATH and in the build's/install's "
                                             "plugin folder, with each kernel's reflected interface");
   auto json = std::make_shared<bool>(false);
   auto brief = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "Print JSON");
-  cmd->add_flag("--brief", *brief, "Names, versions and commands only, no interfaces");
+  cmd->add_flag("--brief", *brief, "Names, versions, ops and commands only, no signatures or interfaces");
   cmd->callback([&global, json, brief] {
     const auto registry = PluginRegistry::discover();
     if (*json) {
@@ -24,11 +42,12 @@ void add_plugins_command(CLI::App& app, GlobalOptions& global) {
       for (const auto& p : registry.plugins()) {
         nlohmann::json plugin = {{"name", p.name}, {"version", p.version}, {"description", p.description},
                                  {"path", p.path.string()}, {"kernels", nlohmann::json::array()},
-                                 {"commands", nlohmann::json::array()}};
+                                 {"commands", nlohmann::json::array()}, {"ops", nlohmann::json::array()}};
         for (const auto& k : p.kernels)
           plugin["kernels"].push_back({{"name", k.name}, {"source", k.source},
                                        {"interface", nlohmann::json::parse(k.interface.to_json())}});
         for (const auto& c : p.commands) plugin["commands"].push_back({{"name", c.name}, {"summary", c.summary}});
+        for (const auto& op : p.ops) plugin["ops"].push_back(nlohmann::json::parse(op.signature.to_json()));
         out["plugins"].push_back(plugin);
       }
       for (const auto& problem : registry.problems())
@@ -44,6 +63,10 @@ void add_plugins_command(CLI::App& app, GlobalOptions& global) {
     for (const auto& p : registry.plugins()) {
       fmt::print("\n{} {} — {}\n  from {}\n", p.name, p.version, p.description,
                  p.path.empty() ? "the host" : p.path.string());
+      for (const auto& op : p.ops) {
+        fmt::print("  op: aat run {}  ({})\n", op.signature.name, op.signature.summary);
+        if (!*brief) fmt::print("      {}\n", describe_signature(op.signature));
+      }
       for (const auto& c : p.commands) fmt::print("  command: aat run {}  ({})\n", c.name, c.summary);
       for (const auto& k : p.kernels) {
         fmt::print("  kernel {} ({})\n", k.name, k.source);

@@ -349,11 +349,7 @@ int run_shader_command(GlobalOptions& global, const std::string& file, const std
   ShaderArgs args;
   auto app = make_shader_app(args);
   try {
-    std::vector<std::string> reversed(rest.rbegin(), rest.rend());  // CLI11 takes a vector last-first
-    app->parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    fmt::print("{}", app->help());
-    return 0;
+    if (parse_run_arguments(*app, rest)) return 0;
   } catch (const CLI::ParseError& e) {
     report(global, Error(ErrorCode::parse, fmt::format("run {}: {} (see 'aat run --help')", file, e.what())));
     return 1;

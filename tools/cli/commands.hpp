@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 
 #include "aat/context.hpp"
 #include "aat/error.hpp"
+#include "aat/plugin.hpp"
 
 namespace aat::cli {
 
@@ -33,8 +35,16 @@ void add_run_command(CLI::App& app, GlobalOptions& global);
 void add_plugins_command(CLI::App& app, GlobalOptions& global);
 // `aat version [--json]`: framework version, shader compilers, kernel families compiled in.
 void add_version_command(CLI::App& app, GlobalOptions& global);
-// `aat run TARGET args...` where TARGET is not a shader file: the plugin command named TARGET,
-// given the arguments after it unparsed. Returns the exit code (errors already reported).
+// `aat run TARGET args...` where TARGET is not a shader file: the op named TARGET (bound from its
+// signature), else the plugin command of that name given the arguments unparsed. Returns the
+// exit code (errors already reported).
 int run_plugin_command(GlobalOptions& global, const std::string& target, std::vector<std::string> args);
+// Parses the arguments after `aat run TARGET` with `app` (a CLI11 parse error is thrown); --help
+// prints the help and returns true: the command is done.
+bool parse_run_arguments(CLI::App& app, const std::vector<std::string>& args);
+// `aat run OP ...`: the op's options made from its signature. nullopt when an option is not the
+// op's and `command` (the plugin's command of the same name) should take the arguments instead.
+std::optional<int> run_op_command(GlobalOptions& global, const PluginOp& op, const PluginCommand* command,
+                                  const std::vector<std::string>& args);
 
 }  // namespace aat::cli

@@ -16,4 +16,15 @@ Expected<std::shared_ptr<Context>> open_context(const GlobalOptions& global, boo
   return Context::create(options);
 }
 
+bool parse_run_arguments(CLI::App& app, const std::vector<std::string>& args) {
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes a vector last-first
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    fmt::print("{}", app.help());
+    return true;
+  }
+  return false;
+}
+
 }  // namespace aat::cli

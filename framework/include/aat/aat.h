@@ -1,7 +1,8 @@
 /* The AAT C API: the framework from C (C99) and from any language with a C FFI.
  *
  * Library: libaat_c.so (CMake: find_package(aat) then aat::c; pkg-config: aat-c). It links
- * libaat.so and the attention plugin's code, so aat_attention() needs no plugin folder.
+ * libaat.so only: the ops of every plugin (attention, geodesic, ...) are found by name in the
+ * plugin folders (AAT_PLUGIN_PATH, then the build's or install's) and run with aat_op_run.
  *
  * Conventions
  *  - Every function returns an aat_status; AAT_OK (0) is success. On any other status the
@@ -10,8 +11,8 @@
  *    parameters are written only on success. No C++ exception ever crosses this boundary.
  *  - Handles are opaque. Every aat_*_destroy accepts NULL. Tensors and kernels keep their
  *    context alive, so handles may be destroyed in any order.
- *  - Threads: an aat_context and an aat_kernel may be used from several threads at once
- *    (aat_attention and aat_run_shader record into per-call streams). A tensor may be read by
+ *  - Threads: an aat_context, an aat_kernel and an aat_op may be used from several threads at
+ *    once (aat_op_run and aat_run_shader record into per-call streams). A tensor may be read by
  *    several threads at once (as an input, or downloaded); writing it (upload, or binding it
  *    as an output) while another thread uses it is a data race, as with plain memory.
  *    See docs/embedding.md.
@@ -113,7 +114,7 @@ typedef enum aat_value_kind {
 } aat_value_kind;
 
 typedef struct aat_value {
-  const char* name; /* push-constant member, or specialization constant name or decimal id */
+  const char* name; /* push-constant member, specialization constant (name or decimal id), or op parameter */
   aat_value_kind kind;
   int64_t i;
   double f;
@@ -130,6 +131,10 @@ static inline aat_value aat_value_float(const char* name, double v) {
 }
 static inline aat_value aat_value_text(const char* name, const char* text) {
   aat_value value = {name, AAT_VALUE_TEXT, 0, 0.0, text};
+  return value;
+}
+static inline aat_value aat_value_bool(const char* name, int v) {
+  aat_value value = {name, AAT_VALUE_BOOL, v != 0, 0.0, NULL};
   return value;
 }
 
@@ -161,24 +166,43 @@ typedef struct aat_binding {
 AAT_C_API aat_status aat_run_shader(aat_kernel* kernel, const aat_binding* bindings, size_t binding_count,
                                     const aat_value* push, size_t push_count, const uint64_t grid[3], double* gpu_ms);
 
-/* ---- attention ----------------------------------------------------------------------- */
+/* ---- ops: what plugins offer, by name ------------------------------------------------ */
 
-typedef struct aat_attention_options {
-  int causal;                    /* non-zero: query i sees keys j <= i + Nk - Nq */
-  float scale;                   /* 0: 1/sqrt(D) */
-  const aat_tensor* key_lengths; /* NULL, or i32 [B]: keys j >= key_lengths[b] are masked */
-  const aat_tensor* bias;        /* NULL, or f32 broadcastable from [B or 1, H or 1, Nq, Nk] */
-  uint32_t splits;               /* 0: chosen by the tiler; else the K-split count */
-} aat_attention_options;
+/* An op of a plugin: a name and a signature (named input and output tensors, named typed
+ * parameters). Found through the context, valid as long as it. */
+typedef struct aat_op aat_op;
 
-/* O = softmax(scale Q K^T + mask + bias) V. q: [B, Hq, Nq, D]; k, v: [B, Hkv, Nk, D]; f32
- * or f16 (all three alike); Hq a multiple of Hkv; D a multiple of 8 up to 256. options may be
- * NULL (defaults). *out: new tensor [B, Hq, Nq, D] of q's dtype. lse may be NULL; else *lse:
- * new f32 tensor [B, Hq, Nq], the row log-sum-exp. Pipelines are prepared once per context
- * and reused by later calls; concurrent calls on one context are safe. */
-AAT_C_API aat_status aat_attention(aat_context* context, const aat_tensor* q, const aat_tensor* k,
-                                   const aat_tensor* v, const aat_attention_options* options, aat_tensor** out,
-                                   aat_tensor** lse);
+/* The op `name` (e.g. "attention"), from the plugins found on AAT_PLUGIN_PATH and in the build's
+ * or install's plugin folder (loaded on the first call). AAT_ERROR_NOT_FOUND lists the ops. */
+AAT_C_API aat_status aat_op_find(aat_context* context, const char* name, const aat_op** op);
+/* Every op found: aat_op_count, then aat_op_at for 0 .. count-1. */
+AAT_C_API aat_status aat_op_count(aat_context* context, size_t* count);
+AAT_C_API aat_status aat_op_at(aat_context* context, size_t index, const aat_op** op);
+/* The op's name and its signature as JSON: {"name", "summary", "tensors": [{"name", "role",
+ * "dtypes", "rank", "optional", "summary"}], "params": [{"name", "type", "default", "min", "max",
+ * "optional", "summary"}]}. Valid as long as the context. */
+AAT_C_API aat_status aat_op_name(const aat_op* op, const char** name);
+AAT_C_API aat_status aat_op_signature(const aat_op* op, const char** json);
+
+typedef struct aat_named_tensor {
+  const char* name;          /* an input of the op's signature */
+  const aat_tensor* tensor;
+} aat_named_tensor;
+
+typedef struct aat_op_output {
+  const char* name;          /* an output of the op's signature */
+  aat_tensor** tensor;       /* receives a new tensor (destroy it with aat_tensor_destroy) */
+} aat_op_output;
+
+/* Runs the op: inputs by name (an optional input may be left out), parameters by name (the
+ * aat_value kinds; text is parsed as the parameter's type; left-out parameters take their
+ * defaults), the outputs asked for written to new tensors (others are dropped). Checked before
+ * the device is touched: unknown or missing names, dtypes and ranks against the signature,
+ * values against the parameter types; then the op's own checks. Waits for the device. gpu_ms
+ * (may be NULL): the op's GPU time, 0 when the device has no timestamps. */
+AAT_C_API aat_status aat_op_run(aat_context* context, const aat_op* op, const aat_named_tensor* inputs,
+                                size_t input_count, const aat_value* params, size_t param_count,
+                                aat_op_output* outputs, size_t output_count, double* gpu_ms);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,10 @@ class Bindings {
   // Binds the whole buffer to the binding of that name (instance name, or block name).
   Expected<void> bind(std::string_view name, const Buffer& buffer);
   Expected<void> bind(std::string_view name, const Tensor& tensor) { return bind(name, tensor.buffer()); }
+  // Binds the context's 16-byte placeholder buffer to a binding this dispatch never touches (a
+  // mask the kernel was specialized without, an output it does not write), so no caller keeps
+  // a dummy buffer of its own. Refused for a block whose fixed part is larger than the placeholder.
+  Expected<void> bind_unused(std::string_view name);
 
   // States how many bytes the dispatch will touch through `name` (for runtime-sized arrays,
   // which reflection cannot size); validate() then checks the bound buffer holds them.
@@ -55,8 +59,11 @@ class Bindings {
 
   const Kernel& kernel() const { return kernel_; }
   const std::vector<std::byte>& push_data() const { return push_data_; }
-  // Bound buffers, by binding index into kernel().interface().bindings.
+  // Bound buffers, by binding index into kernel().interface().bindings (empty where unused).
   const std::vector<Buffer>& buffers() const { return buffers_; }
+  // Whether binding `index` was given to bind_unused, and whether any was.
+  bool is_placeholder(std::size_t index) const { return placeholder_[index]; }
+  bool uses_placeholder() const;
 
  private:
   Expected<std::size_t> binding_index(std::string_view name) const;
@@ -64,6 +71,7 @@ class Bindings {
 
   Kernel kernel_;
   std::vector<Buffer> buffers_;
+  std::vector<bool> placeholder_;
   std::vector<std::uint64_t> required_bytes_;
   std::vector<std::byte> push_data_;
   std::vector<bool> member_set_;

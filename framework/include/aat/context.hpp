@@ -118,6 +118,15 @@ struct MemoryStats {
   std::uint64_t live_buffers = 0;
 };
 
+// What the context's kernel cache holds (docs/architecture.md, "The context owns derived objects").
+struct KernelCacheStats {
+  std::uint64_t programs = 0;          // distinct SPIR-V modules, each reflected once
+  std::uint64_t pipelines = 0;         // one per (SPIR-V, specialization bytes, required subgroup size)
+  std::uint64_t set_layouts = 0;       // descriptor-set layouts, shared by kernels binding alike
+  std::uint64_t pipeline_layouts = 0;  // shared likewise
+  std::uint64_t descriptor_sets = 0;   // allocated so far; each is reused by later dispatches
+};
+
 struct ContextState;  // private: the Vulkan objects
 
 class Context {
@@ -138,6 +147,7 @@ class Context {
   bool validation_enabled() const;
   MemoryStats memory_stats() const;
   void reset_peak_memory();
+  KernelCacheStats kernel_cache_stats() const;
 
   // Validation messages (errors and warnings) reported since the last call. Thread-safe.
   std::vector<std::string> take_validation_messages();

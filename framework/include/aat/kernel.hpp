@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,8 +42,13 @@ struct KernelState;  // private
 class Kernel {
  public:
   Kernel() = default;
+  // The context's kernel cache makes this cheap after the first call for the same SPIR-V,
+  // specialization and subgroup size: the reflection, layouts and pipeline are shared, so a
+  // plugin keeps no kernel map of its own and calls create() where it needs a kernel.
   static Expected<Kernel> create(const std::shared_ptr<Context>& context, Spirv spirv, std::string name,
                                  const KernelOptions& options = {});
+  static Expected<Kernel> create(const std::shared_ptr<Context>& context, std::span<const std::uint32_t> spirv,
+                                 std::string name, const KernelOptions& options = {});
 
   explicit operator bool() const { return state_ != nullptr; }
   const std::string& name() const;

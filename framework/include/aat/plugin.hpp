@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "aat/error.hpp"
+#include "aat/op.hpp"
 #include "aat/plugin_abi.h"
 #include "aat/reflect.hpp"
 #include "aat/shader.hpp"
@@ -26,6 +27,14 @@ struct PluginCommand {
   aat_plugin_command_fn run = nullptr;
 };
 
+// An op a plugin offers: its signature, checked and copied from the plugin's C table, and the
+// table itself (valid while the registry that loaded it lives).
+struct PluginOp {
+  std::string plugin;  // the plugin's name
+  OpSignature signature;
+  const aat_plugin_op* table = nullptr;
+};
+
 struct Plugin {
   std::string name;
   std::string version;
@@ -33,6 +42,7 @@ struct Plugin {
   std::filesystem::path path;  // the library it came from; empty when linked statically
   std::vector<PluginKernel> kernels;
   std::vector<PluginCommand> commands;
+  std::vector<PluginOp> ops;
 
   const PluginKernel* find_kernel(std::string_view kernel) const;
 };
@@ -69,6 +79,10 @@ class PluginRegistry {
   const Plugin* find(std::string_view name) const;
   // The plugin offering `aat run <command>`, if any.
   const PluginCommand* find_command(std::string_view command, const Plugin** owner = nullptr) const;
+  // The op of that name, if any plugin offers it.
+  const PluginOp* find_op(std::string_view name) const;
+  // Every op of every plugin, in load order.
+  std::vector<const PluginOp*> ops() const;
 
  private:
   struct Library;
@@ -79,7 +93,8 @@ class PluginRegistry {
 };
 
 // Checks a descriptor from an untrusted library and copies it into a Plugin: ABI version
-// first, then sizes, names, every kernel's SPIR-V (validated and reflected) and commands.
+// first, then sizes, names, every kernel's SPIR-V (validated and reflected), commands and ops
+// (names, signatures, functions).
 Expected<Plugin> read_plugin_descriptor(const aat_plugin_descriptor* descriptor);
 
 }  // namespace aat

@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 
 #include "aat/context.hpp"
+#include "aat/op.hpp"
 #include "aat/plugin_abi.h"
 #include "aat/progress.hpp"
 
@@ -36,7 +37,7 @@ int run_plugin_command(CLI::App& app, const aat_host* host, int argc, const char
   }
   std::shared_ptr<Context> context;
   if (host && host->abi_version == AAT_PLUGIN_ABI_VERSION && host->context) {
-    context = *static_cast<const std::shared_ptr<Context>*>(host->context);
+    context = context_of(host->context);
   } else {
     ContextOptions options;
     if (host && host->device) options.device = host->device;

@@ -1,21 +1,42 @@
-// The C API (aat/aat.h) over the C++ framework and the attention plugin's C++ API.
+// The C API (aat/aat.h) over the C++ framework; plugins' ops are found and run by name.
 // Every entry point runs inside guarded(): no exception leaves, every error is reported as an
 // aat_status plus the thread's last error message.
 #include "aat/aat.h"
 
 #include <cstring>
+#include <deque>
 #include <exception>
+#include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <type_traits>
 
 #include "aat/aat.hpp"
-#include "aat/attention/attention.hpp"
+#include "aat/op_run.hpp"
+#include "aat/plugin.hpp"
 #include "embed.hpp"
+
+struct aat_op {
+  const aat::PluginOp* op = nullptr;
+  std::string signature_json;
+};
 
 struct aat_context {
   std::shared_ptr<aat::Context> context;
-  aat::embed::Pool<aat::attention::Attention> attention;
+  // The plugins' ops, found on first use; the registry keeps their libraries loaded.
+  std::mutex registry_mutex;
+  std::optional<aat::PluginRegistry> registry;
+  std::deque<aat_op> ops;
+
+  const std::deque<aat_op>& found_ops() {
+    std::lock_guard lock(registry_mutex);
+    if (!registry) {
+      registry = aat::PluginRegistry::discover();
+      for (const aat::PluginOp* op : registry->ops()) ops.push_back({op, op->signature.to_json()});
+    }
+    return ops;
+  }
 };
 
 struct aat_tensor {
@@ -146,6 +167,22 @@ aat::Expected<std::vector<aat::embed::NamedValue>> to_values(const aat_value* va
     out.push_back(std::move(named));
   }
   return out;
+}
+
+// An op parameter from a C value.
+aat::Expected<aat::OpValue> to_op_value(const aat_value& v, size_t index) {
+  const std::string what = "parameter " + std::to_string(index);
+  switch (raw_enum(v.kind)) {
+    case AAT_VALUE_TEXT:
+      if (!v.text) return aat::fail(aat::ErrorCode::invalid_argument, what + " ('" + v.name + "'): NULL text");
+      return aat::OpValue(std::string(v.text));
+    case AAT_VALUE_INT: return aat::OpValue(std::int64_t{v.i});
+    case AAT_VALUE_FLOAT: return aat::OpValue(v.f);
+    case AAT_VALUE_BOOL: return aat::OpValue(v.i != 0);
+    default:
+      return aat::fail(aat::ErrorCode::invalid_argument,
+                       what + " ('" + v.name + "'): unknown kind " + std::to_string(raw_enum(v.kind)));
+  }
 }
 
 aat_status make_kernel(aat_context* context, aat::Expected<aat::Spirv> spirv, std::string name, const aat_value* spec,
@@ -388,25 +425,107 @@ aat_status aat_run_shader(aat_kernel* kernel, const aat_binding* bindings, size_
   });
 }
 
-aat_status aat_attention(aat_context* context, const aat_tensor* q, const aat_tensor* k, const aat_tensor* v,
-                         const aat_attention_options* options, aat_tensor** out, aat_tensor** lse) {
-  return guarded("aat_attention", [&] {
-    if (!context || !q || !k || !v || !out) return invalid("aat_attention", "context, q, k, v or out is NULL");
-    aat::attention::AttentionOptions o;
-    if (options) {
-      o.causal = options->causal != 0;
-      if (options->scale != 0.0f) o.scale = options->scale;
-      if (options->key_lengths) o.key_lengths = &options->key_lengths->tensor;
-      if (options->bias) o.bias = &options->bias->tensor;
-      if (options->splits) o.splits = options->splits;
+aat_status aat_op_find(aat_context* context, const char* name, const aat_op** op) {
+  return guarded("aat_op_find", [&] {
+    if (!context || !name || !op) return invalid("aat_op_find", "context, name or op is NULL");
+    std::string known;
+    for (const aat_op& candidate : context->found_ops()) {
+      if (candidate.op->signature.name == name) {
+        *op = &candidate;
+        return AAT_OK;
+      }
+      known += (known.empty() ? "'" : ", '") + candidate.op->signature.name + "'";
     }
-    auto lease = context->attention.acquire(context->context);
-    if (!lease) return report(lease);
-    auto result = (**lease).run(q->tensor, k->tensor, v->tensor, o);
-    if (!result) return report(result);
-    auto o_handle = std::make_unique<aat_tensor>(aat_tensor{context->context, std::move(result->out)});
-    if (lse) *lse = new aat_tensor{context->context, std::move(result->lse)};
-    *out = o_handle.release();
+    std::string problems;
+    for (const auto& problem : context->registry->problems()) problems += "; skipped: " + problem.error.what();
+    return report(AAT_ERROR_NOT_FOUND, std::string("aat_op_find: no plugin offers the op '") + name + "'; the ops are: " +
+                                           (known.empty() ? "none" : known) + problems);
+  });
+}
+
+aat_status aat_op_count(aat_context* context, size_t* count) {
+  return guarded("aat_op_count", [&] {
+    if (!context || !count) return invalid("aat_op_count", "context or count is NULL");
+    *count = context->found_ops().size();
+    return AAT_OK;
+  });
+}
+
+aat_status aat_op_at(aat_context* context, size_t index, const aat_op** op) {
+  return guarded("aat_op_at", [&] {
+    if (!context || !op) return invalid("aat_op_at", "context or op is NULL");
+    const auto& ops = context->found_ops();
+    if (index >= ops.size())
+      return report(AAT_ERROR_NOT_FOUND, "aat_op_at: no op " + std::to_string(index) + " (there are " +
+                                             std::to_string(ops.size()) + ")");
+    *op = &ops[index];
+    return AAT_OK;
+  });
+}
+
+aat_status aat_op_name(const aat_op* op, const char** name) {
+  return guarded("aat_op_name", [&] {
+    if (!op || !name) return invalid("aat_op_name", "op or name is NULL");
+    *name = op->op->signature.name.c_str();
+    return AAT_OK;
+  });
+}
+
+aat_status aat_op_signature(const aat_op* op, const char** json) {
+  return guarded("aat_op_signature", [&] {
+    if (!op || !json) return invalid("aat_op_signature", "op or json is NULL");
+    *json = op->signature_json.c_str();
+    return AAT_OK;
+  });
+}
+
+aat_status aat_op_run(aat_context* context, const aat_op* op, const aat_named_tensor* inputs, size_t input_count,
+                      const aat_value* params, size_t param_count, aat_op_output* outputs, size_t output_count,
+                      double* gpu_ms) {
+  return guarded("aat_op_run", [&] {
+    if (!context || !op) return invalid("aat_op_run", "context or op is NULL");
+    if ((input_count && !inputs) || (param_count && !params) || (output_count && !outputs))
+      return invalid("aat_op_run", "inputs, params or outputs is NULL with a count");
+    const aat::OpSignature& signature = op->op->signature;
+    aat::OpArguments arguments;
+    for (size_t i = 0; i < input_count; ++i) {
+      const aat_named_tensor& in = inputs[i];
+      if (!in.name || !in.tensor)
+        return invalid("aat_op_run", ("input " + std::to_string(i) + (in.name ? " ('" + std::string(in.name) + "')" : "") +
+                                      " has no name or no tensor (NULL)").c_str());
+      if (in.tensor->context != context->context)
+        return invalid("aat_op_run", ("the tensor of input '" + std::string(in.name) + "' belongs to another context").c_str());
+      arguments.inputs.emplace_back(in.name, in.tensor->tensor);
+    }
+    for (size_t i = 0; i < param_count; ++i) {
+      if (!params[i].name || !*params[i].name)
+        return invalid("aat_op_run", ("parameter " + std::to_string(i) + " has no name").c_str());
+      auto value = to_op_value(params[i], i);
+      if (!value) return report(value);
+      arguments.params.emplace_back(params[i].name, std::move(*value));
+    }
+    std::vector<std::size_t> wanted;  // index into result outputs, per requested output
+    for (size_t i = 0; i < output_count; ++i) {
+      if (!outputs[i].name || !outputs[i].tensor)
+        return invalid("aat_op_run", ("output " + std::to_string(i) + " has no name or nowhere to go (NULL)").c_str());
+      const aat::OpTensorRule* rule = signature.find_tensor(outputs[i].name);
+      if (!rule || rule->role != aat::OpRole::output)
+        return report(AAT_ERROR_NOT_FOUND, "aat_op_run: op '" + signature.name + "' has no output '" + outputs[i].name +
+                                               "'; its outputs are: " + signature.tensor_names(aat::OpRole::output));
+      std::size_t index = 0;
+      for (const auto& t : signature.tensors) {
+        if (&t == rule) break;
+        index += t.role == aat::OpRole::output;
+      }
+      wanted.push_back(index);
+    }
+    auto ran = aat::run_op(context->context, *op->op, arguments);
+    if (!ran) return report(ran);
+    std::vector<std::unique_ptr<aat_tensor>> made;
+    for (const std::size_t index : wanted)
+      made.push_back(std::make_unique<aat_tensor>(aat_tensor{context->context, ran->outputs[index].second}));
+    for (size_t i = 0; i < output_count; ++i) *outputs[i].tensor = made[i].release();
+    if (gpu_ms) *gpu_ms = ran->gpu_ms;
     return AAT_OK;
   });
 }

@@ -1,13 +1,12 @@
 // Shared by the C API (libaat_c) and the Python module: running a kernel on tensors bound by
-// name, values given as text or typed, and a thread-safe pool of per-thread objects (the
-// attention plugin's Attention, ...). Private: not installed.
+// name, values given as text or typed (plugins' ops go through aat/op_run.hpp). Private: not
+// installed.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,50 +48,5 @@ Expected<Kernel> create_kernel(const std::shared_ptr<Context>& context, Spirv sp
 Expected<double> run_kernel(const std::shared_ptr<Context>& context, const Kernel& kernel,
                             const std::vector<NamedTensor>& bindings, const std::vector<NamedValue>& push,
                             std::array<std::uint64_t, 3> grid, const std::vector<Tensor>& zero_fill = {});
-
-// Per-thread objects (T has static Expected<T> create(const std::shared_ptr<Context>&)) shared
-// by several threads: a call borrows one, creating it when none is free, and gives it back when
-// the lease ends, so pipelines built by one call are reused by the next.
-template <class T>
-class Pool {
- public:
-  class Lease {
-   public:
-    Lease(Pool* pool, std::unique_ptr<T> item) : pool_(pool), item_(std::move(item)) {}
-    Lease(Lease&& other) noexcept : pool_(other.pool_), item_(std::move(other.item_)) {}
-    Lease& operator=(Lease&&) = delete;
-    Lease(const Lease&) = delete;
-    ~Lease() {
-      if (item_) pool_->give_back(std::move(item_));
-    }
-    T& operator*() const { return *item_; }
-    T* operator->() const { return item_.get(); }
-
-   private:
-    Pool* pool_;
-    std::unique_ptr<T> item_;
-  };
-
-  Expected<Lease> acquire(const std::shared_ptr<Context>& context) {
-    {
-      std::lock_guard lock(mutex_);
-      if (!free_.empty()) {
-        auto item = std::move(free_.back());
-        free_.pop_back();
-        return Lease(this, std::move(item));
-      }
-    }
-    AAT_TRY(T created, T::create(context));
-    return Lease(this, std::make_unique<T>(std::move(created)));
-  }
-
- private:
-  void give_back(std::unique_ptr<T> item) {
-    std::lock_guard lock(mutex_);
-    free_.push_back(std::move(item));
-  }
-  std::mutex mutex_;
-  std::vector<std::unique_ptr<T>> free_;
-};
 
 }  // namespace aat::embed

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -202,12 +201,12 @@ std::string Report::to_json() const {
       .dump();
 }
 
+// The plan kernel of a configuration: built by the context's kernel cache on first use and found
+// there afterwards (no kernel map here).
 struct AdaptiveAttention::Pipelines {
-  std::map<ForwardKey, Kernel> forward;
   Buffer placeholder;
 
   Expected<Kernel> forward_kernel(const std::shared_ptr<Context>& context, const ForwardKey& key) {
-    if (auto it = forward.find(key); it != forward.end()) return it->second;
     const bool tensor_cores = key.path == KernelPath::cooperative_matrix2;
     const auto words = tensor_cores              ? plugin_gen::adaptive::adaptive_cm2::spirv()
                        : key.dtype == DType::f16 ? plugin_gen::adaptive::adaptive_f16::spirv()
@@ -223,9 +222,7 @@ struct AdaptiveAttention::Pipelines {
       options.spec.emplace_back("OUTPUTS_PER_THREAD",
                            Value(std::int64_t{ceil_div(std::uint64_t{key.block_q} * key.head_dim, key.workgroup)}));
     const std::string name = tensor_cores ? "adaptive.attention_cm2" : fmt::format("adaptive.attention_{}", to_string(key.dtype));
-    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()), name, options));
-    forward.emplace(key, kernel);
-    return kernel;
+    return Kernel::create(context, words, name, options);
   }
 };
 

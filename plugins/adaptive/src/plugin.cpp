@@ -10,6 +10,7 @@
 #include "aat/pattern/rule_options.hpp"
 #include "aat/plugin_command.hpp"
 #include "aat/plugin_define.hpp"
+#include "adaptive_op.hpp"
 #include "run_on_devices.hpp"
 
 namespace {
@@ -214,6 +215,12 @@ const aat_plugin_command kCommands[] = {
      &run_inputs},
 };
 
+const aat::OpTable& ops() {
+  static const aat::OpTable table({&aat::adaptive::adaptive_op()});
+  return table;
+}
+
 }  // namespace
 
-AAT_DEFINE_PLUGIN(adaptive, "0.1.0", "Adaptive attention composed from the pattern and router plugins", kCommands)
+AAT_DEFINE_PLUGIN(adaptive, "0.1.0", "Adaptive attention composed from the pattern and router plugins", ops(),
+                  kCommands)

@@ -5,6 +5,7 @@
 #ifndef AAT_ATTENTION_COMMON_GLSL
 #define AAT_ATTENTION_COMMON_GLSL
 
+#include "aat/causal.glsl"
 #include "aat/constants.glsl"
 
 layout(constant_id = 4) const bool CAUSAL = false;
@@ -42,23 +43,20 @@ uint key_length(uint batch_index) {
 // tiles ending there need no mask at all.
 uint keys_visible_to_all(uint batch_index, uint q0) {
   uint end = key_length(batch_index);
-  if (CAUSAL) end = min(end, uint(max(int(q0) + int(p.kv_len) - int(p.q_len) + 1, 0)));
+  if (CAUSAL) end = min(end, uint(max(aat_causal_key_end(q0, p.q_len, p.kv_len), 0)));
   return end;
 }
 
 // The end (exclusive) of the keys any of `rows` query rows from q0 may see.
 uint visible_key_end(uint batch_index, uint q0, uint rows) {
   uint end = key_length(batch_index);
-  if (CAUSAL) {
-    // The last row q0 + rows - 1 sees keys j <= q0 + rows - 1 + Nk - Nq (bottom-right aligned).
-    const int last = int(q0 + rows) - 1 + int(p.kv_len) - int(p.q_len);
-    end = min(end, uint(max(last + 1, 0)));
-  }
+  // The last row q0 + rows - 1 sees the most (rows = 0: q0 - 1, which sees no more than q0).
+  if (CAUSAL) end = min(end, uint(max(aat_causal_key_end(q0 + rows - 1u, p.q_len, p.kv_len), 0)));
   return end;
 }
 
 bool causally_hidden(uint qi, uint kj) {
-  return CAUSAL && int(kj) > int(qi) + int(p.kv_len) - int(p.q_len);
+  return CAUSAL && aat_causally_hidden(qi, kj, p.q_len, p.kv_len);
 }
 
 float bias_at(uint batch_index, uint head, uint qi, uint kj) {

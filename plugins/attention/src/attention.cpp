@@ -76,14 +76,11 @@ std::uint32_t ceil_div(std::uint64_t a, std::uint64_t b) { return static_cast<st
 
 }  // namespace
 
-// Pipelines are built on first use for each configuration and kept for the next call.
-struct Attention::Pipelines {
-  std::map<ForwardKey, Kernel> forward;
-  std::map<MergeKey, Kernel> merge;
-  Buffer placeholder;  // bound where a mask or the split workspace is unused
+namespace {
 
-  Expected<Kernel> forward_kernel(const std::shared_ptr<Context>& context, const ForwardKey& key) {
-    if (auto it = forward.find(key); it != forward.end()) return it->second;
+// The forward kernel of a configuration: built by the context's kernel cache on first use and
+// found there afterwards.
+Expected<Kernel> forward_kernel(const std::shared_ptr<Context>& context, const ForwardKey& key) {
     KernelOptions options;
     auto spec = [&](std::string_view name, Value v) { options.spec.emplace_back(std::string(name), v); };
     spec("BLOCK_KV", Value(std::int64_t{key.block_kv}));
@@ -135,25 +132,27 @@ struct Attention::Pipelines {
       spec("HEAD_DIM", Value(std::int64_t{key.head_dim}));
       spec("OUTPUTS_PER_THREAD", Value(std::int64_t{outputs}));
     }
-    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()), name, options));
-    forward.emplace(key, kernel);
-    return kernel;
-  }
+    return Kernel::create(context, words, name, options);
+}
 
-  Expected<Kernel> merge_kernel(const std::shared_ptr<Context>& context, const MergeKey& key) {
-    if (auto it = merge.find(key); it != merge.end()) return it->second;
-    const auto words = key.to_state               ? plugin_gen::attention::merge_state_f32::spirv()
-                       : key.dtype == DType::f16 ? plugin_gen::attention::merge_f16::spirv()
-                                                 : merge::spirv();
-    KernelOptions options;
-    options.spec = {{"local_size_x", Value(std::int64_t{kMergeWorkgroup})},
-                    {"HEAD_DIM", Value(std::int64_t{key.head_dim})}};
-    const std::string name = key.to_state ? "attention.merge_state" : fmt::format("attention.merge_{}", to_string(key.dtype));
-    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()), name, options));
-    merge.emplace(key, kernel);
-    return kernel;
-  }
-};
+// A merge variant's constants, through its own generated header.
+template <class Specialization>
+KernelOptions merge_options(const MergeKey& key) {
+  return {.spec = Specialization{.local_size_x = kMergeWorkgroup, .HEAD_DIM = key.head_dim}.entries()};
+}
+
+Expected<Kernel> merge_kernel(const std::shared_ptr<Context>& context, const MergeKey& key) {
+  namespace gen = plugin_gen::attention;
+  if (key.to_state)
+    return Kernel::create(context, gen::merge_state_f32::spirv(), "attention.merge_state",
+                          merge_options<gen::merge_state_f32::Specialization>(key));
+  const std::string name = fmt::format("attention.merge_{}", to_string(key.dtype));
+  if (key.dtype == DType::f16)
+    return Kernel::create(context, gen::merge_f16::spirv(), name, merge_options<gen::merge_f16::Specialization>(key));
+  return Kernel::create(context, merge::spirv(), name, merge_options<merge::Specialization>(key));
+}
+
+}  // namespace
 
 Expected<Attention> Attention::create(const std::shared_ptr<Context>& context) {
   if (!context) return fail(ErrorCode::invalid_argument, "Attention::create: no context");
@@ -163,8 +162,6 @@ Expected<Attention> Attention::create(const std::shared_ptr<Context>& context) {
                                                     "the attention kernels need", context->device().name));
   Attention attention;
   attention.context_ = context;
-  attention.pipelines_ = std::make_shared<Pipelines>();
-  AAT_TRY(attention.pipelines_->placeholder, Buffer::create(context, 16));
   return attention;
 }
 
@@ -178,34 +175,40 @@ struct Attention::Plan {
   Kernel kernel;
 };
 
-Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, const Tensor& v,
-                                          const AttentionOptions& options, bool partials) {
-  Plan plan;
-  AAT_TRY(plan.shape, check_inputs(q, k, v, options));
-  const AttentionShape& shape = plan.shape;
+Expected<Tiling> Attention::choose_tiling(const AttentionShape& shape, const AttentionOptions& options) const {
   const DeviceInfo& device = context_->device();
   if (options.path && !path_supported(device, shape, *options.path))
     return fail(ErrorCode::unsupported, fmt::format("the {} path needs {}; device '{}', {} with D = {}",
                                                     to_string(*options.path), path_requirements(*options.path),
                                                     device.name, to_string(shape.dtype), shape.head_dim));
-  plan.tiling = options.path ? optimize_tiling_for(device, shape, *options.path) : optimize_tiling(device, shape);
-  plan.kernel_shape = shape;
-  if (const auto packed = pack_gqa_rows(shape, plan.tiling.path, options.bias != nullptr)) {
-    plan.kernel_shape = *packed;
-    plan.tiling = optimize_tiling_for(device, *packed, plan.tiling.path);
-    plan.tiling.reason += fmt::format("; the {} query heads sharing a K/V head packed into one row block of {} rows",
-                                      shape.q_heads / shape.kv_heads, packed->q_len);
+  Tiling tiling = options.path ? optimize_tiling_for(device, shape, *options.path) : optimize_tiling(device, shape);
+  const auto packed = pack_gqa_rows(shape, tiling.path, options.bias != nullptr);
+  const AttentionShape& kernel_shape = packed ? *packed : shape;
+  if (packed) {
+    tiling = optimize_tiling_for(device, *packed, tiling.path);
+    tiling.reason += fmt::format("; the {} query heads sharing a K/V head packed into one row block of {} rows",
+                                 shape.q_heads / shape.kv_heads, packed->q_len);
   }
-  AAT_TRY(plan.tiling, apply_override(device, plan.kernel_shape, std::move(plan.tiling), options.tiling));
-  Tiling& tiling = plan.tiling;
-  const std::uint64_t tiles = std::max<std::uint64_t>(1, (static_cast<std::uint64_t>(shape.kv_len) + tiling.block_kv - 1) / tiling.block_kv);
+  AAT_TRY(tiling, apply_override(device, kernel_shape, std::move(tiling), options.tiling));
   if (options.splits) {
-    AAT_TRY(tiling.splits, check_forced_splits(context_->device(), plan.kernel_shape, tiling, *options.splits));
+    AAT_TRY(tiling.splits, check_forced_splits(device, kernel_shape, tiling, *options.splits));
     tiling.reason += tiling.splits == *options.splits
                          ? fmt::format("; splits forced to {}", tiling.splits)
                          : fmt::format("; splits forced to {}, clamped to {} (one per key tile)", *options.splits,
                                        tiling.splits);
   }
+  return tiling;
+}
+
+Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, const Tensor& v,
+                                          const AttentionOptions& options, bool partials) {
+  Plan plan;
+  AAT_TRY(plan.shape, check_inputs(q, k, v, options));
+  const AttentionShape& shape = plan.shape;
+  AAT_TRY(plan.tiling, choose_tiling(shape, options));
+  const Tiling& tiling = plan.tiling;
+  plan.kernel_shape = pack_gqa_rows(shape, tiling.path, options.bias != nullptr).value_or(shape);
+  const std::uint64_t tiles = std::max<std::uint64_t>(1, (static_cast<std::uint64_t>(shape.kv_len) + tiling.block_kv - 1) / tiling.block_kv);
   plan.tiles_per_split = ceil_div(tiles, tiling.splits);
   const ForwardKey key{tiling.path,
                        shape.dtype,
@@ -219,7 +222,7 @@ Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, cons
                        options.bias != nullptr,
                        partials || tiling.splits > 1,
                        shape.kv_len % tiling.block_kv == 0 && shape.head_dim % 16 == 0};
-  AAT_TRY(plan.kernel, pipelines_->forward_kernel(context_, key));
+  AAT_TRY(plan.kernel, forward_kernel(context_, key));
   return plan;
 }
 
@@ -232,20 +235,56 @@ Expected<std::vector<KernelStatistic>> Attention::statistics(const Tensor& q, co
 Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const Tensor& v,
                                          const AttentionOptions& options) {
   AAT_TRY(Plan p, plan(q, k, v, options));
-  // A split workspace that would outgrow its budget (CPU devices, long keys): rows in chunks.
-  if (const std::int64_t rows = detail::query_chunk_rows(p.shape, p.tiling); rows < p.shape.q_len)
-    return detail::run_in_query_chunks(*this, q, k, v, options, p.shape, rows);
   const AttentionShape& shape = p.shape;
   AttentionResult result;
-  result.flops = attention_flops(shape);
-  result.tiling = p.tiling;
-  const Tiling& tiling = result.tiling;
-
-  const auto rows = static_cast<std::uint64_t>(shape.batch * shape.q_heads * shape.q_len);
   AAT_TRY(result.out, Tensor::create(context_, shape.dtype, q.shape()));
   AAT_TRY(result.lse, Tensor::create(context_, DType::f32, {shape.batch, shape.q_heads, shape.q_len}));
-  if (rows == 0) return result;
+  // A split workspace that would outgrow its budget (CPU devices, long keys): rows in chunks.
+  if (const std::int64_t rows = detail::query_chunk_rows(p.shape, p.tiling); rows < p.shape.q_len) {
+    AAT_TRY(auto chunked, detail::run_in_query_chunks(*this, q, k, v, options, p.shape, rows, result.out, result.lse));
+    result.tiling = std::move(chunked.tiling);
+    result.gpu_ms = chunked.gpu_ms;
+    result.flops = attention_flops(shape);
+    return result;
+  }
+  result.flops = attention_flops(shape);
+  result.tiling = p.tiling;
+  AAT_TRY(Stream stream, Stream::create(context_));
+  AAT_CHECK(record_planned(stream, p, q, k, v, options, result.out, result.lse));
+  AAT_CHECK(stream.run());
+  result.gpu_ms = stream.total_gpu_ms();
+  return result;
+}
 
+Expected<Tiling> Attention::record(Stream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
+                                   const AttentionOptions& options, const Tensor& out, const Tensor& lse) {
+  AAT_TRY(Plan p, plan(q, k, v, options));
+  const AttentionShape& shape = p.shape;
+  if (!out || !lse || out.dtype() != shape.dtype || out.shape() != q.shape() || lse.dtype() != DType::f32 ||
+      lse.shape() != std::vector<std::int64_t>{shape.batch, shape.q_heads, shape.q_len})
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("attention: out must be {}[{}] and lse f32[{}x{}x{}], got {} and {}", to_string(shape.dtype),
+                            shape_to_string(q.shape()), shape.batch, shape.q_heads, shape.q_len,
+                            out ? out.describe() : "none", lse ? lse.describe() : "none"));
+  if (const std::int64_t rows = detail::query_chunk_rows(p.shape, p.tiling); rows < p.shape.q_len)
+    return fail(ErrorCode::unsupported,
+                fmt::format("attention: this problem's split workspace ({} MiB) exceeds its {} MiB budget, so it runs "
+                            "in chunks of {} query rows with the host waiting between them: use run()",
+                            detail::split_workspace_bytes(p.shape, p.tiling) >> 20,
+                            detail::kSplitWorkspaceBudget >> 20, rows));
+  AAT_CHECK(record_planned(stream, p, q, k, v, options, out, lse));
+  return p.tiling;
+}
+
+// The forward dispatch into O and L, or (split K) into a workspace the stream keeps alive and
+// the merge from it.
+Expected<void> Attention::record_planned(Stream& stream, const Plan& p, const Tensor& q, const Tensor& k,
+                                         const Tensor& v, const AttentionOptions& options, const Tensor& out,
+                                         const Tensor& lse) {
+  const AttentionShape& shape = p.shape;
+  const Tiling& tiling = p.tiling;
+  const auto rows = static_cast<std::uint64_t>(shape.batch * shape.q_heads * shape.q_len);
+  if (rows == 0) return {};
   const bool split = tiling.splits > 1;
   Tensor partial_o, partial_state;  // split-K: per split and row, normalised o and (m, l)
   if (split) {
@@ -255,17 +294,13 @@ Expected<AttentionResult> Attention::run(const Tensor& q, const Tensor& k, const
     AAT_TRY(partial_state, with_context(Tensor::create(context_, DType::f32, {tiling.splits, r, 2}),
                                         "the split-K workspace 'partial (m, l)' (f32 [splits, B Hq Nq, 2])"));
   }
-  const Buffer& unused = pipelines_->placeholder;
-  AAT_TRY(Stream stream, Stream::create(context_));
-  AAT_CHECK(record_forward(stream, p, q, k, v, options, split ? unused : result.out.buffer(),
-                           split ? unused : result.lse.buffer(), split ? partial_o.buffer() : unused,
-                           split ? partial_state.buffer() : unused));
+  const Buffer unused;  // the context's placeholder is bound there
+  AAT_CHECK(record_forward(stream, p, q, k, v, options, split ? unused : out.buffer(), split ? unused : lse.buffer(),
+                           split ? partial_o.buffer() : unused, split ? partial_state.buffer() : unused));
   if (split) {
-    AAT_CHECK(record_merge(stream, partial_o, partial_state, result.out, result.lse));
+    AAT_CHECK(record_merge(stream, partial_o, partial_state, out, lse));
   }
-  AAT_CHECK(stream.run());
-  result.gpu_ms = stream.total_gpu_ms();
-  return result;
+  return {};
 }
 
 Expected<AttentionPartials> Attention::record_partials(Stream& stream, const Tensor& q, const Tensor& k,
@@ -279,28 +314,31 @@ Expected<AttentionPartials> Attention::record_partials(Stream& stream, const Ten
   AAT_TRY(partials.o, Tensor::create(context_, DType::f32, {p.tiling.splits, rows, shape.head_dim}));
   AAT_TRY(partials.state, Tensor::create(context_, DType::f32, {p.tiling.splits, rows, 2}));
   if (rows == 0) return partials;
-  const Buffer& unused = pipelines_->placeholder;
-  AAT_CHECK(record_forward(stream, p, q, k, v, options, unused, unused, partials.o.buffer(), partials.state.buffer()));
+  AAT_CHECK(record_forward(stream, p, q, k, v, options, {}, {}, partials.o.buffer(), partials.state.buffer()));
   return partials;
 }
 
-// Binds the inputs and the outputs (O and L, or the partial states) and records the forward dispatch.
+// Binds the inputs and the outputs (O and L, or the partial states) and records the forward
+// dispatch. An empty buffer (and an absent mask) gets the context's placeholder: the kernel is
+// specialized not to touch it.
 Expected<void> Attention::record_forward(Stream& stream, const Plan& p, const Tensor& q, const Tensor& k,
                                          const Tensor& v, const AttentionOptions& options, const Buffer& out,
                                          const Buffer& lse, const Buffer& partial_o, const Buffer& partial_state) {
   const AttentionShape& shape = p.kernel_shape;
   const Tiling& tiling = p.tiling;
-  const Buffer& unused = pipelines_->placeholder;
   Bindings bindings(p.kernel);
+  const auto bind = [&](std::string_view name, const Buffer& buffer) {
+    return buffer ? bindings.bind(name, buffer) : bindings.bind_unused(name);
+  };
   AAT_CHECK(bindings.bind(forward::binding::Q, q));
   AAT_CHECK(bindings.bind(forward::binding::K, k));
   AAT_CHECK(bindings.bind(forward::binding::V, v));
-  AAT_CHECK(bindings.bind(forward::binding::O, out));
-  AAT_CHECK(bindings.bind(forward::binding::L, lse));
-  AAT_CHECK(bindings.bind(forward::binding::KeyLengths, options.key_lengths ? options.key_lengths->buffer() : unused));
-  AAT_CHECK(bindings.bind(forward::binding::Bias, options.bias ? options.bias->buffer() : unused));
-  AAT_CHECK(bindings.bind(forward::binding::PartialO, partial_o));
-  AAT_CHECK(bindings.bind(forward::binding::PartialL, partial_state));
+  AAT_CHECK(bind(forward::binding::O, out));
+  AAT_CHECK(bind(forward::binding::L, lse));
+  AAT_CHECK(bind(forward::binding::KeyLengths, options.key_lengths ? options.key_lengths->buffer() : Buffer()));
+  AAT_CHECK(bind(forward::binding::Bias, options.bias ? options.bias->buffer() : Buffer()));
+  AAT_CHECK(bind(forward::binding::PartialO, partial_o));
+  AAT_CHECK(bind(forward::binding::PartialL, partial_state));
 
   const float scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
   forward::PushConstants push{};
@@ -360,7 +398,7 @@ Expected<void> Attention::record_merge_kernel(Stream& stream, bool to_state, con
                             rows * second_per_row, out.describe(), second.describe()));
   if (slots == 0) return fail(ErrorCode::invalid_argument, "merge: no partial states (0 slots)");
   if (rows == 0) return {};
-  AAT_TRY(Kernel kernel, pipelines_->merge_kernel(context_, MergeKey{out_dtype, static_cast<std::uint32_t>(head_dim),
+  AAT_TRY(Kernel kernel, merge_kernel(context_, MergeKey{out_dtype, static_cast<std::uint32_t>(head_dim),
                                                                      to_state}));
   Bindings merging(kernel);
   AAT_CHECK(merging.bind(merge::binding::partial_o, partial_o));

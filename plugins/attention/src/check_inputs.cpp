@@ -79,30 +79,38 @@ Expected<void> check_key_lengths(std::span<const std::int32_t> lengths, const At
   return {};
 }
 
+Expected<void> check_mask_shapes(const AttentionShape& s, std::optional<ArrayShape> key_lengths,
+                                 std::optional<ArrayShape> bias, std::optional<std::uint32_t> splits) {
+  if (key_lengths && (key_lengths->dtype != DType::i32 || key_lengths->shape.size() != 1 ||
+                      key_lengths->shape[0] != s.batch))
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("key lengths must be i32[{}] (one per batch), got {}", s.batch,
+                            describe(key_lengths->dtype, key_lengths->shape)));
+  if (bias) {
+    const auto& b = bias->shape;
+    const bool ok = bias->dtype == DType::f32 && b.size() == 4 && (b[0] == s.batch || b[0] == 1) &&
+                    (b[1] == s.q_heads || b[1] == 1) && b[2] == s.q_len && b[3] == s.kv_len;
+    if (!ok)
+      return fail(ErrorCode::invalid_argument,
+                  fmt::format("bias must be f32 [{} or 1, {} or 1, {}, {}], got {}", s.batch, s.q_heads, s.q_len,
+                              s.kv_len, describe(bias->dtype, b)));
+  }
+  if (splits && *splits == 0) return fail(ErrorCode::invalid_argument, "splits must be at least 1");
+  return {};
+}
+
 Expected<AttentionShape> check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options) {
   for (const auto& [t, name] : {std::pair{&q, "Q"}, std::pair{&k, "K"}, std::pair{&v, "V"}})
     if (!*t) return fail(ErrorCode::invalid_argument, fmt::format("{} is an empty tensor handle", name));
   AAT_TRY(AttentionShape s, check_shapes(q.dtype(), q.shape(), k.dtype(), k.shape(), v.dtype(), v.shape(), options.causal));
-
+  const auto shape_of = [](const Tensor* t) {
+    return t ? std::optional<ArrayShape>(ArrayShape{t->dtype(), t->shape()}) : std::nullopt;
+  };
+  AAT_CHECK(check_mask_shapes(s, shape_of(options.key_lengths), shape_of(options.bias), options.splits));
   if (const Tensor* lengths = options.key_lengths) {
-    if (lengths->dtype() != DType::i32 || lengths->rank() != 1 || lengths->dim(0) != s.batch)
-      return fail(ErrorCode::invalid_argument,
-                  fmt::format("key lengths must be i32[{}] (one per batch), got {}", s.batch, lengths->describe()));
     AAT_TRY(auto values, lengths->download_values<std::int32_t>());
     AAT_CHECK(check_key_lengths(values, s));
   }
-  if (const Tensor* bias = options.bias) {
-    const bool ok = bias->dtype() == DType::f32 && bias->rank() == 4 &&
-                    (bias->dim(0) == s.batch || bias->dim(0) == 1) &&
-                    (bias->dim(1) == s.q_heads || bias->dim(1) == 1) && bias->dim(2) == s.q_len &&
-                    bias->dim(3) == s.kv_len;
-    if (!ok)
-      return fail(ErrorCode::invalid_argument,
-                  fmt::format("bias must be f32 [{} or 1, {} or 1, {}, {}], got {}", s.batch, s.q_heads, s.q_len,
-                              s.kv_len, bias->describe()));
-  }
-  if (options.splits && *options.splits == 0)
-    return fail(ErrorCode::invalid_argument, "splits must be at least 1");
   return s;
 }
 

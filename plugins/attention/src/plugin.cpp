@@ -1,4 +1,5 @@
-// The attention plugin's descriptor and `aat run attention`.
+// The attention plugin's descriptor: the op `attention` (attention_op.cpp) and the command of the
+// same name, which takes the options the op does not have (--devices, --split, --distributed).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -6,6 +7,7 @@
 #include "aat/attention/attention.hpp"
 #include "aat/plugin_command.hpp"
 #include "aat/plugin_define.hpp"
+#include "attention_op.hpp"
 #include "run_on_devices.hpp"
 
 namespace {
@@ -113,10 +115,16 @@ int run_attention(const aat_host* host, int argc, const char* const* argv) {
 }
 
 const aat_plugin_command kCommands[] = {
-    {"attention", "Exact tiled attention (FlashAttention-style) on .npy inputs", &run_attention},
+    {"attention", "Exact tiled attention on .npy inputs, also on several devices (--devices) or MPI ranks (--distributed)",
+     &run_attention},
 };
+
+const aat::OpTable& ops() {
+  static const aat::OpTable table({&aat::attention::attention_op()});
+  return table;
+}
 
 }  // namespace
 
 AAT_DEFINE_PLUGIN(attention, "0.1.0", "Exact tiled attention with adaptive tile choice and exact split-K merge",
-                  kCommands)
+                  ops(), kCommands)

@@ -51,15 +51,13 @@ std::int64_t query_chunk_rows(const AttentionShape& shape, const Tiling& tiling)
 
 Expected<AttentionResult> run_in_query_chunks(Attention& attention, const Tensor& q, const Tensor& k, const Tensor& v,
                                               const AttentionOptions& options, const AttentionShape& shape,
-                                              std::int64_t rows) {
+                                              std::int64_t rows, const Tensor& out, const Tensor& lse) {
   const auto& context = attention.context();
   const std::int64_t B = shape.batch, Hq = shape.q_heads, Hkv = shape.kv_heads, Nq = shape.q_len,
                      Nk = shape.kv_len, D = shape.head_dim;
   const std::uint64_t row_bytes = u(D) * size_of(shape.dtype);
   AttentionResult result;
   result.flops = attention_flops(shape);
-  AAT_TRY(result.out, Tensor::create(context, shape.dtype, q.shape()));
-  AAT_TRY(result.lse, Tensor::create(context, DType::f32, {B, Hq, Nq}));
   std::vector<std::int32_t> lengths;
   if (options.key_lengths) {
     AAT_TRY(lengths, options.key_lengths->download_values<std::int32_t>());
@@ -100,17 +98,28 @@ Expected<AttentionResult> run_in_query_chunks(Attention& attention, const Tensor
     AAT_CHECK(in.run());
     AAT_TRY(AttentionResult part, attention.run(qc, kc, vc, chunk_options));
 
-    AAT_TRY(Stream out, Stream::create(context));
-    out.set_auto_barriers(false);
-    AAT_CHECK(copy_rows(out, part.out.buffer(), result.out.buffer(),
+    AAT_TRY(Stream back, Stream::create(context));
+    back.set_auto_barriers(false);
+    AAT_CHECK(copy_rows(back, part.out.buffer(), out.buffer(),
                         {u(B * Hq), u(n), row_bytes, u(n), 0, row_bytes, u(Nq), u(i0), row_bytes}));
-    AAT_CHECK(copy_rows(out, part.lse.buffer(), result.lse.buffer(), {u(B * Hq), u(n), 4, u(n), 0, 4, u(Nq), u(i0), 4}));
-    AAT_CHECK(out.run());
+    AAT_CHECK(copy_rows(back, part.lse.buffer(), lse.buffer(), {u(B * Hq), u(n), 4, u(n), 0, 4, u(Nq), u(i0), 4}));
+    AAT_CHECK(back.run());
     result.gpu_ms += part.gpu_ms;
     if (chunks == 0) result.tiling = part.tiling;
   }
   result.tiling.reason += fmt::format("; run in {} chunks of at most {} query rows, which keeps the split workspace "
                                       "within {} MiB", chunks, rows, kSplitWorkspaceBudget >> 20);
+  return result;
+}
+
+Expected<AttentionResult> run_in_query_chunks(Attention& attention, const Tensor& q, const Tensor& k, const Tensor& v,
+                                              const AttentionOptions& options, const AttentionShape& shape,
+                                              std::int64_t rows) {
+  AAT_TRY(Tensor out, Tensor::create(attention.context(), shape.dtype, q.shape()));
+  AAT_TRY(Tensor lse, Tensor::create(attention.context(), DType::f32, {shape.batch, shape.q_heads, shape.q_len}));
+  AAT_TRY(AttentionResult result, run_in_query_chunks(attention, q, k, v, options, shape, rows, out, lse));
+  result.out = std::move(out);
+  result.lse = std::move(lse);
   return result;
 }
 

@@ -25,8 +25,13 @@ std::uint64_t split_workspace_bytes(const AttentionShape& shape, const Tiling& t
 // is (no chunking), else a multiple of Br below q_len (at least Br).
 std::int64_t query_chunk_rows(const AttentionShape& shape, const Tiling& tiling);
 
-// Runs `attention` over rows [i0, i0 + rows) at a time; the result as one unchunked run would
-// give it (tiling: the first chunk's, its reason saying how the rows were cut).
+// Runs `attention` over rows [i0, i0 + rows) at a time into out and lse, as one unchunked run
+// would write them; returns the tiling (the first chunk's, its reason saying how the rows were
+// cut) and the GPU time (out and lse of the result are left empty).
+Expected<AttentionResult> run_in_query_chunks(Attention& attention, const Tensor& q, const Tensor& k, const Tensor& v,
+                                              const AttentionOptions& options, const AttentionShape& shape,
+                                              std::int64_t rows, const Tensor& out, const Tensor& lse);
+// The same into new out and lse tensors, returned in the result.
 Expected<AttentionResult> run_in_query_chunks(Attention& attention, const Tensor& q, const Tensor& k, const Tensor& v,
                                               const AttentionOptions& options, const AttentionShape& shape,
                                               std::int64_t rows);

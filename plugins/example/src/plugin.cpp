@@ -1,36 +1,49 @@
-// The example plugin's descriptor and its `aat run example-scale` command.
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-
+// The example plugin's descriptor and its op `example-scale`: y = alpha * x + beta, which every
+// host runs by name (aat run example-scale --x x.npy --out y.npy --alpha 2; aat.run(...) in
+// Python; aat_op_run in C).
 #include "aat/example/scale.hpp"
-#include "aat/plugin_command.hpp"
+#include "aat/op.hpp"
 #include "aat/plugin_define.hpp"
 
 namespace {
 
-int run_scale(const aat_host* host, int argc, const char* const* argv) {
-  CLI::App app{"y = alpha * x + beta, elementwise, on an f32 .npy array of any shape"};
-  std::string x_path, y_path;
+struct ScalePlan final : aat::OpPlan {
+  aat::example::Scale scale;
   float alpha = 1.0f, beta = 0.0f;
-  app.add_option("--x", x_path, "Input .npy (f32)")->required();
-  app.add_option("--out", y_path, "Output .npy")->required();
-  app.add_option("--alpha", alpha, "Scale (default 1)");
-  app.add_option("--beta", beta, "Offset (default 0)");
-  return aat::run_plugin_command(app, host, argc, argv, [&](const std::shared_ptr<aat::Context>& context)
-                                                            -> aat::Expected<void> {
-    AAT_TRY(auto x, aat::Tensor::load_npy(context, x_path));
-    AAT_TRY(auto scale, aat::example::Scale::create(context));
-    AAT_TRY(auto y, scale.run(x, alpha, beta));
-    AAT_CHECK(y.save_npy(y_path));
-    fmt::print("wrote {} ({})\n", y_path, y.describe());
-    return {};
-  });
+
+  aat::Expected<void> record(aat::Stream& stream, const aat::OpTensors& tensors) override {
+    return scale.record(stream, tensors["x"], tensors["out"], alpha, beta);
+  }
+};
+
+aat::Expected<std::unique_ptr<aat::OpPlan>> plan_scale(const std::shared_ptr<aat::Context>& context,
+                                                       aat::OpProblem& problem) {
+  const aat::TensorDesc x = *problem.input("x");
+  AAT_CHECK(problem.describe_output("out", x.dtype, x.shape));
+  auto plan = std::make_unique<ScalePlan>();
+  AAT_TRY(plan->scale, aat::example::Scale::create(context));
+  plan->alpha = static_cast<float>(*problem.number("alpha"));
+  plan->beta = static_cast<float>(*problem.number("beta"));
+  return std::unique_ptr<aat::OpPlan>(std::move(plan));
 }
 
-const aat_plugin_command kCommands[] = {
-    {"example-scale", "y = alpha * x + beta on an .npy array (the example plugin)", &run_scale},
-};
+const aat::OpDefinition kScale{
+    .signature = {.name = "example-scale",
+                  .summary = "y = alpha * x + beta, elementwise, on an f32 array of any shape (the example plugin)",
+                  .tensors = {{.name = "x", .summary = "input, f32, any shape", .dtypes = {aat::DType::f32}},
+                              {.name = "out",
+                               .summary = "alpha * x + beta, x's shape",
+                               .role = aat::OpRole::output,
+                               .dtypes = {aat::DType::f32}}},
+                  .params = {{.name = "alpha", .summary = "scale", .type = aat::OpParamType::number, .default_value = "1"},
+                             {.name = "beta", .summary = "offset", .type = aat::OpParamType::number, .default_value = "0"}}},
+    .plan = &plan_scale};
+
+const aat::OpTable& ops() {
+  static const aat::OpTable table({&kScale});
+  return table;
+}
 
 }  // namespace
 
-AAT_DEFINE_PLUGIN(example, "0.1.0", "The smallest complete AAT plugin: one elementwise kernel", kCommands)
+AAT_DEFINE_PLUGIN(example, "0.1.0", "The smallest complete AAT plugin: one elementwise kernel", ops())

@@ -1,5 +1,6 @@
 #include "aat/example/scale.hpp"
 
+#include "aat/op_run.hpp"
 #include "aat/plugin.hpp"
 #include "device_test.hpp"
 #include "example/scale.bindings.hpp"
@@ -9,6 +10,7 @@ extern "C" const aat_plugin_descriptor* aat_plugin_example_entry(void);
 namespace aat {
 namespace {
 
+using testing::FailsWith;
 using testing::unwrap;
 
 class ExampleScale : public testing::DeviceTest {};
@@ -53,6 +55,21 @@ TEST(ExampleBindgen, GeneratedLayoutMatchesReflection) {
   EXPECT_EQ(gen::spec::local_size_x, 0u);
 }
 
+// The generated Specialization starts at the shader's defaults and specializes a kernel by its
+// typed members.
+TEST_F(ExampleScale, GeneratedSpecializationIsTypedFromTheReflection) {
+  namespace gen = plugin_gen::example::scale;
+  const auto interface = unwrap(reflect(gen::spirv()));
+  const SpecConstant* local_size = interface.find_spec("local_size_x");
+  ASSERT_NE(local_size, nullptr);
+  EXPECT_EQ(gen::Specialization{}.local_size_x, local_size->default_bits);
+  const auto entries = gen::Specialization{.local_size_x = 96}.entries();
+  ASSERT_EQ(entries.size(), interface.spec_constants.size());
+  EXPECT_EQ(entries[0].first, "local_size_x");
+  const auto kernel = unwrap(Kernel::create(context(), gen::spirv(), "example.scale", {.spec = entries}));
+  EXPECT_EQ(kernel.local_size()[0], 96u);
+}
+
 TEST(ExamplePlugin, LinksStaticallyIntoAHost) {
   PluginRegistry registry;
   ASSERT_TRUE(registry.add_static(aat_plugin_example_entry()).has_value());
@@ -61,7 +78,27 @@ TEST(ExamplePlugin, LinksStaticallyIntoAHost) {
   EXPECT_TRUE(plugin->path.empty());
   ASSERT_NE(plugin->find_kernel("scale"), nullptr);
   EXPECT_EQ(plugin->find_kernel("scale")->interface.bindings.size(), 2u);
-  EXPECT_NE(registry.find_command("example-scale"), nullptr);
+  EXPECT_NE(registry.find_op("example-scale"), nullptr);
+}
+
+// The op, bound by name as every host binds it: tensors and parameters by name, defaults filled in.
+TEST_F(ExampleScale, RunsAsAnOpByName) {
+  PluginRegistry registry;
+  ASSERT_TRUE(registry.add_static(aat_plugin_example_entry()).has_value());
+  const PluginOp* op = registry.find_op("example-scale");
+  ASSERT_NE(op, nullptr);
+  const std::vector<float> values{1.0f, -2.0f, 3.5f, 0.0f};
+  auto x = unwrap(Tensor::from_values<float>(context(), DType::f32, {2, 2}, values));
+  auto result = unwrap(run_op(context(), *op, {.inputs = {{"x", x}}, .params = {{"alpha", OpValue(std::string("3"))}}}));
+  ASSERT_EQ(result.outputs.size(), 1u);
+  EXPECT_EQ(result.outputs[0].first, "out");
+  EXPECT_EQ(result.outputs[0].second.shape(), x.shape());
+  EXPECT_EQ(unwrap(result.outputs[0].second.download_values<float>()), (std::vector<float>{3.0f, -6.0f, 10.5f, 0.0f}));
+  EXPECT_TRUE(FailsWith(run_op(context(), *op, {.inputs = {{"x", x}}, .params = {{"gamma", OpValue(1.0)}}}),
+                        ErrorCode::not_found, {"'gamma'", "'alpha', 'beta'"}));
+  EXPECT_TRUE(FailsWith(run_op(context(), *op, {}), ErrorCode::not_found, {"input 'x'", "missing"}));
+  auto ints = unwrap(Tensor::create(context(), DType::i32, {4}));
+  EXPECT_TRUE(FailsWith(run_op(context(), *op, {.inputs = {{"x", ints}}}), ErrorCode::type_mismatch, {"i32[4]", "f32"}));
 }
 
 }  // namespace

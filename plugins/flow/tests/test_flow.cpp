@@ -346,14 +346,14 @@ TEST(FlowBindgen, GeneratedLayoutsMatchTheReflection) {
   EXPECT_EQ(sizeof(curv::PushConstants), c.push_constants->size);
 }
 
-TEST(FlowPlugin, RegistersTheFlowCommandAndItsKernels) {
+TEST(FlowPlugin, RegistersTheFlowOpAndItsKernels) {
   PluginRegistry registry;
   ASSERT_TRUE(registry.add_static(aat_plugin_flow_entry()).has_value());
   const Plugin* plugin = registry.find("flow");
   ASSERT_NE(plugin, nullptr);
   for (const char* kernel : {"prepare", "flow_step", "finish", "curvature"})
     EXPECT_NE(plugin->find_kernel(kernel), nullptr) << kernel;
-  EXPECT_NE(registry.find_command("flow"), nullptr);
+  EXPECT_NE(registry.find_op("flow"), nullptr);
 }
 
 }  // namespace

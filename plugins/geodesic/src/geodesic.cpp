@@ -97,9 +97,9 @@ Expected<Connection> record_connection(const std::shared_ptr<Context>& context, 
 }
 
 // After the stream ran: an error naming the first non-finite node of phi, if any.
-Expected<void> check_finite(const Connection& c, const Tensor& phi, const Grid& grid) {
+Expected<void> check_finite(const Buffer& non_finite, const Tensor& phi, const Grid& grid) {
   std::uint32_t flag = 0;
-  AAT_CHECK(c.non_finite.read(std::as_writable_bytes(std::span(&flag, 1))));
+  AAT_CHECK(non_finite.read(std::as_writable_bytes(std::span(&flag, 1))));
   if (flag == 0) return {};
   AAT_TRY(auto values, phi.download_values<float>());
   const auto bad = static_cast<std::size_t>(
@@ -122,13 +122,9 @@ Expected<Geodesic> Geodesic::create(const std::shared_ptr<Context>& context) {
                                                     kTile * kTile));
   Geodesic g;
   g.context_ = context;
-  const auto conn_words = conn::spirv();
-  AAT_TRY(g.connection_, Kernel::create(context, Spirv(conn_words.begin(), conn_words.end()), "geodesic.connection"));
-  const auto integ_words = integ::spirv();
-  KernelOptions options;
-  options.spec = {{"local_size_x", Value(std::int64_t{kIntegrateGroup})}};
-  AAT_TRY(g.integrate_, Kernel::create(context, Spirv(integ_words.begin(), integ_words.end()), "geodesic.integrate",
-                                       options));
+  AAT_TRY(g.connection_, Kernel::create(context, conn::spirv(), "geodesic.connection"));
+  const KernelOptions options{.spec = integ::Specialization{.local_size_x = kIntegrateGroup}.entries()};
+  AAT_TRY(g.integrate_, Kernel::create(context, integ::spirv(), "geodesic.integrate", options));
   return g;
 }
 
@@ -138,28 +134,45 @@ Expected<Tensor> Geodesic::connection(const Tensor& phi, const Extent& extent) c
   AAT_TRY(Stream stream, Stream::create(context_));
   AAT_TRY(Connection c, record_connection(context_, connection_, phi, grid, extent, stream));
   AAT_CHECK(stream.run());
-  AAT_CHECK(check_finite(c, phi, grid));
+  AAT_CHECK(check_finite(c.non_finite, phi, grid));
   return c.field;
 }
 
 Expected<GeodesicResult> Geodesic::integrate(const Tensor& phi, const Extent& extent, const Tensor& states,
                                              std::uint32_t steps, double dt) const {
+  // The checks in record()'s order, before out is made from the states' count.
+  AAT_CHECK(check_phi(phi));
+  AAT_CHECK(check_extent(extent));
+  AAT_TRY(const std::int64_t count, check_states(states));
+  GeodesicResult result;
+  AAT_TRY(result.out, Tensor::create(context_, DType::f32, {count, column_count}));
+  AAT_TRY(Stream stream, Stream::create(context_));
+  AAT_TRY(const RecordedIntegration recorded, record(stream, phi, extent, states, steps, dt, result.out));
+  AAT_CHECK(stream.run());
+  AAT_CHECK(check(recorded));
+  result.gpu_ms = stream.total_gpu_ms();
+  return result;
+}
+
+Expected<RecordedIntegration> Geodesic::record(Stream& stream, const Tensor& phi, const Extent& extent,
+                                               const Tensor& states, std::uint32_t steps, double dt,
+                                               const Tensor& out) const {
   AAT_TRY(const Grid grid, check_phi(phi));
   AAT_CHECK(check_extent(extent));
   AAT_TRY(const std::int64_t count, check_states(states));
   if (steps == 0) return fail(ErrorCode::invalid_argument, "geodesic: steps must be at least 1, got 0");
   if (!std::isfinite(dt) || dt <= 0)
     return fail(ErrorCode::invalid_argument, fmt::format("geodesic: dt must be positive and finite, got {}", dt));
+  if (!out || out.dtype() != DType::f32 || out.shape() != std::vector<std::int64_t>{count, column_count})
+    return fail(ErrorCode::invalid_argument, fmt::format("geodesic: out must be f32[{}x{}], got {}", count,
+                                                         column_count, out ? out.describe() : "none"));
 
-  GeodesicResult result;
-  AAT_TRY(result.out, Tensor::create(context_, DType::f32, {count, column_count}));
-  AAT_TRY(Stream stream, Stream::create(context_));
   AAT_TRY(Connection c, record_connection(context_, connection_, phi, grid, extent, stream));
   if (count > 0) {
     Bindings b(integrate_);
     AAT_CHECK(b.bind(integ::binding::field, c.field));
     AAT_CHECK(b.bind(integ::binding::states, states));
-    AAT_CHECK(b.bind(integ::binding::result, result.out));
+    AAT_CHECK(b.bind(integ::binding::result, out));
     const auto m = static_cast<std::uint64_t>(count);
     AAT_CHECK(b.require_bytes(integ::binding::field, std::uint64_t{grid.nx} * grid.ny * 4 * sizeof(float)));
     AAT_CHECK(b.require_bytes(integ::binding::states, m * 4 * sizeof(float)));
@@ -180,10 +193,12 @@ Expected<GeodesicResult> Geodesic::integrate(const Tensor& phi, const Extent& ex
     AAT_TRY(Workgroups groups, integrate_.workgroups_for({m, 1, 1}));
     AAT_CHECK(stream.dispatch(b, groups, "geodesic.integrate"));
   }
-  AAT_CHECK(stream.run());
-  AAT_CHECK(check_finite(c, phi, grid));
-  result.gpu_ms = stream.total_gpu_ms();
-  return result;
+  return RecordedIntegration{phi, c.field, c.non_finite};
+}
+
+Expected<void> Geodesic::check(const RecordedIntegration& recorded) const {
+  AAT_TRY(const Grid grid, check_phi(recorded.phi));
+  return check_finite(recorded.non_finite, recorded.phi, grid);
 }
 
 }  // namespace aat::geodesic

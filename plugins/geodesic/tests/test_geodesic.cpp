@@ -408,14 +408,14 @@ TEST(GeodesicBindgen, GeneratedLayoutsMatchTheReflection) {
   EXPECT_EQ(i.bindings.size(), 3u);
 }
 
-TEST(GeodesicPlugin, RegistersTheGeodesicCommandAndBothKernels) {
+TEST(GeodesicPlugin, RegistersTheGeodesicOpAndBothKernels) {
   PluginRegistry registry;
   ASSERT_TRUE(registry.add_static(aat_plugin_geodesic_entry()).has_value());
   const Plugin* plugin = registry.find("geodesic");
   ASSERT_NE(plugin, nullptr);
   EXPECT_NE(plugin->find_kernel("connection"), nullptr);
   EXPECT_NE(plugin->find_kernel("integrate"), nullptr);
-  EXPECT_NE(registry.find_command("geodesic"), nullptr);
+  EXPECT_NE(registry.find_op("geodesic"), nullptr);
 }
 
 }  // namespace

@@ -45,7 +45,7 @@ void main() {
   const uint kv_head = (bh % p.q_heads) / (p.q_heads / p.kv_heads);
   const uint key_limit = HAS_LENGTHS ? uint(clamp(KeyLengths.len[b], 0, int(p.kv_len))) : p.kv_len;
   const uint visible_end = aat_row_key_end(a, p.q_len, p.kv_len, key_limit, CAUSAL);
-  const uint window_end = min(uint(clamp(int(a) + int(p.kv_len) - int(p.q_len) + 1, 0, int(key_limit))), visible_end);
+  const uint window_end = min(aat_row_key_end(a, p.q_len, p.kv_len, key_limit, true), visible_end);  // at the diagonal
   const uint sink_end = min(p.sinks, visible_end);
   const uint window_begin = max(sink_end, window_end > p.window ? window_end - p.window : 0u);
   const uint q_base = row * HEAD_DIM;

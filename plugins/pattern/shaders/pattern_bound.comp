@@ -96,7 +96,7 @@ vec2 moments(uint x_base, uint k_base, uint j) {
 // End (exclusive) of the anchor window of row a (anchor.glsl).
 uint anchor_window_end(uint a, uint key_limit) {
   const uint visible_end = aat_row_key_end(a, p.q_len, p.kv_len, key_limit, CAUSAL);
-  return min(uint(clamp(int(a) + int(p.kv_len) - int(p.q_len) + 1, 0, int(key_limit))), visible_end);
+  return min(aat_row_key_end(a, p.q_len, p.kv_len, key_limit, true), visible_end);  // at the diagonal
 }
 
 // Merges the invocations' online log-sum-exp states (sPartM, sPartL) into one (log of the sum).

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <numeric>
 #include <span>
 #include <tuple>
@@ -299,28 +298,22 @@ Expected<void> check_options(const attention::AttentionShape& shape, const Patte
 // ---------------------------------------------------------------------------------------------
 // Pattern
 
+// The kernels of a configuration: built by the context's kernel cache on first use and found
+// there afterwards (a Pattern keeps no kernel map).
 struct Pattern::Pipelines {
-  std::map<PoolKey, Kernel> pool;
-  std::map<MapKey, Kernel> map;
-  std::map<AnchorKey, Kernel> anchor;
   Buffer placeholder;
 
   Expected<Kernel> anchor_kernel(const std::shared_ptr<Context>& context, const AnchorKey& key) {
-    if (auto it = anchor.find(key); it != anchor.end()) return it->second;
     const auto words = key.dtype == DType::f16 ? plugin_gen::pattern::anchor_f16::spirv() : anchor_gen::spirv();
     KernelOptions options;
     options.spec = {{"local_size_x", Value(std::int64_t{kPoolWorkgroup})},
                     {"HEAD_DIM", Value(std::int64_t{key.head_dim})},
                     {"CAUSAL", Value(key.causal)},
                     {"HAS_LENGTHS", Value(key.lengths)}};
-    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()),
-                                          fmt::format("pattern.anchor_{}", to_string(key.dtype)), options));
-    anchor.emplace(key, kernel);
-    return kernel;
+    return Kernel::create(context, words, fmt::format("pattern.anchor_{}", to_string(key.dtype)), options);
   }
 
   Expected<Kernel> pool_kernel(const std::shared_ptr<Context>& context, const PoolKey& key) {
-    if (auto it = pool.find(key); it != pool.end()) return it->second;
     std::span<const std::uint32_t> words;
     if (key.in == DType::f32 && key.out == DType::f32) words = plugin_gen::pattern::pool_f32::spirv();
     else if (key.in == DType::f16 && key.out == DType::f16) words = plugin_gen::pattern::pool_f16::spirv();
@@ -332,15 +325,11 @@ struct Pattern::Pipelines {
     options.spec = {{"local_size_x", Value(std::int64_t{kPoolWorkgroup})},
                     {"HAS_LENGTHS", Value(key.lengths)},
                     {"SQUARES", Value(key.squares)}};
-    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()),
-                                          fmt::format("pattern.pool_{}_{}", to_string(key.in), to_string(key.out)),
-                                          options));
-    pool.emplace(key, kernel);
-    return kernel;
+    return Kernel::create(context, words, fmt::format("pattern.pool_{}_{}", to_string(key.in), to_string(key.out)),
+                          options);
   }
 
   Expected<Kernel> map_kernel(const std::shared_ptr<Context>& context, const MapKey& key) {
-    if (auto it = map.find(key); it != map.end()) return it->second;
     if (key.bound) {
       const auto words = bound_gen::spirv();
       KernelOptions options;
@@ -349,9 +338,7 @@ struct Pattern::Pipelines {
                       {"MAX_TILES", Value(std::int64_t{kMaxKeyTiles})},
                       {"CAUSAL", Value(key.causal)},
                       {"HAS_LENGTHS", Value(key.lengths)}};
-      AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()), "pattern.bound", options));
-      map.emplace(key, kernel);
-      return kernel;
+      return Kernel::create(context, words, "pattern.bound", options);
     }
     const auto words = map_gen::spirv();
     KernelOptions options;
@@ -362,9 +349,7 @@ struct Pattern::Pipelines {
                     {"HAS_LENGTHS", Value(key.lengths)},
                     {"ROW_ESTIMATE", Value(key.row)},
                     {"VARIANCE", Value(key.variance)}};
-    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()), "pattern.map", options));
-    map.emplace(key, kernel);
-    return kernel;
+    return Kernel::create(context, words, "pattern.map", options);
   }
 };
 

@@ -2,14 +2,12 @@
 
 #include <algorithm>
 #include <limits>
-#include <map>
 
 #include <fmt/format.h>
 
 #include "aat/bindings.hpp"
 #include "router/merge_ranged_f16.bindings.hpp"
 #include "router/merge_ranged_f32.bindings.hpp"
-#include "router/merge_uniform_f32.bindings.hpp"
 #include "router/route_items.bindings.hpp"
 #include "router/route_lists.bindings.hpp"
 #include "router/route_scan.bindings.hpp"
@@ -24,7 +22,6 @@ namespace items_gen = plugin_gen::router::route_items;
 static_assert(sizeof(scan_gen::PushConstants) == sizeof(lists_gen::PushConstants));
 static_assert(sizeof(items_gen::PushConstants) == sizeof(lists_gen::PushConstants));
 namespace ranged = plugin_gen::router::merge_ranged_f32;  // f16 shares the interface
-namespace uniform = plugin_gen::router::merge_uniform_f32;
 static_assert(sizeof(plugin_gen::router::merge_ranged_f16::PushConstants) == sizeof(ranged::PushConstants));
 
 constexpr std::uint32_t kPlanWorkgroup = 64;
@@ -41,14 +38,12 @@ Workgroups grid_2d(std::uint32_t groups) {
 struct PlanKey {
   int pass;  // 0 lists, 1 scan, 2 items
   bool causal, lengths;
-  auto operator<=>(const PlanKey&) const = default;
 };
 
 struct MergeKey {
-  int kind;  // 0 ranged f32, 1 ranged f16, 2 uniform f32
+  DType dtype;  // of the output: f32 or f16
   std::uint32_t head_dim, group_rows;
   bool skip_single;
-  auto operator<=>(const MergeKey&) const = default;
 };
 
 // Visible keys of each row tile (per batch entry and query tile), from the mask geometry.
@@ -79,54 +74,44 @@ std::uint32_t device_item_slots(const DeviceInfo& device, const pattern::BlockGr
   return static_cast<std::uint32_t>(capped / tile_keys + 0.999) * tile_keys;
 }
 
-struct Router::Pipelines {
-  std::map<PlanKey, Kernel> plan;
-  std::map<MergeKey, Kernel> merge;
-  Buffer placeholder;
+namespace {
 
-  Expected<Kernel> plan_kernel(const std::shared_ptr<Context>& context, const PlanKey& key) {
-    if (auto it = plan.find(key); it != plan.end()) return it->second;
-    KernelOptions options;
-    std::span<const std::uint32_t> words;
-    const char* name = "";
-    if (key.pass == 0) {
-      words = lists_gen::spirv();
-      name = "router.lists";
-      options.spec = {{"local_size_x", Value(std::int64_t{kPlanWorkgroup})},
-                      {"CAUSAL", Value(key.causal)},
-                      {"HAS_LENGTHS", Value(key.lengths)}};
-    } else if (key.pass == 1) {
-      words = scan_gen::spirv();
-      name = "router.scan";
-      options.spec = {{"local_size_x", Value(std::int64_t{kScanWorkgroup})}};
-    } else {
-      words = items_gen::spirv();
-      name = "router.items";
-      options.spec = {{"local_size_x", Value(std::int64_t{kPlanWorkgroup})}};
-    }
-    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()), name, options));
-    plan.emplace(key, kernel);
-    return kernel;
-  }
+// The kernels of a configuration: built by the context's kernel cache on first use and found
+// there afterwards (a Router keeps no kernel map).
+Expected<Kernel> plan_kernel(const std::shared_ptr<Context>& context, const PlanKey& key) {
+  if (key.pass == 0)
+    return Kernel::create(context, lists_gen::spirv(), "router.lists",
+                          {.spec = lists_gen::Specialization{.local_size_x = kPlanWorkgroup,
+                                                             .CAUSAL = key.causal,
+                                                             .HAS_LENGTHS = key.lengths}
+                                       .entries()});
+  if (key.pass == 1)
+    return Kernel::create(context, scan_gen::spirv(), "router.scan",
+                          {.spec = scan_gen::Specialization{.local_size_x = kScanWorkgroup}.entries()});
+  return Kernel::create(context, items_gen::spirv(), "router.items",
+                        {.spec = items_gen::Specialization{.local_size_x = kPlanWorkgroup}.entries()});
+}
 
-  Expected<Kernel> merge_kernel(const std::shared_ptr<Context>& context, const MergeKey& key) {
-    if (auto it = merge.find(key); it != merge.end()) return it->second;
-    std::span<const std::uint32_t> words = key.kind == 0   ? ranged::spirv()
-                                           : key.kind == 1 ? plugin_gen::router::merge_ranged_f16::spirv()
-                                                           : uniform::spirv();
-    KernelOptions options;
-    options.spec = {{"local_size_x", Value(std::int64_t{kMergeWorkgroup})},
-                    {"HEAD_DIM", Value(std::int64_t{key.head_dim})}};
-    if (key.kind != 2) {
-      options.spec.emplace_back("GROUP_ROWS", Value(std::int64_t{key.group_rows}));
-      options.spec.emplace_back("SKIP_SINGLE", Value(key.skip_single));
-    }
-    AAT_TRY(Kernel kernel, Kernel::create(context, Spirv(words.begin(), words.end()),
-                                          key.kind == 2 ? "router.merge_uniform" : "router.merge_ranged", options));
-    merge.emplace(key, kernel);
-    return kernel;
-  }
-};
+// Each variant through its own header: the f16 kernel's constants are checked against its own
+// reflection, not the f32 kernel's.
+template <class Specialization>
+std::vector<std::pair<std::string, Value>> merge_spec(const MergeKey& key) {
+  return Specialization{.local_size_x = kMergeWorkgroup,
+                        .HEAD_DIM = key.head_dim,
+                        .GROUP_ROWS = key.group_rows,
+                        .SKIP_SINGLE = key.skip_single}
+      .entries();
+}
+
+Expected<Kernel> merge_kernel(const std::shared_ptr<Context>& context, const MergeKey& key) {
+  const std::string name = fmt::format("router.merge_ranged_{}", to_string(key.dtype));
+  if (key.dtype == DType::f16)
+    return Kernel::create(context, plugin_gen::router::merge_ranged_f16::spirv(), name,
+                          {.spec = merge_spec<plugin_gen::router::merge_ranged_f16::Specialization>(key)});
+  return Kernel::create(context, ranged::spirv(), name, {.spec = merge_spec<ranged::Specialization>(key)});
+}
+
+}  // namespace
 
 Expected<Router> Router::create(const std::shared_ptr<Context>& context) {
   if (!context) return fail(ErrorCode::invalid_argument, "Router::create: no context");
@@ -136,8 +121,6 @@ Expected<Router> Router::create(const std::shared_ptr<Context>& context) {
                                                     "the router kernels need", context->device().name));
   Router router;
   router.context_ = context;
-  router.pipelines_ = std::make_shared<Pipelines>();
-  AAT_TRY(router.pipelines_->placeholder, Buffer::create(context, 16));
   return router;
 }
 
@@ -204,13 +187,14 @@ Expected<Plan> Router::record_plan(Stream& stream, const pattern::BlockMap& map,
   const bool has_lengths = !g.key_lengths.empty();
   const Workgroups per_row = grid_2d(ceil_div(rows, kPlanWorkgroup));
   for (int pass = 0; pass < 3; ++pass) {
-    AAT_TRY(Kernel kernel, pipelines_->plan_kernel(context_, PlanKey{pass, pass == 0 && s.causal, pass == 0 && has_lengths}));
+    AAT_TRY(Kernel kernel, plan_kernel(context_, PlanKey{pass, pass == 0 && s.causal, pass == 0 && has_lengths}));
     Bindings bindings(kernel);
     if (pass == 0) {
       AAT_CHECK(bindings.bind(lists_gen::binding::RowBlocks, plan.row_blocks));
       AAT_CHECK(bindings.bind(lists_gen::binding::RowCounts, row_counts));
       AAT_CHECK(bindings.bind(lists_gen::binding::Levels, map.levels));
-      AAT_CHECK(bindings.bind(lists_gen::binding::KeyLengths, lengths ? lengths.buffer() : pipelines_->placeholder));
+      AAT_CHECK(lengths ? bindings.bind(lists_gen::binding::KeyLengths, lengths)
+                        : bindings.bind_unused(lists_gen::binding::KeyLengths));
     } else if (pass == 1) {
       AAT_CHECK(bindings.bind(scan_gen::binding::RowCounts, row_counts));
       AAT_CHECK(bindings.bind(scan_gen::binding::RowItems, plan.row_items));
@@ -261,15 +245,15 @@ Expected<void> Router::record_ranged_merge(Stream& stream, const Tensor& partial
   if (rows == 0 || head_dim == 0) return {};
   if ((partial_o && partial_o.dtype() != DType::f32) || (partial_state && partial_state.dtype() != DType::f32))
     return fail(ErrorCode::type_mismatch, "merge: partial states must be f32");
-  const int kind = out.dtype() == DType::f16 ? 1 : 0;
-  AAT_TRY(Kernel kernel, pipelines_->merge_kernel(context_, MergeKey{kind, static_cast<std::uint32_t>(head_dim),
-                                                                     group_rows, skip_single}));
+  AAT_TRY(Kernel kernel, merge_kernel(context_, MergeKey{out.dtype(), static_cast<std::uint32_t>(head_dim), group_rows,
+                                                         skip_single}));
   Bindings bindings(kernel);
   // No partial states (no query tile was split): the merge only fills empty tiles.
-  const Buffer& unused = pipelines_->placeholder;
-  AAT_CHECK(bindings.bind(ranged::binding::partial_o, partial_o && partial_o.element_count() ? partial_o.buffer() : unused));
-  AAT_CHECK(bindings.bind(ranged::binding::partial_state,
-                          partial_state && partial_state.element_count() ? partial_state.buffer() : unused));
+  const auto bind_states = [&](std::string_view name, const Tensor& states) {
+    return states && states.element_count() ? bindings.bind(name, states) : bindings.bind_unused(name);
+  };
+  AAT_CHECK(bind_states(ranged::binding::partial_o, partial_o));
+  AAT_CHECK(bind_states(ranged::binding::partial_state, partial_state));
   AAT_CHECK(bindings.bind(ranged::binding::group_states, group_states));
   AAT_CHECK(bindings.bind(ranged::binding::out_o, out));
   AAT_CHECK(bindings.bind(ranged::binding::out_lse, lse));
@@ -291,31 +275,6 @@ Expected<void> Router::record_merge(Stream& stream, const Plan& plan, const Tens
                                                          s.q_len, s.head_dim, out ? out.describe() : "none"));
   return record_ranged_merge(stream, partial_o, partial_state, plan.row_items, static_cast<std::uint32_t>(plan.grid.block_q),
                              true, out, lse);
-}
-
-Expected<void> Router::record_uniform_merge(Stream& stream, const Tensor& partial_o, const Tensor& partial_state,
-                                            const Tensor& out, const Tensor& lse) {
-  if (partial_o.rank() != 3 || partial_o.dtype() != DType::f32 || partial_state.dtype() != DType::f32 ||
-      partial_state.element_count() != partial_o.dim(0) * partial_o.dim(1) * 2)
-    return fail(ErrorCode::invalid_argument, fmt::format("uniform merge: partial_o f32 [splits, rows, D] and partial_state "
-                                                         "f32 [splits, rows, 2], got {} and {}", partial_o.describe(),
-                                                         partial_state.describe()));
-  const std::int64_t splits = partial_o.dim(0), rows = partial_o.dim(1), head_dim = partial_o.dim(2);
-  if (out.dtype() != DType::f32 || out.element_count() != rows * head_dim || lse.dtype() != DType::f32 ||
-      lse.element_count() != rows)
-    return fail(ErrorCode::invalid_argument, fmt::format("uniform merge: out f32 [{}, {}] and lse f32 [{}], got {} and {}",
-                                                         rows, head_dim, rows, out.describe(), lse.describe()));
-  if (rows == 0 || head_dim == 0) return {};
-  AAT_TRY(Kernel kernel, pipelines_->merge_kernel(context_, MergeKey{2, static_cast<std::uint32_t>(head_dim), 0, false}));
-  Bindings bindings(kernel);
-  AAT_CHECK(bindings.bind(uniform::binding::partial_o, partial_o));
-  AAT_CHECK(bindings.bind(uniform::binding::partial_state, partial_state));
-  AAT_CHECK(bindings.bind(uniform::binding::out_o, out));
-  AAT_CHECK(bindings.bind(uniform::binding::out_lse, lse));
-  AAT_CHECK(bindings.push_struct(uniform::PushConstants{static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(splits)}));
-  AAT_CHECK(stream.dispatch(bindings, grid_2d(ceil_div(static_cast<std::uint64_t>(rows * head_dim), kMergeWorkgroup)),
-                            "router.merge_uniform"));
-  return {};
 }
 
 Expected<PlanContents> Router::read(const Plan& plan) const {

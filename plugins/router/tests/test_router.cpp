@@ -476,7 +476,7 @@ TEST_F(MergeTest, PropagatesNaN) {
   EXPECT_NEAR(l[1], 1.0 + std::log(w0 + w1), 1e-6);
 }
 
-// The fixed-count merge (attention's split-K layout) through the router.
+// The fixed-count merge (attention's split-K layout) the router's ranged merge generalizes.
 TEST_F(MergeTest, UniformMergeEqualsOnePassSoftmax) {
   const std::int64_t splits = 3, rows = 20, D = 8, keys = 30;
   std::mt19937 rng(9);
@@ -510,7 +510,8 @@ TEST_F(MergeTest, UniformMergeEqualsOnePassSoftmax) {
   Tensor out = unwrap(Tensor::create(ctx, DType::f32, {rows, D}));
   Tensor lse = unwrap(Tensor::create(ctx, DType::f32, {rows}));
   Stream stream = unwrap(Stream::create(ctx));
-  unwrap(router().record_uniform_merge(stream, t_po, t_ps, out, lse));
+  // The fixed-count layout is attention's split-K merge (one merge op for both plugins).
+  unwrap(unwrap(attention::Attention::create(ctx)).record_merge(stream, t_po, t_ps, out, lse));
   unwrap(stream.run());
   const auto o = unwrap(out.download_values<float>());
   const auto l = unwrap(lse.download_values<float>());
@@ -555,7 +556,7 @@ TEST(RouterPlugin, LinksStaticallyWithItsKernelsAndCommand) {
   ASSERT_TRUE(registry.add_static(aat_plugin_router_entry()).has_value());
   const Plugin* plugin = registry.find("router");
   ASSERT_NE(plugin, nullptr);
-  for (const char* kernel : {"route_lists", "route_scan", "route_items", "merge_ranged_f32", "merge_ranged_f16", "merge_uniform_f32"})
+  for (const char* kernel : {"route_lists", "route_scan", "route_items", "merge_ranged_f32", "merge_ranged_f16"})
     EXPECT_NE(plugin->find_kernel(kernel), nullptr) << kernel;
   EXPECT_NE(registry.find_command("route"), nullptr);
 }

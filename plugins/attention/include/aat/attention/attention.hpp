@@ -64,17 +64,38 @@ Expected<AttentionShape> check_shapes(DType q_dtype, std::span<const std::int64_
 // Key lengths: one per batch, each within 0..Nk.
 Expected<void> check_key_lengths(std::span<const std::int32_t> lengths, const AttentionShape& shape);
 
+// The mask rules of check_inputs on shapes and dtypes alone: key lengths i32 [B], a bias f32
+// broadcastable from [B or 1, Hq or 1, Nq, Nk], at least one split when splits are forced.
+struct ArrayShape {
+  DType dtype = DType::f32;
+  std::span<const std::int64_t> shape;
+};
+Expected<void> check_mask_shapes(const AttentionShape& shape, std::optional<ArrayShape> key_lengths,
+                                 std::optional<ArrayShape> bias, std::optional<std::uint32_t> splits);
+
 // 4 * B * Hq * Nq * Nk * D, halved for causal (the convention FlashAttention reports).
 double attention_flops(const AttentionShape& shape);
 
-// Prepared pipelines for one context, reused across calls (one per tiling/dtype/mask
-// combination, built on first use). Not thread-safe: one per thread, or guard it.
+// Exact attention on one context. Its kernels (one per tiling/dtype/mask combination) live in
+// the context's kernel cache, built on first use and shared by every Attention of the context;
+// an Attention holds nothing else, so one may be used by several threads at once.
 class Attention {
  public:
   static Expected<Attention> create(const std::shared_ptr<Context>& context);
 
   Expected<AttentionResult> run(const Tensor& q, const Tensor& k, const Tensor& v,
                                 const AttentionOptions& options = {});
+
+  // Records what run() does into `stream`, writing out ([B, Hq, Nq, D], Q's dtype) and lse (f32
+  // [B, Hq, Nq]); nothing is submitted (the split workspace lives as long as the stream's work).
+  // Returns the tiling that runs. A problem run() would cut into query chunks (its split workspace
+  // over budget, detail/query_chunks.hpp) is `unsupported` here: the host waits between chunks.
+  Expected<Tiling> record(Stream& stream, const Tensor& q, const Tensor& k, const Tensor& v,
+                          const AttentionOptions& options, const Tensor& out, const Tensor& lse);
+
+  // The tiling run() and record() use for a checked shape (path, overrides and forced splits
+  // applied), without touching the device.
+  Expected<Tiling> choose_tiling(const AttentionShape& shape, const AttentionOptions& options) const;
 
   // The driver's statistics (registers, spills, ...) of the forward kernel run() would use for
   // these inputs; `unsupported` where the device does not report them.
@@ -99,17 +120,17 @@ class Attention {
   const std::shared_ptr<Context>& context() const { return context_; }
 
  private:
-  struct Pipelines;
   struct Plan;
   Expected<Plan> plan(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options,
                       bool partials = false);
+  Expected<void> record_planned(Stream& stream, const Plan& plan, const Tensor& q, const Tensor& k, const Tensor& v,
+                                const AttentionOptions& options, const Tensor& out, const Tensor& lse);
   Expected<void> record_forward(Stream& stream, const Plan& plan, const Tensor& q, const Tensor& k, const Tensor& v,
                                 const AttentionOptions& options, const Buffer& out, const Buffer& lse,
                                 const Buffer& partial_o, const Buffer& partial_state);
   Expected<void> record_merge_kernel(Stream& stream, bool to_state, const Tensor& partial_o,
                                      const Tensor& partial_state, const Tensor& out, const Tensor& second);
   std::shared_ptr<Context> context_;
-  std::shared_ptr<Pipelines> pipelines_;
 };
 
 }  // namespace aat::attention

@@ -14,6 +14,7 @@
 
 #include "aat/context.hpp"
 #include "aat/kernel.hpp"
+#include "aat/stream.hpp"
 #include "aat/tensor.hpp"
 
 namespace aat::geodesic {
@@ -33,7 +34,14 @@ struct GeodesicResult {
   double gpu_ms = 0;  // connection + integration (0 when the device has no timestamps)
 };
 
-// Pipelines prepared once per context; integrate() as often as you like. Not thread-safe.
+// An integration recorded into a stream: what check() needs once the stream ran.
+struct RecordedIntegration {
+  Tensor phi;
+  Tensor field;       // f32 [ny, nx, 4], the connection
+  Buffer non_finite;  // one uint the connection kernel sets where phi is not finite
+};
+
+// Kernels prepared once per context; integrate() as often as you like, from any thread.
 class Geodesic {
  public:
   static Expected<Geodesic> create(const std::shared_ptr<Context>& context);
@@ -42,6 +50,12 @@ class Geodesic {
   // steps >= 1, dt > 0 (finite).
   Expected<GeodesicResult> integrate(const Tensor& phi, const Extent& extent, const Tensor& states,
                                      std::uint32_t steps, double dt) const;
+  // Records what integrate() runs into `stream`, writing out (f32 [M, 6]); nothing is submitted.
+  // Once the stream ran, check() the returned record: phi's finiteness is known only then.
+  Expected<RecordedIntegration> record(Stream& stream, const Tensor& phi, const Extent& extent, const Tensor& states,
+                                       std::uint32_t steps, double dt, const Tensor& out) const;
+  // After the stream that recorded `recorded` ran: an error naming the first non-finite node of phi.
+  Expected<void> check(const RecordedIntegration& recorded) const;
 
   // The field integrate() interpolates: f32 [ny, nx, 4] = (phi, d phi/dx, d phi/dy, 0) per node
   // (central differences inside, second-order one-sided on the edges).

@@ -102,11 +102,6 @@ class Router {
                                      const Tensor& group_states, std::uint32_t group_rows, bool skip_single,
                                      const Tensor& out, const Tensor& lse);
 
-  // The fixed-count merge (attention's split-K layout, merge_partials.glsl): partial_o
-  // [splits, rows, D], partial_state [splits, rows, 2] -> out f32 [rows, D], lse f32 [rows].
-  Expected<void> record_uniform_merge(Stream& stream, const Tensor& partial_o, const Tensor& partial_state,
-                                      const Tensor& out, const Tensor& lse);
-
   // Downloads a plan after its stream ran.
   Expected<PlanContents> read(const Plan& plan) const;
   Expected<PlanStats> stats(const Plan& plan) const;
@@ -114,9 +109,7 @@ class Router {
   const std::shared_ptr<Context>& context() const { return context_; }
 
  private:
-  struct Pipelines;
   std::shared_ptr<Context> context_;
-  std::shared_ptr<Pipelines> pipelines_;
 };
 
 }  // namespace aat::router
