@@ -74,6 +74,71 @@ Inputs random_inputs(const Case& c) {
 }
 
 
+// Cases both kernels run (the scalar suite as given; TensorCorePlan in f16 on tensor cores).
+Case key_lengths_case() {  // batch 1 sees no key; items split the rows
+  Case c;
+  c.B = 3;
+  c.Nq = 70;
+  c.Nk = 200;
+  c.D = 64;
+  c.dtype = DType::f16;
+  c.causal = true;
+  c.lengths = {200, 0, 77};
+  c.options.mass = 1.0;
+  c.options.item_slots = 100;
+  return c;
+}
+
+Case early_rows_case() {  // causal, Nq > Nk: the first 90 rows see no key
+  Case c;
+  c.Nq = 150;
+  c.Nk = 60;
+  c.causal = true;
+  c.options.mass = 1.0;
+  return c;
+}
+
+Case decode_case() {
+  Case c;
+  c.Hq = 8;
+  c.Nq = 1;
+  c.Nk = 1000;
+  c.causal = true;
+  c.options.mass = 1.0;
+  c.options.item_slots = 256;
+  return c;
+}
+
+Case pooled_ragged_case() {  // every level, a ragged last key tile: pools of fewer keys
+  Case c;
+  c.Nq = 256;
+  c.Nk = 2 * 64 * 5 + 6;
+  c.causal = true;
+  c.options.mass = 0.3;
+  c.options.pool2_share = 0.4;
+  c.options.pool4_share = 0.4;
+  c.options.local_window = 0;
+  return c;
+}
+
+Case pooled_lengths_case() {  // pooled blocks split across items, key lengths
+  Case c;
+  c.B = 2;
+  c.Hq = 2;
+  c.Nq = 96;
+  c.Nk = 700;
+  c.D = 64;
+  c.dtype = DType::f16;
+  c.lengths = {700, 389};
+  c.options.mass = 0.2;
+  c.options.item_slots = 96;
+  return c;
+}
+
+struct GpuRun;
+void expect_rows_without_keys(const GpuRun& gpu, std::int64_t first, std::int64_t end, std::int64_t head_dim);
+void expect_every_level(const GpuRun& gpu);
+
 struct GpuRun {
   std::vector<float> out, lse;
   std::vector<std::uint8_t> levels;
@@ -157,6 +222,23 @@ class AdaptiveTest : public aat::testing::DeviceTest {
   static inline std::optional<AdaptiveAttention> adaptive_;
 };
 
+// Rows [first, end) of the flattened [B H Nq] saw no key: O = 0, L = -inf.
+void expect_rows_without_keys(const GpuRun& gpu, std::int64_t first, std::int64_t end, std::int64_t head_dim) {
+  for (std::int64_t row = first; row < end; ++row) {
+    ASSERT_EQ(gpu.lse[static_cast<std::size_t>(row)], -std::numeric_limits<float>::infinity()) << row;
+    for (std::int64_t d = 0; d < head_dim; ++d) ASSERT_EQ(gpu.out[static_cast<std::size_t>(row * head_dim + d)], 0.0f);
+  }
+}
+
+// The map ran blocks at every level (full, x2, x4, skipped).
+void expect_every_level(const GpuRun& gpu) {
+  int counts[5] = {};
+  for (auto l : gpu.levels) ++counts[l];
+  EXPECT_GT(counts[1], 0);
+  EXPECT_GT(counts[2], 0);
+  EXPECT_GT(counts[3], 0);
+}
+
 // =============================================================================================
 // Every block full: exact attention.
 
@@ -190,30 +272,12 @@ TEST_F(AdaptiveTest, DensePlanIsExactCausalGqaSplitIntoItems) {
 }
 
 TEST_F(AdaptiveTest, DensePlanIsExactF16WithKeyLengths) {
-  Case c;
-  c.B = 3;
-  c.Nq = 70;
-  c.Nk = 200;
-  c.D = 64;
-  c.dtype = DType::f16;
-  c.causal = true;
-  c.lengths = {200, 0, 77};
-  c.options.mass = 1.0;
-  c.options.item_slots = 100;
-  const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
-  // Batch 1 sees no key: O = 0, L = -inf.
-  for (std::int64_t i = 70 * 64; i < 2 * 70 * 64; ++i) ASSERT_EQ(gpu.out[static_cast<std::size_t>(i)], 0.0f);
-  for (std::int64_t i = 70; i < 140; ++i) ASSERT_EQ(gpu.lse[static_cast<std::size_t>(i)], -std::numeric_limits<float>::infinity());
+  const Case c = key_lengths_case();
+  expect_rows_without_keys(expect_matches_reference(c, random_inputs(c)), 70, 140, c.D);  // batch 1
 }
 
 TEST_F(AdaptiveTest, DensePlanIsExactForDecode) {
-  Case c;
-  c.Hq = 8;
-  c.Nq = 1;
-  c.Nk = 1000;
-  c.causal = true;
-  c.options.mass = 1.0;
-  c.options.item_slots = 256;
+  const Case c = decode_case();
   expect_matches_reference(c, random_inputs(c));
 }
 
@@ -254,48 +318,22 @@ TEST_F(AdaptiveTest, TooManyItemSlotsAreRefusedOnCpuDevices) {
 }
 
 TEST_F(AdaptiveTest, CausalWithMoreQueriesThanKeysMasksEarlyRows) {
-  Case c;
-  c.Nq = 150;
-  c.Nk = 60;
-  c.causal = true;
-  c.options.mass = 1.0;
-  const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
-  for (std::int64_t row = 0; row < 90; ++row)
-    ASSERT_EQ(gpu.lse[static_cast<std::size_t>(row)], -std::numeric_limits<float>::infinity()) << row;
+  const Case c = early_rows_case();
+  expect_rows_without_keys(expect_matches_reference(c, random_inputs(c)), 0, 90, c.D);
 }
 
 // =============================================================================================
 // Pooled and skipped blocks: the kernel runs exactly the plan.
 
 TEST_F(AdaptiveTest, RunsPooledAndSkippedBlocksAsPlanned) {
-  Case c;
-  c.Nq = 256;
-  c.Nk = 2 * 64 * 5 + 6;  // a ragged last key tile: pools of fewer keys
-  c.causal = true;
-  c.options.mass = 0.3;
-  c.options.pool2_share = 0.4;
-  c.options.pool4_share = 0.4;
-  c.options.local_window = 0;
+  const Case c = pooled_ragged_case();
   const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
-  int counts[5] = {};
-  for (auto l : gpu.levels) ++counts[l];
-  EXPECT_GT(counts[1], 0);
-  EXPECT_GT(counts[2], 0);
-  EXPECT_GT(counts[3], 0);
+  expect_every_level(gpu);
   EXPECT_LT(gpu.result.cost.attention_flops, gpu.result.cost.dense_flops);
 }
 
 TEST_F(AdaptiveTest, RunsPooledBlocksSplitAcrossItemsWithLengthsF16) {
-  Case c;
-  c.B = 2;
-  c.Hq = 2;
-  c.Nq = 96;
-  c.Nk = 700;
-  c.D = 64;
-  c.dtype = DType::f16;
-  c.lengths = {700, 389};
-  c.options.mass = 0.2;
-  c.options.item_slots = 96;
+  const Case c = pooled_lengths_case();
   expect_matches_reference(c, random_inputs(c));
 }
 
@@ -371,72 +409,30 @@ TEST_F(TensorCorePlan, DenseCausalGqaSplitIntoItems) {
 }
 
 TEST_F(TensorCorePlan, KeyLengthsMoreQueriesThanKeysAndDecode) {
-  Case lengths;
-  lengths.B = 3;
-  lengths.Nq = 70;
-  lengths.Nk = 200;
-  lengths.D = 64;
-  lengths.causal = true;
-  lengths.lengths = {200, 0, 77};
-  lengths.options.mass = 1.0;
-  lengths.options.item_slots = 128;
+  Case lengths = key_lengths_case();
   AAT_TENSOR_CORE_CASE(lengths);
-  const GpuRun gpu = expect_matches_reference(lengths, random_inputs(lengths));
-  for (std::int64_t i = 70; i < 140; ++i)
-    ASSERT_EQ(gpu.lse[static_cast<std::size_t>(i)], -std::numeric_limits<float>::infinity());
-
-  Case early;  // causal, Nq > Nk: the first 90 rows see no key
-  early.Nq = 150;
-  early.Nk = 60;
+  expect_rows_without_keys(expect_matches_reference(lengths, random_inputs(lengths)), 70, 140, lengths.D);
+  Case early = early_rows_case();
   early.D = 64;
-  early.causal = true;
-  early.options.mass = 1.0;
   AAT_TENSOR_CORE_CASE(early);
-  const GpuRun e = expect_matches_reference(early, random_inputs(early));
-  for (std::int64_t row = 0; row < 90; ++row)
-    ASSERT_EQ(e.lse[static_cast<std::size_t>(row)], -std::numeric_limits<float>::infinity()) << row;
-
-  Case decode;
-  decode.Hq = 8;
-  decode.Nq = 1;
-  decode.Nk = 1000;
+  expect_rows_without_keys(expect_matches_reference(early, random_inputs(early)), 0, 90, early.D);
+  Case decode = decode_case();
   decode.D = 64;
-  decode.causal = true;
-  decode.options.mass = 1.0;
-  decode.options.item_slots = 256;
   AAT_TENSOR_CORE_CASE(decode);
   expect_matches_reference(decode, random_inputs(decode));
 }
 
 TEST_F(TensorCorePlan, PooledAndSkippedBlocksWithARaggedLastTile) {
-  Case c;
-  c.Nq = 256;
-  c.Nk = 2 * 64 * 5 + 7;  // the last tile: 7 keys, pools of 2 + 1 and 4 + 3
+  Case c = pooled_ragged_case();
+  c.Nk += 1;  // the last tile: 7 keys, pools of 2 + 1 and 4 + 3
   c.D = 64;
-  c.causal = true;
-  c.options.mass = 0.3;
-  c.options.pool2_share = 0.4;
-  c.options.pool4_share = 0.4;
-  c.options.local_window = 0;
   AAT_TENSOR_CORE_CASE(c);
-  const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
-  int counts[5] = {};
-  for (auto l : gpu.levels) ++counts[l];
-  EXPECT_GT(counts[1], 0);
-  EXPECT_GT(counts[2], 0);
-  EXPECT_GT(counts[3], 0);
+  expect_every_level(expect_matches_reference(c, random_inputs(c)));
 }
 
 TEST_F(TensorCorePlan, PooledBlocksSplitAcrossItemsWithLengths) {
-  Case c;
-  c.B = 2;
-  c.Hq = 2;
-  c.Nq = 96;
-  c.Nk = 700;
+  Case c = pooled_lengths_case();
   c.D = 96;
-  c.lengths = {700, 389};
-  c.options.mass = 0.2;
-  c.options.item_slots = 96;
   AAT_TENSOR_CORE_CASE(c);
   expect_matches_reference(c, random_inputs(c));
 }
