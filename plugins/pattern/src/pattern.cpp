@@ -1,6 +1,7 @@
 #include "aat/pattern/pattern.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numeric>
 #include <span>
@@ -46,8 +47,35 @@ struct PoolKey {
 struct MapKey {
   std::uint32_t head_dim;
   bool causal, lengths, row, variance, bound;
+  std::uint32_t max_tiles = kMaxKeyTiles;  // the bound rule's kernel: key tiles it holds
+  bool grouped = false;                    // the bound rule's kernel: query groups of 2+ rows
   auto operator<=>(const MapKey&) const = default;
 };
+
+// The bound rule's kernel (pattern_bound.comp) holds its tiles' flags and densities for
+// `max_tiles` key tiles (a power of two from the workgroup size up to kMaxKeyTiles, so that
+// short rows leave shared memory to the pool), NaN flags, the pivots, and a pool for batches of
+// groups: per group its staged moments (D floats, 2 D for groups) and two floats (log U, Jensen's
+// term) per visible key tile. The pool takes what the device has left, up to kBoundBatch groups
+// of a full row (more for shorter rows).
+constexpr std::uint32_t kBoundBatch = 16;
+constexpr std::uint32_t kBoundFixedBytes = 256 * 4 + 2 * 32 * 16 + 256;  // NaN flags, pivots, margin
+
+std::uint32_t bound_max_tiles(std::int64_t tiles_k) {
+  return std::max(kMapWorkgroup, std::bit_ceil(static_cast<std::uint32_t>(std::max<std::int64_t>(tiles_k, 1))));
+}
+
+std::uint32_t bound_stage_floats(std::uint32_t head_dim, bool grouped) { return grouped ? 2 * head_dim : head_dim; }
+
+// The pool's floats on `device` (0: not even one group of a row of max_tiles fits).
+std::uint32_t bound_pool_floats(const DeviceInfo& device, std::uint32_t head_dim, std::uint32_t max_tiles, bool grouped) {
+  const std::uint64_t fixed = std::uint64_t{8} * max_tiles + kBoundFixedBytes;
+  const std::uint64_t shared = device.limits.max_shared_memory_bytes;
+  const std::uint64_t row = bound_stage_floats(head_dim, grouped) + 2 * max_tiles;
+  const std::uint64_t room = shared > fixed ? (shared - fixed) / 4 : 0;
+  if (room < row) return 0;
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(room, kBoundBatch * row));
+}
 
 struct AnchorKey {
   DType dtype;
@@ -332,12 +360,23 @@ struct Pattern::Pipelines {
   Expected<Kernel> map_kernel(const std::shared_ptr<Context>& context, const MapKey& key) {
     if (key.bound) {
       const auto words = bound_gen::spirv();
+      const std::uint32_t pool_floats = bound_pool_floats(context->device(), key.head_dim, key.max_tiles, key.grouped);
+      if (pool_floats == 0)
+        return fail(ErrorCode::unsupported,
+                    fmt::format("the bound rule's map kernel needs {} bytes of shared memory for {} key tiles of a "
+                                "row at D = {}; device '{}' has {}: use a larger block_k",
+                                8 * key.max_tiles + kBoundFixedBytes +
+                                    4 * (bound_stage_floats(key.head_dim, key.grouped) + 2 * key.max_tiles),
+                                key.max_tiles, key.head_dim, context->device().name,
+                                context->device().limits.max_shared_memory_bytes));
       KernelOptions options;
       options.spec = {{"local_size_x", Value(std::int64_t{kMapWorkgroup})},
                       {"HEAD_DIM", Value(std::int64_t{key.head_dim})},
-                      {"MAX_TILES", Value(std::int64_t{kMaxKeyTiles})},
+                      {"MAX_TILES", Value(std::int64_t{key.max_tiles})},
                       {"CAUSAL", Value(key.causal)},
-                      {"HAS_LENGTHS", Value(key.lengths)}};
+                      {"HAS_LENGTHS", Value(key.lengths)},
+                      {"GROUPED", Value(key.grouped)},
+                      {"POOL_FLOATS", Value(std::int64_t{pool_floats})}};
       return Kernel::create(context, words, "pattern.bound", options);
     }
     const auto words = map_gen::spirv();
@@ -438,7 +477,11 @@ Expected<BlockMap> Pattern::record(Stream& stream, const Tensor& q, const Tensor
     AAT_TRY(k_square, record_pool(stream, k, options.block_k, DType::f32, options.key_lengths, "pattern.pool", true));
   }
   if (options.mode == Mode::bound) {
-    AAT_TRY(Tensor q_square, record_pool(stream, q, group, DType::f32, nullptr, "pattern.pool", true));
+    // The rows' variances within a group; single rows have none (the kernel does not read it).
+    Tensor q_square = q_rows;
+    if (group > 1) {
+      AAT_TRY(q_square, record_pool(stream, q, group, DType::f32, nullptr, "pattern.pool", true));
+    }
     AAT_TRY(map.anchor, record_anchor(stream, q, k, shape, options));
     AAT_CHECK(record_bound(stream, map, q_rows, q_square, k_mean, k_square, shape, options));
     return map;
@@ -498,7 +541,7 @@ Expected<void> Pattern::record_bound(Stream& stream, BlockMap& map, const Tensor
                                      const attention::AttentionShape& shape, const PatternOptions& options) {
   const auto& g = map.grid;
   const MapKey key{static_cast<std::uint32_t>(shape.head_dim), shape.causal, options.key_lengths != nullptr, true,
-                   true, true};
+                   true, true, bound_max_tiles(g.tiles_k), query_group(options) > 1};
   AAT_TRY(Kernel kernel, pipelines_->map_kernel(context_, key));
   Bindings bindings(kernel);
   AAT_CHECK(bindings.bind(bound_gen::binding::QMean, q_rows));
@@ -527,6 +570,7 @@ Expected<PatternResult> Pattern::run(const Tensor& q, const Tensor& k, const Pat
   AAT_TRY(result.map, record(stream, q, k, options));
   AAT_CHECK(stream.run());
   result.gpu_ms = stream.total_gpu_ms();
+  for (const auto& t : stream.timings()) result.stages_ms[t.label] += t.gpu_ms;
   AAT_TRY(auto levels, result.map.levels.download_values<std::uint8_t>());
   result.cost = map_cost(result.map.grid, levels, options);
   return result;

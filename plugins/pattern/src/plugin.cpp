@@ -97,6 +97,7 @@ int run_pattern(const aat_host* host, int argc, const char* const* argv) {
                                {"cer", cost.cer()},
                                {"levels", levels_json(cost.levels)},
                                {"gpu_ms", result.gpu_ms},
+                               {"stages_ms", result.stages_ms},
                                {"map", args.map}};
       fmt::print("{}\n", report.dump(2));
     } else {

@@ -344,6 +344,29 @@ TEST_F(PatternBound, RejectsBadOptions) {
   EXPECT_THAT(r.error().what(), ::testing::HasSubstr("row estimator"));
 }
 
+// The kernel holds a whole row of key tiles in shared memory: flags and density (8 bytes per
+// tile), the NaN flags and pivots (2048 bytes and a 256-byte margin), and the pool's staged query
+// (D floats) with log U and Jensen's term per tile. 2048 tiles at D = 8 need 35,104 bytes, over
+// lavapipe's 32 KiB: refused naming shared memory and the remedy; where they fit, the run works.
+TEST_F(PatternBound, RefusesARowLongerThanSharedMemoryHolds) {
+  constexpr std::int64_t kTiles = 2048, kBlockK = 4, kDim = 8;
+  const Tensor q = aat::testing::upload_floats(context(), DType::f32, {1, 1, 1, kDim}, std::vector<float>(kDim, 0.5f));
+  const Tensor k = aat::testing::upload_floats(context(), DType::f32, {1, 1, kTiles * kBlockK, kDim},
+                                               std::vector<float>(static_cast<std::size_t>(kTiles * kBlockK * kDim), 0.25f));
+  PatternOptions o;
+  o.block_k = kBlockK;
+  const auto r = pattern().run(q, k, o);
+  const std::uint64_t needed = 8 * kTiles + 256 * 4 + 2 * 32 * 16 + 256 + 4 * (kDim + 2 * kTiles);
+  if (context()->device().limits.max_shared_memory_bytes < needed) {
+    ASSERT_FALSE(r);
+    EXPECT_THAT(r.error().what(), ::testing::HasSubstr("shared memory"));
+    EXPECT_THAT(r.error().what(), ::testing::HasSubstr("larger block_k"));
+  } else {
+    ASSERT_TRUE(r) << r.error().what();
+    EXPECT_EQ(r->map.levels.dim(3), kTiles);
+  }
+}
+
 TEST(PatternMode, ParsesAndPrints) {
   EXPECT_EQ(parse_mode("mass"), Mode::mass);
   EXPECT_EQ(parse_mode("bound"), Mode::bound);

@@ -31,6 +31,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -167,6 +168,8 @@ struct PatternResult {
   BlockMap map;
   MapCost cost;
   double gpu_ms = 0;
+  // GPU time per dispatch label (pattern.pool, pattern.anchor, pattern.map), summed.
+  std::map<std::string, double> stages_ms;
 };
 
 // Prepared pipelines for one context (built on first use per configuration). Not thread-safe.
