@@ -1,4 +1,4 @@
 #version 450
 // Anchor mass (anchor.glsl) of f32 Q and K.
-#define IN_T float
+#define IN_VEC4 vec4
 #include "anchor.glsl"
