@@ -50,7 +50,6 @@ struct KernelTiles {
   KernelPath path = KernelPath::scalar;
 };
 
-
 // Br from the exact kernel's tiling (or the caller), the largest Bc (<= attention's) that fits
 // shared memory with the slot table, and a workgroup of whole subgroups covering Br and Bc.
 Expected<KernelTiles> choose_tiles(const DeviceInfo& device, const attention::AttentionShape& shape,
@@ -65,8 +64,7 @@ Expected<KernelTiles> choose_tiles(const DeviceInfo& device, const attention::At
   if (options.path == KernelPath::cooperative_matrix2 && !refusal.empty())
     return fail(ErrorCode::unsupported, "adaptive attention on tensor cores (cooperative_matrix2): " + refusal);
   if (refusal.empty() && options.path != KernelPath::scalar)
-    return KernelTiles{block_q.value_or(kTensorCoreRows), kTensorCoreKeyTile, kTensorCoreWorkgroup,
-                       KernelPath::cooperative_matrix2};
+    return KernelTiles{kTensorCoreRows, kTensorCoreKeyTile, kTensorCoreWorkgroup, KernelPath::cooperative_matrix2};
   const attention::Tiling t = attention::optimize_tiling(device, shape, false);
   KernelTiles k{block_q.value_or(t.block_q), t.block_kv, 0};
   const auto d = static_cast<std::uint32_t>(shape.head_dim);
@@ -117,9 +115,16 @@ std::string tensor_core_refusal(const DeviceInfo& device, const attention::Atten
   if (shape.dtype != DType::f16) return "it takes f16 tensors";
   if (shape.head_dim > 128) return "it holds D <= 128 in registers";
   if (options.block_k != kTensorCoreKeyTile) return fmt::format("it runs key tiles of {} keys", kTensorCoreKeyTile);
-  if (options.block_q && (*options.block_q == 0 || *options.block_q % 16 != 0 || *options.block_q > 128))
-    return "its query tile is a multiple of 16 up to 128";
+  if (options.block_q && *options.block_q != kTensorCoreRows)
+    return fmt::format("its query tile is {} rows (the only one proven on a GPU)", kTensorCoreRows);
   return {};
+}
+
+std::uint32_t plan_block_q(const DeviceInfo& device, const attention::AttentionShape& shape,
+                           const AdaptiveOptions& options) {
+  if (options.block_q) return *options.block_q;
+  if (options.path != KernelPath::scalar && tensor_core_refusal(device, shape, options).empty()) return kTensorCoreRows;
+  return attention::optimize_tiling(device, shape, false).block_q;
 }
 
 pattern::PatternOptions pattern_options(const AdaptiveOptions& options, std::uint32_t block_q) {

@@ -163,8 +163,7 @@ Expected<MultiDeviceAdaptiveResult> MultiDeviceAdaptive::run(const NpyArray& q, 
                                                               "adaptive attention"));
   MultiDeviceAdaptiveResult result;
   // Every device cuts the query tiles the whole problem would get on the first device.
-  result.block_q = options.adaptive.block_q.value_or(
-      attention::optimize_tiling(members_.front()->context->device(), shape, false).block_q);
+  result.block_q = plan_block_q(members_.front()->context->device(), shape, options.adaptive);
   result.plan = plan_adaptive(shape, members_.size(), result.block_q, options.adaptive.block_k, options.split);
   result.out = attention::zeros(shape.dtype, q.shape);
   result.lse = attention::zeros(DType::f32, {shape.batch, shape.q_heads, shape.q_len});

@@ -76,6 +76,11 @@ struct AdaptiveOptions {
 std::string tensor_core_refusal(const DeviceInfo& device, const attention::AttentionShape& shape,
                                 const AdaptiveOptions& options);
 
+// The query tile of the map and the plan kernel: options.block_q, else the tensor-core kernel's
+// 64 rows where it runs, else the scalar kernel's (attention's tiling).
+std::uint32_t plan_block_q(const DeviceInfo& device, const attention::AttentionShape& shape,
+                           const AdaptiveOptions& options);
+
 // The pattern options adaptive attention runs with (block_q: the kernel's query tile).
 pattern::PatternOptions pattern_options(const AdaptiveOptions& options, std::uint32_t block_q);
 
