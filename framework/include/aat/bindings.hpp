@@ -30,6 +30,15 @@ class Bindings {
   // mask the kernel was specialized without, an output it does not write), so no caller keeps
   // a dummy buffer of its own. Refused for a block whose fixed part is larger than the placeholder.
   Expected<void> bind_unused(std::string_view name);
+  // bind(name, buffer), or bind_unused(name) where `buffer` is empty: an optional input or output
+  // (key lengths, partial states) that this dispatch goes without.
+  Expected<void> bind_or_unused(std::string_view name, const Buffer& buffer) {
+    return buffer ? bind(name, buffer) : bind_unused(name);
+  }
+  // The same for an optional tensor given by pointer (an options struct's key lengths or bias).
+  Expected<void> bind_or_unused(std::string_view name, const Tensor* tensor) {
+    return bind_or_unused(name, tensor ? tensor->buffer() : Buffer());
+  }
 
   // States how many bytes the dispatch will touch through `name` (for runtime-sized arrays,
   // which reflection cannot size); validate() then checks the bound buffer holds them.

@@ -209,8 +209,6 @@ std::string Report::to_json() const {
 // The plan kernel of a configuration: built by the context's kernel cache on first use and found
 // there afterwards (no kernel map here).
 struct AdaptiveAttention::Pipelines {
-  Buffer placeholder;
-
   Expected<Kernel> forward_kernel(const std::shared_ptr<Context>& context, const ForwardKey& key) {
     const bool tensor_cores = key.path == KernelPath::cooperative_matrix2;
     const auto words = tensor_cores              ? plugin_gen::adaptive::adaptive_cm2::spirv()
@@ -225,7 +223,7 @@ struct AdaptiveAttention::Pipelines {
                     {"HAS_LENGTHS", Value(key.lengths)}};
     if (!tensor_cores)
       options.spec.emplace_back("OUTPUTS_PER_THREAD",
-                           Value(std::int64_t{ceil_div(std::uint64_t{key.block_q} * key.head_dim, key.workgroup)}));
+                                Value(std::int64_t{ceil_div(std::uint64_t{key.block_q} * key.head_dim, key.workgroup)}));
     const std::string name = tensor_cores ? "adaptive.attention_cm2" : fmt::format("adaptive.attention_{}", to_string(key.dtype));
     return Kernel::create(context, words, name, options);
   }
@@ -236,7 +234,6 @@ Expected<AdaptiveAttention> AdaptiveAttention::create(const std::shared_ptr<Cont
   AdaptiveAttention a;
   a.context_ = context;
   a.pipelines_ = std::make_shared<Pipelines>();
-  AAT_TRY(a.pipelines_->placeholder, Buffer::create(context, 16));
   AAT_TRY(auto pattern, pattern::Pattern::create(context));
   AAT_TRY(auto router, router::Router::create(context));
   AAT_TRY(auto exact, attention::Attention::create(context));
@@ -310,27 +307,27 @@ Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k
     AAT_TRY(partial_state, with_context(Tensor::create(context_, DType::f32, {plan.partial_capacity, tiles.block_q, 2}),
                                         "adaptive attention's partial states '(m, l)' (f32 [items of split rows, Br, 2])"));
   }
-  const Buffer& unused = pipelines_->placeholder;
   if (plan.item_capacity > 0) {
-    const ForwardKey key{tiles.path,       shape.dtype,      static_cast<std::uint32_t>(shape.head_dim), tiles.block_q, tiles.block_kv,
-                         tiles.workgroup,  shape.causal,                               options.key_lengths != nullptr};
+    const ForwardKey key{tiles.path,      shape.dtype,  static_cast<std::uint32_t>(shape.head_dim), tiles.block_q,
+                         tiles.block_kv,  tiles.workgroup, shape.causal, options.key_lengths != nullptr};
     AAT_TRY(Kernel kernel, pipelines_->forward_kernel(context_, key));
     Bindings b(kernel);
     AAT_CHECK(b.bind(forward::binding::Q, q));
     AAT_CHECK(b.bind(forward::binding::K, k));
     AAT_CHECK(b.bind(forward::binding::V, v));
-    AAT_CHECK(b.bind(forward::binding::K2, pooled ? pyramid.k2.buffer() : unused));
-    AAT_CHECK(b.bind(forward::binding::V2, pooled ? pyramid.v2.buffer() : unused));
-    AAT_CHECK(b.bind(forward::binding::K4, pooled ? pyramid.k4.buffer() : unused));
-    AAT_CHECK(b.bind(forward::binding::V4, pooled ? pyramid.v4.buffer() : unused));
-    AAT_CHECK(b.bind(forward::binding::KeyLengths, options.key_lengths ? options.key_lengths->buffer() : unused));
+    // Without pooled blocks the pyramid was not built (its tensors are empty).
+    AAT_CHECK(b.bind_or_unused(forward::binding::K2, pyramid.k2.buffer()));
+    AAT_CHECK(b.bind_or_unused(forward::binding::V2, pyramid.v2.buffer()));
+    AAT_CHECK(b.bind_or_unused(forward::binding::K4, pyramid.k4.buffer()));
+    AAT_CHECK(b.bind_or_unused(forward::binding::V4, pyramid.v4.buffer()));
+    AAT_CHECK(b.bind_or_unused(forward::binding::KeyLengths, options.key_lengths));
     AAT_CHECK(b.bind(forward::binding::RowBlocks, plan.row_blocks));
     AAT_CHECK(b.bind(forward::binding::Items, plan.items));
     AAT_CHECK(b.bind(forward::binding::Counters, plan.counters));
     AAT_CHECK(b.bind(forward::binding::O, result.out));
     AAT_CHECK(b.bind(forward::binding::L, result.lse));
-    AAT_CHECK(b.bind(forward::binding::PartialO, partial_o ? partial_o.buffer() : unused));
-    AAT_CHECK(b.bind(forward::binding::PartialState, partial_state ? partial_state.buffer() : unused));
+    AAT_CHECK(b.bind_or_unused(forward::binding::PartialO, partial_o.buffer()));
+    AAT_CHECK(b.bind_or_unused(forward::binding::PartialState, partial_state.buffer()));
     forward::PushConstants push{};
     push.batch = static_cast<std::uint32_t>(shape.batch);
     push.q_heads = static_cast<std::uint32_t>(shape.q_heads);

@@ -327,18 +327,15 @@ Expected<void> Attention::record_forward(Stream& stream, const Plan& p, const Te
   const AttentionShape& shape = p.kernel_shape;
   const Tiling& tiling = p.tiling;
   Bindings bindings(p.kernel);
-  const auto bind = [&](std::string_view name, const Buffer& buffer) {
-    return buffer ? bindings.bind(name, buffer) : bindings.bind_unused(name);
-  };
   AAT_CHECK(bindings.bind(forward::binding::Q, q));
   AAT_CHECK(bindings.bind(forward::binding::K, k));
   AAT_CHECK(bindings.bind(forward::binding::V, v));
-  AAT_CHECK(bind(forward::binding::O, out));
-  AAT_CHECK(bind(forward::binding::L, lse));
-  AAT_CHECK(bind(forward::binding::KeyLengths, options.key_lengths ? options.key_lengths->buffer() : Buffer()));
-  AAT_CHECK(bind(forward::binding::Bias, options.bias ? options.bias->buffer() : Buffer()));
-  AAT_CHECK(bind(forward::binding::PartialO, partial_o));
-  AAT_CHECK(bind(forward::binding::PartialL, partial_state));
+  AAT_CHECK(bindings.bind_or_unused(forward::binding::O, out));
+  AAT_CHECK(bindings.bind_or_unused(forward::binding::L, lse));
+  AAT_CHECK(bindings.bind_or_unused(forward::binding::KeyLengths, options.key_lengths));
+  AAT_CHECK(bindings.bind_or_unused(forward::binding::Bias, options.bias));
+  AAT_CHECK(bindings.bind_or_unused(forward::binding::PartialO, partial_o));
+  AAT_CHECK(bindings.bind_or_unused(forward::binding::PartialL, partial_state));
 
   const float scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
   forward::PushConstants push{};

@@ -329,8 +329,6 @@ Expected<void> check_options(const attention::AttentionShape& shape, const Patte
 // The kernels of a configuration: built by the context's kernel cache on first use and found
 // there afterwards (a Pattern keeps no kernel map).
 struct Pattern::Pipelines {
-  Buffer placeholder;
-
   Expected<Kernel> anchor_kernel(const std::shared_ptr<Context>& context, const AnchorKey& key) {
     const auto words = key.dtype == DType::f16 ? plugin_gen::pattern::anchor_f16::spirv() : anchor_gen::spirv();
     KernelOptions options;
@@ -401,7 +399,6 @@ Expected<Pattern> Pattern::create(const std::shared_ptr<Context>& context) {
   Pattern pattern;
   pattern.context_ = context;
   pattern.pipelines_ = std::make_shared<Pipelines>();
-  AAT_TRY(pattern.pipelines_->placeholder, Buffer::create(context, 16));
   return pattern;
 }
 
@@ -428,7 +425,7 @@ Expected<Tensor> Pattern::record_pool(Stream& stream, const Tensor& x, std::uint
   Bindings bindings(kernel);
   AAT_CHECK(bindings.bind(pool_gen::binding::src, x));
   AAT_CHECK(bindings.bind(pool_gen::binding::dst, result));
-  AAT_CHECK(bindings.bind(pool_gen::binding::KeyLengths, key_lengths ? key_lengths->buffer() : pipelines_->placeholder));
+  AAT_CHECK(bindings.bind_or_unused(pool_gen::binding::KeyLengths, key_lengths));
   pool_gen::PushConstants push{};
   push.groups = static_cast<std::uint32_t>(groups);
   push.rows = static_cast<std::uint32_t>(n);
@@ -494,8 +491,7 @@ Expected<BlockMap> Pattern::record(Stream& stream, const Tensor& q, const Tensor
   AAT_CHECK(bindings.bind(map_gen::binding::QMean, q_rows));
   AAT_CHECK(bindings.bind(map_gen::binding::KMean, k_mean));
   AAT_CHECK(bindings.bind(map_gen::binding::KSquare, k_square));
-  AAT_CHECK(bindings.bind(map_gen::binding::KeyLengths,
-                          options.key_lengths ? options.key_lengths->buffer() : pipelines_->placeholder));
+  AAT_CHECK(bindings.bind_or_unused(map_gen::binding::KeyLengths, options.key_lengths));
   AAT_CHECK(bindings.bind(map_gen::binding::Density, map.density));
   AAT_CHECK(bindings.bind(map_gen::binding::Levels, map.levels));
   const LevelThresholds t = thresholds(options);
@@ -519,8 +515,7 @@ Expected<Tensor> Pattern::record_anchor(Stream& stream, const Tensor& q, const T
   Bindings bindings(kernel);
   AAT_CHECK(bindings.bind(anchor_gen::binding::Q, q));
   AAT_CHECK(bindings.bind(anchor_gen::binding::K, k));
-  AAT_CHECK(bindings.bind(anchor_gen::binding::KeyLengths,
-                          options.key_lengths ? options.key_lengths->buffer() : pipelines_->placeholder));
+  AAT_CHECK(bindings.bind_or_unused(anchor_gen::binding::KeyLengths, options.key_lengths));
   AAT_CHECK(bindings.bind(anchor_gen::binding::Anchor, anchor));
   anchor_gen::PushConstants push{};
   push.batch = static_cast<std::uint32_t>(shape.batch);
@@ -549,8 +544,7 @@ Expected<void> Pattern::record_bound(Stream& stream, BlockMap& map, const Tensor
   AAT_CHECK(bindings.bind(bound_gen::binding::KMean, k_mean));
   AAT_CHECK(bindings.bind(bound_gen::binding::KSquare, k_square));
   AAT_CHECK(bindings.bind(bound_gen::binding::Anchor, map.anchor));
-  AAT_CHECK(bindings.bind(bound_gen::binding::KeyLengths,
-                          options.key_lengths ? options.key_lengths->buffer() : pipelines_->placeholder));
+  AAT_CHECK(bindings.bind_or_unused(bound_gen::binding::KeyLengths, options.key_lengths));
   AAT_CHECK(bindings.bind(bound_gen::binding::Density, map.density));
   AAT_CHECK(bindings.bind(bound_gen::binding::Levels, map.levels));
   const LevelThresholds t = thresholds(options);

@@ -193,8 +193,7 @@ Expected<Plan> Router::record_plan(Stream& stream, const pattern::BlockMap& map,
       AAT_CHECK(bindings.bind(lists_gen::binding::RowBlocks, plan.row_blocks));
       AAT_CHECK(bindings.bind(lists_gen::binding::RowCounts, row_counts));
       AAT_CHECK(bindings.bind(lists_gen::binding::Levels, map.levels));
-      AAT_CHECK(lengths ? bindings.bind(lists_gen::binding::KeyLengths, lengths)
-                        : bindings.bind_unused(lists_gen::binding::KeyLengths));
+      AAT_CHECK(bindings.bind_or_unused(lists_gen::binding::KeyLengths, lengths.buffer()));
     } else if (pass == 1) {
       AAT_CHECK(bindings.bind(scan_gen::binding::RowCounts, row_counts));
       AAT_CHECK(bindings.bind(scan_gen::binding::RowItems, plan.row_items));
@@ -249,11 +248,9 @@ Expected<void> Router::record_ranged_merge(Stream& stream, const Tensor& partial
                                                          skip_single}));
   Bindings bindings(kernel);
   // No partial states (no query tile was split): the merge only fills empty tiles.
-  const auto bind_states = [&](std::string_view name, const Tensor& states) {
-    return states && states.element_count() ? bindings.bind(name, states) : bindings.bind_unused(name);
-  };
-  AAT_CHECK(bind_states(ranged::binding::partial_o, partial_o));
-  AAT_CHECK(bind_states(ranged::binding::partial_state, partial_state));
+  const auto states_buffer = [](const Tensor& states) { return states.element_count() ? states.buffer() : Buffer(); };
+  AAT_CHECK(bindings.bind_or_unused(ranged::binding::partial_o, states_buffer(partial_o)));
+  AAT_CHECK(bindings.bind_or_unused(ranged::binding::partial_state, states_buffer(partial_state)));
   AAT_CHECK(bindings.bind(ranged::binding::group_states, group_states));
   AAT_CHECK(bindings.bind(ranged::binding::out_o, out));
   AAT_CHECK(bindings.bind(ranged::binding::out_lse, lse));
