@@ -15,9 +15,9 @@
 //                   + sum over the other visible tiles j (not forced, no anchor key) of
 //                     n_aj exp(mu_aj)                   (Jensen: n exp(mean) <= sum of exp)
 //   share     u_aj = U_aj / Z_a.
-// Ranking the group's non-forced visible tiles by u descending (ties: lower j first), T_aj =
-// the sum of u over the tiles ranked at or after j is an upper estimate of the share of the
-// group's mass left out if those tiles are dropped. Tile j needs, from group a,
+// Ranking the group's non-forced visible tiles (below), T_aj = the sum of u over the tiles
+// ranked at or after j is an upper estimate of the share of the group's mass left out if those
+// tiles are dropped. Tile j needs, from group a,
 //   full if T_aj > tail_pool2, pooled x2 if T_aj > tail_pool4, pooled x4 if T_aj > tail_skip,
 //   else nothing (skip)
 // (tail_pool2 = epsilon, tail_pool4 = epsilon (1 - pool2_share), tail_skip = epsilon (1 -
@@ -27,29 +27,32 @@
 // the sink tile or of the diagonal window). Density out: the
 // largest u_aj over the groups that see the tile (forced tiles included). A NaN anywhere in the tile's estimates makes its row of blocks
 // full; all_full (epsilon 0) makes every visible block full.
+// The ranking: by the *binade* of u below tail_pool2, b(u) = floor(log2(tail_pool2 / u)) (capped
+// at NBINS - 1; a u above tail_pool2 is never dropped), then by index (lower j ranked first).
+// Any ranking keeps the bound (the dropped tiles are a prefix of the ranking whose u sum to at
+// most t); ranking by u itself drops a few more tiles, but this one needs no sort: the pivot
+// binade comes from the binades' sums, the pivot index from suffix sums inside that binade.
 //
-// How it runs (docs/adaptive.md, "The bound rule's kernel and its cost"): the tile's groups in
-// batches of R (as many as the shared pool holds for the visible key tiles, at most R_MAX), each
-// in three phases between barriers:
-//   A  moments: the invocations share the (block of RB = 8 groups, key tile j) pairs; each loads,
-//      per 4 coordinates, the tile's mean and variance once and updates mu and s2 of the block's
-//      staged groups (register blocking); log U and Jensen's term log n + mu (-inf where it does
-//      not count) to the pool, [R][tv] each;
-//   B  one subgroup per group: Z (Jensen's sum by subgroupMax / subgroupAdd over the row of
-//      terms, and the anchor), u = U / Z in place (forced tiles' u stored negated, unseen
-//      tiles as UNSEEN), and per threshold t the pivot of the ranking: the dropped tiles (T <= t)
-//      are the lowest-ranked ones, i.e. those below a value in u's bit order (u >= 0, so float
-//      and uint order agree), ties cut by tile index. Found by bisection on the bits of u
-//      (three thresholds at once; each pass one subgroup-wide sum), exact to the tie;
-//   C  every invocation, for its own key tiles, compares each group's u with its pivots.
-// Work per (group, visible key tile): about 13 D / 4 operations in A (more for groups), about 25
-// per bisection pass in B (mostly one pass, a few on average), a handful in C; the previous kernel
-// ran the groups one after another (several workgroup barriers each) and the tail sums in
-// O(Tk^2) for every tile not settled at once.
+// How it runs (docs/adaptive.md, "The bound rule's kernel and its cost"): the workgroup takes
+// the query tile's groups R at a time (as many as the pool holds, at most R_MAX):
+//   A  moments: each invocation one key tile at a time (the tile moments read tile-major, so a
+//      subgroup's loads are contiguous), mu and s2 of the R staged groups; log U to the pool
+//      [R][tv]; Jensen's terms into a running log-sum-exp per group, reduced over the subgroup,
+//      then over the subgroups;
+//   B  one subgroup per group: Z (Jensen's sum and the anchor); u = U / Z; the binades' sums (a
+//      column per lane, no atomics); per threshold the pivot binade and what is left of t below
+//      it; then slots of tiles from the highest index down, the suffix sums of u inside the
+//      pivot binade (subgroup scans, only where a slot holds one): each tile's need, folded into
+//      its level by a shared atomicMin (the flags in the low byte are equal for all writers);
+//      the density (largest u) by a shared atomicMax on u's bits (u >= 0).
+// Per (group, visible key tile): about 13 D / 4 operations in A (2 D floats read, shared by the
+// R groups), about 30 in B plus a few subgroup scans per group.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_EXT_shader_8bit_storage : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_vote : require
+#extension GL_KHR_memory_scope_semantics : require
 #include "aat/constants.glsl"
 #include "aat/block_geometry.glsl"
 
@@ -61,16 +64,15 @@ layout(constant_id = 4) const bool HAS_LENGTHS = false;
 layout(constant_id = 5) const bool GROUPED = false;  // query_group > 1: the rows' variance term
 layout(constant_id = 6) const uint POOL_FLOATS = 2048;  // the shared pool (the host sizes it)
 
-const uint MAX_WORKGROUP = 256;
-const uint R_MAX = 32u;  // groups per batch at most
-const uint RB = 8u;      // groups per register block of phase A
+const uint R_MAX = 16u;   // groups the workgroup takes at a time at most (registers per invocation)
+const uint UNROLL_D4 = 4u;  // 4-vectors of the tile moments loaded at once
+const uint NBINS = 16u;   // binades of u below tail_pool2 (the last one takes everything below)
 const uint D4 = HEAD_DIM / 4u;
 const uint STAGE = GROUPED ? 2u * HEAD_DIM : HEAD_DIM;  // staged floats per group: mean (, variance)
-const uint UNSEEN = 0xffc00000u;  // a NaN: a tile the group does not see (not ranked)
-const uint NO_TIE = 0xffffffffu;
+const float LOG2E = 1.4426950408889634;
 
 layout(std430, binding = 0) readonly buffer QMeanBuffer { vec4 x[]; } QMean;      // [B, Hq, ceil(Nq / G), D]
-layout(std430, binding = 1) readonly buffer KMeanBuffer { vec4 x[]; } KMean;      // [B, Hkv, Tk, D]
+layout(std430, binding = 1) readonly buffer KMeanBuffer { vec4 x[]; } KMean;      // [B, Hkv, D / 4, Tk] of vec4
 layout(std430, binding = 2) readonly buffer KeyLengthBuffer { int len[]; } KeyLengths;
 layout(std430, binding = 3) writeonly buffer DensityBuffer { float d[]; } Density;     // [B, Hq, Tq, Tk]
 layout(std430, binding = 4) writeonly buffer LevelBuffer { uint8_t level[]; } Levels;  // [B, Hq, Tq, Tk]
@@ -104,13 +106,17 @@ layout(push_constant) uniform BoundParams {
 
 #include "pattern_blocks.glsl"  // sD (largest upper share), sTiles (flags, finest level needed)
 
-// The batch's staged group moments [R][STAGE], then log U / u per (group, visible tile) [R][tv],
-// then Jensen's terms [R][tv].
+// The pool: a scratch area (the staged group moments in A; each subgroup's binade columns in B),
+// the R groups' log Z, each subgroup's part of Jensen's sums [R][subgroups][2], then log U / u of
+// the R groups [R][tv].
 shared float sPool[POOL_FLOATS];
-shared float sNan[MAX_WORKGROUP];  // the invocations' NaN flags, OR-ed at the end
-// Per group and threshold (pool2, pool4, skip): the pivot (u bits, first dropped index of a tie).
-shared uvec3 sPivotBits[R_MAX];
-shared uvec3 sPivotIndex[R_MAX];
+shared uint sDensityBits[MAX_TILES];  // the largest u of each tile (u >= 0: bits order as values)
+shared uint sTileNan;                 // a NaN estimate or no room: the query tile's blocks all full
+
+// Shared-memory atomics at workgroup scope (the default scope is the device's, which devices
+// with the memory model but not its device scope refuse).
+#define shared_max(x, v) atomicMax(x, v, gl_ScopeWorkgroup, gl_StorageSemanticsShared, gl_SemanticsRelaxed)
+#define shared_min(x, v) atomicMin(x, v, gl_ScopeWorkgroup, gl_StorageSemanticsShared, gl_SemanticsRelaxed)
 
 // End (exclusive) of the anchor window of row a (anchor.glsl).
 uint anchor_window_end(uint a, uint key_limit) {
@@ -118,118 +124,14 @@ uint anchor_window_end(uint a, uint key_limit) {
   return min(aat_row_key_end(a, p.q_len, p.kv_len, key_limit, true), visible_end);  // at the diagonal
 }
 
-// One bisection pass of a subgroup over its group's ranked u (bits <= 0x7f800000; forced and
-// unseen tiles have the sign bit set and fall outside every range below), per threshold k:
-//   sum.k    = the sum of u with bits <= mid.k
-//   inside.k = how many have bits in (lo.k, hi.k), ties.k = how many have bits == hi.k.
-void scan(uint base, uint tv, uvec3 lo, uvec3 mid, uvec3 hi, out vec3 sum, out uvec3 inside, out uvec3 ties) {
-  vec3 s = vec3(0.0);
-  uvec3 n = uvec3(0u), c = uvec3(0u);
-  const uint lanes = gl_SubgroupSize;
-  for (uint j0 = gl_SubgroupInvocationID; j0 < tv; j0 += 4u * lanes) {
-    [[unroll]] for (uint e = 0u; e < 4u; ++e) {
-      const uint j = j0 + e * lanes;
-      if (j >= tv) break;
-      const float v = sPool[base + j];
-      const uvec3 bits = uvec3(floatBitsToUint(v));
-      s += mix(vec3(0.0), vec3(v), lessThanEqual(bits, mid));
-      n += uvec3(greaterThan(bits, lo)) * uvec3(lessThan(bits, hi));
-      c += uvec3(equal(bits, hi));
-    }
-  }
-  sum = subgroupAdd(s);
-  inside = subgroupAdd(n);
-  ties = subgroupAdd(c);
-}
-
-// The sums of the group's ranked u with bits <= b1 and with bits <= b2, per threshold.
-void sums_at(uint base, uint tv, uvec3 b1, uvec3 b2, out vec3 s1, out vec3 s2) {
-  vec3 x1 = vec3(0.0), x2 = vec3(0.0);
-  for (uint j = gl_SubgroupInvocationID; j < tv; j += gl_SubgroupSize) {
-    const float v = sPool[base + j];
-    const uvec3 bits = uvec3(floatBitsToUint(v));
-    x1 += mix(vec3(0.0), vec3(v), lessThanEqual(bits, b1));
-    x2 += mix(vec3(0.0), vec3(v), lessThanEqual(bits, b2));
-  }
-  s1 = subgroupAdd(x1);
-  s2 = subgroupAdd(x2);
-}
-
-// How many ranked u of the group have bits == `bits` and index >= x.
-uint count_ties_from(uint base, uint tv, uint bits, uint x) {
-  uint n = 0u;
-  for (uint j = x + gl_SubgroupInvocationID; j < tv; j += gl_SubgroupSize)
-    if (floatBitsToUint(sPool[base + j]) == bits) ++n;
-  return subgroupAdd(n);
-}
-
-// The pivots of one group (a subgroup, uniform control flow): for each threshold t, tile j is
-// dropped (T_j <= t) iff bits(u_j) < pivot_bits, or bits(u_j) == pivot_bits and j >= pivot_index.
-// T in ascending (u, -j) order is a prefix sum, so the dropped tiles are a prefix of that order;
-// S(b) = the sum of u with bits <= b is monotone, and the pivot is the first value where S
-// exceeds t (the tie at that value cut by how many of its copies still fit under t).
-void find_pivots(uint base, uint tv, vec3 t, out uvec3 pivot_bits, out uvec3 pivot_index) {
-  const uvec3 top = floatBitsToUint(t);
-  // Everything at most t/(4 tv) is dropped at t (at most tv such u sum to t/4 or less).
-  const uvec3 bottom = min(floatBitsToUint(t / float(4u * max(tv, 1u))), top);
-  vec3 s_top, s_lo;
-  sums_at(base, tv, top, bottom, s_top, s_lo);
-  // At t: the tail of everything up to t fits (all of it dropped), or the pivot lies in
-  // (bottom, top]: S(lo) <= t < S(hi) throughout.
-  bvec3 done = lessThanEqual(s_top, t);
-  uvec3 lo = bottom, hi = top;
-  uvec3 tie_count = uvec3(0u);
-  [[dont_unroll]] while (!all(done)) {
-    const uvec3 mid = lo + (hi - lo) / 2u;
-    vec3 s;
-    uvec3 inside, ties;
-    scan(base, tv, lo, mid, hi, s, inside, ties);
-    [[unroll]] for (uint k = 0u; k < 3u; ++k) {
-      if (done[k]) continue;
-      if (inside[k] == 0u) {
-        done[k] = true;
-        tie_count[k] = ties[k];
-      } else if (s[k] <= t[k]) {
-        lo[k] = mid[k];
-        s_lo[k] = s[k];
-      } else {
-        hi[k] = mid[k];
-      }
-    }
-  }
-  const bvec3 all_dropped = lessThanEqual(s_top, t);
-  [[unroll]] for (uint k = 0u; k < 3u; ++k) {
-    if (all_dropped[k]) {
-      pivot_bits[k] = top[k];
-      pivot_index[k] = 0u;
-      continue;
-    }
-    // The u at hi: its copies, taken from the highest index, are dropped while S(lo) + m u <= t.
-    pivot_bits[k] = hi[k];
-    const float w = uintBitsToFloat(hi[k]);
-    const uint c = tie_count[k];
-    const float room = floor((t[k] - s_lo[k]) / w);
-    const uint fit = room <= 0.0 ? 0u : room >= float(c) ? c : uint(room);
-    if (fit == 0u) {
-      pivot_index[k] = NO_TIE;
-    } else if (fit >= c) {
-      pivot_index[k] = 0u;
-    } else {
-      // The fit-th largest index of the copies: the largest x with at least `fit` copies at or after x.
-      uint x_lo = 0u, x_hi = tv;  // count(x_lo) >= fit > count(x_hi)
-      [[dont_unroll]] while (x_hi - x_lo > 1u) {
-        const uint x = x_lo + (x_hi - x_lo) / 2u;
-        if (count_ties_from(base, tv, hi[k], x) >= fit) x_lo = x;
-        else x_hi = x;
-      }
-      pivot_index[k] = x_lo;
-    }
-  }
-}
+// The binade of a candidate (x = log2(tail_pool2 / u) >= 0; larger: smaller u).
+uint binade(float x) { return uint(min(floor(x), float(NBINS - 1u))); }
 
 void main() {
   const uint tid = gl_LocalInvocationID.x;
   const uint threads = gl_WorkGroupSize.x;
+  const uint lane = gl_SubgroupInvocationID;
+  const uint lanes = gl_SubgroupSize;
   const uint bh = gl_WorkGroupID.y;
   const uint b = bh / p.q_heads;
   const uint kv_head = (bh % p.q_heads) / (p.q_heads / p.kv_heads);
@@ -238,30 +140,34 @@ void main() {
   const uint q1 = min(q0 + p.block_q, p.q_len);
   const uint key_limit = HAS_LENGTHS ? uint(clamp(KeyLengths.len[b], 0, int(p.kv_len))) : p.kv_len;
   const uint tk = p.tiles_k;
-  const uint k_base4 = (b * p.kv_heads + kv_head) * tk * D4;
+  const uint k_base4 = (b * p.kv_heads + kv_head) * D4 * tk;  // tile-major: [d4][tile]
   const uint group = p.query_group;
   const uint groups = (q1 - q0 + group - 1u) / group;
   // Visible keys are a prefix per row, longest for the tile's last row.
   const uint tv = min(tk, (aat_row_key_end(q1 - 1u, p.q_len, p.kv_len, key_limit, CAUSAL) + p.block_k - 1u) / p.block_k);
   const uint subgroups = gl_NumSubgroups;
-  // Whole register blocks where more than one fits.
-  const uint fit = min(R_MAX, POOL_FLOATS / (STAGE + 2u * max(tv, 1u)));
-  const uint batch_rows = max(1u, fit >= RB ? fit - fit % RB : fit);
+  const uint hist_stride = lanes + 1u;  // a column per lane, padded against bank conflicts
+  const uint hist_base = gl_SubgroupID * NBINS * hist_stride;  // this subgroup's columns
+  const uint log_z_base = max(subgroups * NBINS * hist_stride, R_MAX * STAGE);
+  const uint partial_base = log_z_base + R_MAX;
+  const uint values = partial_base + 2u * R_MAX * subgroups;
+  const uint rows_fit = POOL_FLOATS > values ? (POOL_FLOATS - values) / max(tv, 1u) : 0u;
+  const uint R = min(R_MAX, rows_fit);
+  const bool all_full = p.all_full != 0u;
+  const float log2_top = log2(p.tail_pool2);
+  const vec3 t = vec3(p.tail_pool2, p.tail_pool4, p.tail_skip);
 
-  mark_tiles(q0, q1, key_limit);
+  mark_tiles(q0, q1, key_limit);  // ends with a barrier
   for (uint j = tid; j < tk; j += threads) {
-    sD[j] = 0.0;
-    keep_level(j, LEVEL_SKIP);
+    sDensityBits[j] = 0u;
+    sTiles[j] = tile_flags(j) | (LEVEL_SKIP << 8);
   }
+  if (tid == 0u) sTileNan = (R == 0u && !all_full && tv > 0u) ? 1u : 0u;  // no room: keep everything
   barrier();
 
-  bool nan_seen = false;  // per invocation (each sees its own tiles); OR-ed below
-  const bool all_full = p.all_full != 0u;
-  for (uint a0 = 0u; a0 < groups && !all_full && tv > 0u; a0 += batch_rows) {
-    const uint rows = min(batch_rows, groups - a0);
-    const uint values = rows * STAGE;     // start of the [rows][tv] log U / u in the pool
-    const uint terms = values + rows * tv;  // start of the [rows][tv] Jensen terms
-    // Stage the batch's group means (and, for groups, the rows' variances).
+  for (uint a0 = 0u; a0 < groups && R > 0u && !all_full; a0 += R) {
+    const uint rows = min(R, groups - a0);
+    // Stage the groups' means (and, for groups, the rows' variances).
     for (uint x = tid; x < rows * D4; x += threads) {
       const uint r = x / D4, d4 = x % D4;
       const uint src = (bh * p.grouped_len + q0 / group + a0 + r) * D4 + d4;
@@ -274,144 +180,207 @@ void main() {
     }
     barrier();
 
-    // Phase A: log U and Jensen's term per (group, tile), over (register block, tile) pairs.
-    const uint blocks = (rows + RB - 1u) / RB;
-    for (uint x = tid; x < blocks * tv; x += threads) {
-      const uint rb = (x / tv) * RB, j = x % tv;
-      float dots[RB], spreads[RB];
-      [[unroll]] for (uint r = 0u; r < RB; ++r) {
+    // Phase A: log U per (group, tile) to the pool; Jensen's terms into a running log-sum-exp.
+    float jensen_max[R_MAX], jensen_sum[R_MAX];  // per group, this lane's tiles
+    [[unroll]] for (uint r = 0u; r < R_MAX; ++r) {
+      jensen_max[r] = AAT_NEG_INF;
+      jensen_sum[r] = 0.0;
+    }
+    for (uint j = tid; j < tv; j += threads) {
+      float dots[R_MAX], spreads[R_MAX];
+      [[unroll]] for (uint r = 0u; r < R_MAX; ++r) {
         dots[r] = 0.0;
         spreads[r] = 0.0;
       }
-      const uint kb = k_base4 + j * D4;
-      [[dont_unroll]] for (uint d4 = 0u; d4 < D4; ++d4) {
-        const vec4 k = KMean.x[kb + d4];
-        const vec4 k_var = max(KSquare.x[kb + d4] - k * k, vec4(0.0));
-        const vec4 k_second = k * k + k_var;
-        [[unroll]] for (uint r = 0u; r < RB; ++r) {
-          const uint s = min(rb + r, rows - 1u) * STAGE + 4u * d4;
-          const vec4 q = vec4(sPool[s], sPool[s + 1u], sPool[s + 2u], sPool[s + 3u]);
-          dots[r] += dot(q, k);
-          spreads[r] += dot(q * q, k_var);
-          if (GROUPED) {
-            const uint sv = s + HEAD_DIM;
-            spreads[r] += dot(vec4(sPool[sv], sPool[sv + 1u], sPool[sv + 2u], sPool[sv + 3u]), k_second);
+      // UNROLL_D4 coordinates' loads issued together: a lane's loads are otherwise one L2 round
+      // trip after another.
+      [[dont_unroll]] for (uint d0 = 0u; d0 < D4; d0 += UNROLL_D4) {
+        vec4 k[UNROLL_D4], k_square[UNROLL_D4];
+        [[unroll]] for (uint c = 0u; c < UNROLL_D4; ++c) {
+          const uint d4 = min(d0 + c, D4 - 1u);
+          k[c] = KMean.x[k_base4 + d4 * tk + j];
+          k_square[c] = KSquare.x[k_base4 + d4 * tk + j];
+        }
+        [[unroll]] for (uint c = 0u; c < UNROLL_D4; ++c) {
+          if (d0 + c >= D4) break;
+          const vec4 k_var = max(k_square[c] - k[c] * k[c], vec4(0.0));
+          const vec4 k_second = k[c] * k[c] + k_var;
+          [[unroll]] for (uint r = 0u; r < R_MAX; ++r) {
+            if (r >= rows) break;
+            const uint s = r * STAGE + 4u * (d0 + c);
+            const vec4 q = vec4(sPool[s], sPool[s + 1u], sPool[s + 2u], sPool[s + 3u]);
+            dots[r] += dot(q, k[c]);
+            spreads[r] += dot(q * q, k_var);
+            if (GROUPED) {
+              const uint sv = s + HEAD_DIM;
+              spreads[r] += dot(vec4(sPool[sv], sPool[sv + 1u], sPool[sv + 2u], sPool[sv + 3u]), k_second);
+            }
           }
         }
       }
       const uint flags = tile_flags(j);
       const uint k0 = j * p.block_k, k1 = min(k0 + p.block_k, p.kv_len);
-      [[unroll]] for (uint r = 0u; r < RB; ++r) {
-        if (rb + r >= rows) break;
-        const uint a = a0 + rb + r;
+      [[unroll]] for (uint r = 0u; r < R_MAX; ++r) {
+        if (r >= rows) break;
+        const uint a = a0 + r;
         const uint r0 = q0 + a * group, r1 = min(r0 + group, q1);
-        float log_u = AAT_NEG_INF, term = AAT_NEG_INF;
+        float log_u = AAT_NEG_INF;
         const float n = (flags & FLAG_VISIBLE) != 0u ? group_keys(r0, r1, k0, k1, key_limit) : 0.0;
         if (n > 0.0) {
           const float mu = p.scale * dots[r];
           log_u = log(n) + mu + 0.5 * p.scale * p.scale * spreads[r];
-          if (isnan(log_u)) nan_seen = true;
+          if (isnan(log_u)) sTileNan = 1u;  // every writer stores the same value
           // Keys holding an anchor key of some row of the group: [0, sinks) and [lo, hi).
           const uint hi = anchor_window_end(r1 - 1u, key_limit);
           const uint lo_end = anchor_window_end(r0, key_limit);
           const uint lo = lo_end > p.anchor_window ? lo_end - p.anchor_window : 0u;
           const bool anchored = k0 < p.anchor_sinks || (p.anchor_window > 0u && k1 > lo && k0 < hi);
-          if ((flags & FLAG_FORCED) == 0u && !anchored && !isnan(log_u)) term = log(n) + mu;
+          if ((flags & FLAG_FORCED) == 0u && !anchored && !isnan(log_u)) {
+            const float term = log(n) + mu;
+            if (term > jensen_max[r]) {
+              jensen_sum[r] = jensen_sum[r] * exp(jensen_max[r] - term) + 1.0;
+              jensen_max[r] = term;
+            } else if (term != AAT_NEG_INF) {
+              jensen_sum[r] += exp(term - jensen_max[r]);
+            }
+          }
         }
-        sPool[values + (rb + r) * tv + j] = log_u;
-        sPool[terms + (rb + r) * tv + j] = term;
+        sPool[values + r * tv + j] = log_u;
+      }
+    }
+    // Jensen's sums over the subgroup's lanes, to the pool.
+    [[unroll]] for (uint r = 0u; r < R_MAX; ++r) {
+      if (r >= rows) break;
+      const float m = subgroupMax(jensen_max[r]);
+      const float l = subgroupAdd(jensen_max[r] == AAT_NEG_INF ? 0.0 : jensen_sum[r] * exp(jensen_max[r] - m));
+      if (lane == 0u) {
+        sPool[partial_base + 2u * (r * subgroups + gl_SubgroupID)] = m;
+        sPool[partial_base + 2u * (r * subgroups + gl_SubgroupID) + 1u] = l;
       }
     }
     barrier();
 
-    // Phase B: per group (one subgroup each), u in place and the pivots.
+    // Z per group (a subgroup each, as its phase B): Jensen's sum, and the least anchor mass of
+    // the group's rows that see a key.
     for (uint r = gl_SubgroupID; r < rows; r += subgroups) {
-      const uint a = a0 + r;
-      const uint r0 = q0 + a * group, r1 = min(r0 + group, q1);
-      // Jensen's sum over the group's terms (log-sum-exp: the largest first).
-      const uint term_base = terms + r * tv;
-      float m_lane = AAT_NEG_INF;
-      for (uint j = gl_SubgroupInvocationID; j < tv; j += gl_SubgroupSize) m_lane = max(m_lane, sPool[term_base + j]);
-      const float m = subgroupMax(m_lane);
-      float l_lane = 0.0;
-      if (m != AAT_NEG_INF)
-        for (uint j = gl_SubgroupInvocationID; j < tv; j += gl_SubgroupSize) l_lane += exp(sPool[term_base + j] - m);
-      const float l = subgroupAdd(l_lane);
+      float m = AAT_NEG_INF, l = 0.0;
+      for (uint s = 0u; s < subgroups; ++s) {
+        const float ms = sPool[partial_base + 2u * (r * subgroups + s)];
+        const float ls = sPool[partial_base + 2u * (r * subgroups + s) + 1u];
+        if (!(ls > 0.0)) continue;
+        const float top = max(m, ms);
+        l = l * exp(m - top) + ls * exp(ms - top);
+        m = top;
+      }
       const float log_jensen = l > 0.0 ? m + log(l) : AAT_NEG_INF;
-      // The anchor bound: the least anchor mass of the group's rows that see a key.
+      const uint r0 = q0 + (a0 + r) * group, r1 = min(r0 + group, q1);
       float anchor = AAT_NEG_INF;
       for (uint row = r0; row < r1; ++row) {
         const float x = Anchor.x[bh * p.q_len + row];
-        if (isnan(x)) nan_seen = true;
+        if (isnan(x)) sTileNan = 1u;
         else if (x != AAT_NEG_INF) anchor = anchor == AAT_NEG_INF ? x : min(anchor, x);
       }
       const float top = max(anchor, log_jensen);
-      const float log_z = top == AAT_NEG_INF ? AAT_NEG_INF : top + log(exp(anchor - top) + exp(log_jensen - top));
+      if (lane == 0u)
+        sPool[log_z_base + r] = top == AAT_NEG_INF ? AAT_NEG_INF : top + log(exp(anchor - top) + exp(log_jensen - top));
+    }
+    subgroupMemoryBarrierShared();
+    subgroupBarrier();
+
+    // Phase B, per group (a subgroup each): u, the pivots and every tile's need.
+    for (uint r = gl_SubgroupID; r < rows; r += subgroups) {
+      const float log_z = sPool[log_z_base + r];
+
+      // u in place (NaN: not ranked: unseen, forced, or a NaN estimate); the binades' sums.
       const uint base = values + r * tv;
-      for (uint j = gl_SubgroupInvocationID; j < tv; j += gl_SubgroupSize) {
+      [[unroll]] for (uint bin = 0u; bin < NBINS; ++bin) sPool[hist_base + bin * hist_stride + lane] = 0.0;
+      for (uint j = lane; j < tv; j += lanes) {
         const float log_u = sPool[base + j];
-        const bool counts = log_u != AAT_NEG_INF && !isnan(log_u);
-        // A group with no lower bound (no anchor, no other tile): every tile it sees is needed.
-        const float u = log_z == AAT_NEG_INF ? uintBitsToFloat(0x7f800000u) : exp(log_u - log_z);
-        sPool[base + j] = !counts ? uintBitsToFloat(UNSEEN) : (tile_flags(j) & FLAG_FORCED) != 0u ? -u : u;
+        float u = uintBitsToFloat(0x7fc00000u);
+        if (log_u != AAT_NEG_INF && !isnan(log_u)) {
+          // A group with no lower bound (no anchor, no other tile): every tile it sees is needed.
+          const float share = log_z == AAT_NEG_INF ? uintBitsToFloat(0x7f800000u) : exp(log_u - log_z);
+          shared_max(sDensityBits[j], floatBitsToUint(share));
+          if ((tile_flags(j) & FLAG_FORCED) == 0u) {
+            const float x = log2_top - log2(share);  // log2(tail_pool2 / u); recomputed alike below
+            if (x >= 0.0) {
+              u = share;
+              sPool[hist_base + binade(x) * hist_stride + lane] += share;
+            } else {
+              shared_min(sTiles[j], tile_flags(j) | (LEVEL_FULL << 8));  // above tail_pool2: never dropped
+            }
+          }
+        }
+        sPool[base + j] = u;
       }
       subgroupMemoryBarrierShared();
       subgroupBarrier();
-      uvec3 pivot_bits, pivot_index;
-      find_pivots(base, tv, vec3(p.tail_pool2, p.tail_pool4, p.tail_skip), pivot_bits, pivot_index);
-      if (subgroupElect()) {
-        sPivotBits[r] = pivot_bits;
-        sPivotIndex[r] = pivot_index;
+      // Every lane the binades' sums (the columns), then per threshold k the pivot binade: the
+      // lowest-u binade whose sum with everything below it exceeds t_k (NBINS: none does, every
+      // candidate is dropped), and what is left of t_k below it.
+      for (uint bin = lane; bin < NBINS; bin += lanes) {
+        float sum = 0.0;
+        for (uint c = 0u; c < lanes; ++c) sum += sPool[hist_base + bin * hist_stride + c];
+        sPool[hist_base + bin * hist_stride + lanes] = sum;  // the column's padding slot
       }
-    }
-    barrier();
-
-    // Phase C: each invocation's own tiles: the finest level any group needs, the largest u.
-    for (uint j = tid; j < tv; j += threads) {
-      const bool forced = (tile_flags(j) & FLAG_FORCED) != 0u;
-      uint level = kept_level(j);
-      float density = sD[j];
-      for (uint r = 0u; r < rows; ++r) {
-        const uint bits = floatBitsToUint(sPool[values + r * tv + j]);
-        if (bits == UNSEEN) continue;
-        density = max(density, abs(uintBitsToFloat(bits)));
-        if (forced) continue;
-        const uvec3 pb = sPivotBits[r], pi = sPivotIndex[r];
-        const bvec3 dropped = bvec3(uvec3(lessThan(uvec3(bits), pb)) |
-                                    uvec3(equal(uvec3(bits), pb)) * uvec3(greaterThanEqual(uvec3(j), pi)));
+      subgroupMemoryBarrierShared();
+      subgroupBarrier();
+      ivec3 pivot = ivec3(-1);  // -1: no binade exceeds t_k, every candidate is dropped
+      vec3 room = t;
+      float below = 0.0;
+      for (int bin = int(NBINS) - 1; bin >= 0; --bin) {
+        const float sum = sPool[hist_base + uint(bin) * hist_stride + lanes];
+        [[unroll]] for (uint k = 0u; k < 3u; ++k) {
+          if (pivot[k] < 0 && below + sum > t[k]) {
+            pivot[k] = bin;
+            room[k] = t[k] - below;
+          }
+        }
+        below += sum;
+      }
+      // Slots of `lanes` tiles, the highest index first: inside the pivot binade a tile is
+      // dropped at t_k while the suffix sum of u (its own included) stays within room_k.
+      vec3 carry = vec3(0.0);
+      const uint slots = (tv + lanes - 1u) / lanes;
+      for (uint slot = slots; slot-- > 0u;) {
+        const uint j = slot * lanes + lane;
+        const float u = j < tv ? sPool[base + j] : uintBitsToFloat(0x7fc00000u);
+        const bool ranked = !isnan(u);
+        const int bin = ranked ? int(binade(log2_top - log2(u))) : int(NBINS);
+        const vec3 w = mix(vec3(0.0), vec3(u), equal(ivec3(bin), pivot));
+        vec3 suffix = vec3(0.0);
+        if (subgroupAny(any(notEqual(w, vec3(0.0))))) {
+          const vec3 total = subgroupAdd(w);
+          suffix = carry + total - subgroupExclusiveAdd(w);
+          carry += total;
+        }
+        if (!ranked) continue;
+        const bvec3 dropped = bvec3(uvec3(greaterThan(ivec3(bin), pivot)) |
+                                    uvec3(equal(ivec3(bin), pivot)) * uvec3(lessThanEqual(suffix, room)));
         const uint need = !dropped.x ? LEVEL_FULL : !dropped.y ? LEVEL_POOL2 : !dropped.z ? LEVEL_POOL4 : LEVEL_SKIP;
-        level = min(level, need);
+        if (need != LEVEL_SKIP) shared_min(sTiles[j], tile_flags(j) | (need << 8));
       }
-      sD[j] = density;
-      keep_level(j, level);
+      subgroupMemoryBarrierShared();
+      subgroupBarrier();
     }
-    barrier();
+    barrier();  // the next batch overwrites the scratch area and the pool
   }
-
-  // nan_seen differs between invocations (each saw its own tiles): OR it over the workgroup.
-  sNan[tid] = nan_seen ? 1.0 : 0.0;
-  barrier();
-  for (uint stride = threads / 2; stride > 0; stride /= 2) {
-    if (tid < stride) sNan[tid] = max(sNan[tid], sNan[tid + stride]);
-    barrier();
-  }
-  const bool nan_row = sNan[0] != 0.0;
   barrier();
 
+  const bool nan_row = sTileNan != 0u;
   for (uint j = tid; j < tk; j += threads) {
     const uint flags = tile_flags(j);
+    const float density = uintBitsToFloat(sDensityBits[j]);
     uint level = LEVEL_MASKED;
     if ((flags & FLAG_VISIBLE) != 0u)
-      level = nan_row || all_full || (flags & FLAG_FORCED) != 0u ? LEVEL_FULL : kept_level(j);
+      level = nan_row || all_full || (flags & FLAG_FORCED) != 0u ? LEVEL_FULL : tile_level(j);
     // A forced tile whose own upper share would keep it full (a passage across its edge, not
     // only sinks or the local band) widens the halo as a tile ranked full does.
-    if ((flags & FLAG_FORCED) != 0u && !nan_row && !all_full && sD[j] > p.tail_pool2) sTiles[j] |= FLAG_HALO;
-    keep_level(j, level);
-    if ((flags & FLAG_VISIBLE) == 0u) sD[j] = 0.0;
-    else if (nan_row) sD[j] = uintBitsToFloat(0x7fc00000u);
+    const bool halo = (flags & FLAG_FORCED) != 0u && !nan_row && !all_full && density > p.tail_pool2;
+    sTiles[j] = (flags | (halo ? FLAG_HALO : 0u)) | (level << 8);
+    sD[j] = (flags & FLAG_VISIBLE) == 0u ? 0.0 : nan_row ? uintBitsToFloat(0x7fc00000u) : density;
   }
   barrier();
-  store_levels();
 
   write_tiles((bh * p.tiles_q + i) * tk);
 }

@@ -1,7 +1,10 @@
 // Mean pooling of consecutive rows: for each group g (a (batch, head) slice of N rows of D values)
 //   out[g][t][d] = mean over rows r in [t * pool, min((t + 1) * pool, limit)) of in[g][r][d],
 // limit = N, or with HAS_LENGTHS min(N, key_lengths[g / groups_per_batch]). An empty pool is 0.
-// With SQUARES the mean of in^2 instead (the pattern's key variances).
+// With SQUARES the mean of in^2 instead (the pattern's key variances). With TILE_MAJOR (D a
+// multiple of 4) the output is [group][D / 4][pooled row][4]: a pooled row's 4-vectors sit
+// beside the next row's, so invocations reading consecutive rows read contiguous memory (the
+// bound rule's map kernel).
 // The pattern pools whole tiles (Q and K means per tile, f32 out); the router pools 2 or 4
 // keys (K and V pyramids for pooled blocks, stored like the input).
 // Include after defining IN_T and OUT_T. One invocation per output element.
@@ -10,6 +13,7 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const bool HAS_LENGTHS = false;
 layout(constant_id = 2) const bool SQUARES = false;
+layout(constant_id = 3) const bool TILE_MAJOR = false;
 
 layout(std430, binding = 0) readonly buffer InBuffer { IN_T x[]; } src;
 layout(std430, binding = 1) writeonly buffer OutBuffer { OUT_T x[]; } dst;
@@ -40,5 +44,6 @@ void main() {
     const float x = float(src.x[(g * p.rows + r) * p.dim + d]);
     sum += SQUARES ? x * x : x;
   }
-  dst.x[index] = OUT_T(last > first ? sum / float(last - first) : 0.0);
+  const uint at = TILE_MAJOR ? ((g * (p.dim / 4u) + d / 4u) * p.pooled_rows + t) * 4u + d % 4u : index;
+  dst.x[at] = OUT_T(last > first ? sum / float(last - first) : 0.0);
 }

@@ -40,7 +40,7 @@ std::uint32_t ceil_div(std::uint64_t a, std::uint64_t b) { return static_cast<st
 
 struct PoolKey {
   DType in, out;
-  bool lengths, squares;
+  bool lengths, squares, tile_major;
   auto operator<=>(const PoolKey&) const = default;
 };
 
@@ -52,29 +52,51 @@ struct MapKey {
   auto operator<=>(const MapKey&) const = default;
 };
 
-// The bound rule's kernel (pattern_bound.comp) holds its tiles' flags and densities for
-// `max_tiles` key tiles (a power of two from the workgroup size up to kMaxKeyTiles, so that
-// short rows leave shared memory to the pool), NaN flags, the pivots, and a pool for batches of
-// groups: per group its staged moments (D floats, 2 D for groups) and two floats (log U, Jensen's
-// term) per visible key tile. The pool takes what the device has left, up to kBoundBatch groups
-// of a full row (more for shorter rows).
-constexpr std::uint32_t kBoundBatch = 16;
-constexpr std::uint32_t kBoundFixedBytes = 256 * 4 + 2 * 32 * 16 + 256;  // NaN flags, pivots, margin
+// The bound rule's kernel (pattern_bound.comp) runs kBoundSubgroups subgroups per workgroup and
+// holds, per key tile of `max_tiles` (a power of two up to kMaxKeyTiles, so that short rows
+// leave shared memory to the pool), flags, level and density (12 bytes), and a pool: a scratch
+// area (the staged moments of up to kBoundRows groups, D floats each or 2 D for groups of rows;
+// or each subgroup's binade columns, 16 x (subgroup size + 1) floats), log Z and the subgroups'
+// Jensen sums of the groups, and one float per (group, visible key tile) for the R groups it
+// takes at a time. R (at most kBoundRows: the groups share each load of the tile moments) is the
+// most that fits kBoundPoolBytes, else 1 if that fits the device at all; the kernel works out R
+// again from the subgroups it actually gets.
+constexpr std::uint32_t kBoundSubgroups = 4;
+constexpr std::uint32_t kBoundRows = 16;          // R_MAX in the shader
+constexpr std::uint32_t kBoundBins = 16;          // NBINS in the shader
+// The pool's share. Measured on the H200 (N = 32k, D = 64 / 128, causal): 16 KiB (about 3
+// groups a load at 32k) 5.3 / 7.3 ms for the map, 24 KiB 8.3 / 11.0, 32 KiB 8.0 / 11.1, 8 KiB
+// (one group) 10.1 / 14.2: more workgroups per SM beat more groups per load, down to 16 KiB.
+constexpr std::uint64_t kBoundPoolBytes = 16384;
+constexpr std::uint64_t kBoundFixedBytes = 64;    // flags and margin
 
 std::uint32_t bound_max_tiles(std::int64_t tiles_k) {
-  return std::max(kMapWorkgroup, std::bit_ceil(static_cast<std::uint32_t>(std::max<std::int64_t>(tiles_k, 1))));
+  return std::max(32u, std::bit_ceil(static_cast<std::uint32_t>(std::max<std::int64_t>(tiles_k, 1))));
 }
 
 std::uint32_t bound_stage_floats(std::uint32_t head_dim, bool grouped) { return grouped ? 2 * head_dim : head_dim; }
 
-// The pool's floats on `device` (0: not even one group of a row of max_tiles fits).
+// The workgroup: kBoundSubgroups subgroups of the device's default size.
+std::uint32_t bound_workgroup(const DeviceInfo& device) {
+  return kBoundSubgroups * std::max(device.limits.subgroup_size, 1u);
+}
+
+// The pool's floats on `device` for rows of `max_tiles` key tiles (0: not even one group fits).
 std::uint32_t bound_pool_floats(const DeviceInfo& device, std::uint32_t head_dim, std::uint32_t max_tiles, bool grouped) {
-  const std::uint64_t fixed = std::uint64_t{8} * max_tiles + kBoundFixedBytes;
+  // As many subgroups as the workgroup holds at the device's smallest size, each as wide as the
+  // largest (the kernel sizes its areas by the subgroups it gets).
+  const std::uint64_t subgroups = std::max<std::uint64_t>(bound_workgroup(device) / std::max(device.limits.min_subgroup_size, 1u), 1);
+  const std::uint64_t widest = std::max(device.limits.max_subgroup_size, device.limits.subgroup_size);
+  const std::uint64_t scratch =
+      std::max<std::uint64_t>(subgroups * kBoundBins * (widest + 1), kBoundRows * bound_stage_floats(head_dim, grouped)) +
+      kBoundRows + 2 * kBoundRows * subgroups;
+  const std::uint64_t fixed = std::uint64_t{12} * max_tiles + kBoundFixedBytes;
   const std::uint64_t shared = device.limits.max_shared_memory_bytes;
-  const std::uint64_t row = bound_stage_floats(head_dim, grouped) + 2 * max_tiles;
   const std::uint64_t room = shared > fixed ? (shared - fixed) / 4 : 0;
-  if (room < row) return 0;
-  return static_cast<std::uint32_t>(std::min<std::uint64_t>(room, kBoundBatch * row));
+  if (room < scratch + max_tiles) return 0;
+  const std::uint64_t budget = std::max<std::uint64_t>(kBoundPoolBytes / 4, scratch + max_tiles);
+  const std::uint64_t rows = std::clamp<std::uint64_t>((std::min(room, budget) - scratch) / max_tiles, 1, kBoundRows);
+  return static_cast<std::uint32_t>(scratch + rows * max_tiles);
 }
 
 struct AnchorKey {
@@ -350,7 +372,8 @@ struct Pattern::Pipelines {
     KernelOptions options;
     options.spec = {{"local_size_x", Value(std::int64_t{kPoolWorkgroup})},
                     {"HAS_LENGTHS", Value(key.lengths)},
-                    {"SQUARES", Value(key.squares)}};
+                    {"SQUARES", Value(key.squares)},
+                    {"TILE_MAJOR", Value(key.tile_major)}};
     return Kernel::create(context, words, fmt::format("pattern.pool_{}_{}", to_string(key.in), to_string(key.out)),
                           options);
   }
@@ -361,14 +384,13 @@ struct Pattern::Pipelines {
       const std::uint32_t pool_floats = bound_pool_floats(context->device(), key.head_dim, key.max_tiles, key.grouped);
       if (pool_floats == 0)
         return fail(ErrorCode::unsupported,
-                    fmt::format("the bound rule's map kernel needs {} bytes of shared memory for {} key tiles of a "
-                                "row at D = {}; device '{}' has {}: use a larger block_k",
-                                8 * key.max_tiles + kBoundFixedBytes +
-                                    4 * (bound_stage_floats(key.head_dim, key.grouped) + 2 * key.max_tiles),
+                    fmt::format("the bound rule's map kernel needs more than {} bytes of shared memory for {} key "
+                                "tiles of a row at D = {}; device '{}' has {}: use a larger block_k",
+                                12 * key.max_tiles + kBoundFixedBytes + 4 * key.max_tiles,
                                 key.max_tiles, key.head_dim, context->device().name,
                                 context->device().limits.max_shared_memory_bytes));
       KernelOptions options;
-      options.spec = {{"local_size_x", Value(std::int64_t{kMapWorkgroup})},
+      options.spec = {{"local_size_x", Value(std::int64_t{bound_workgroup(context->device())})},
                       {"HEAD_DIM", Value(std::int64_t{key.head_dim})},
                       {"MAX_TILES", Value(std::int64_t{key.max_tiles})},
                       {"CAUSAL", Value(key.causal)},
@@ -403,7 +425,8 @@ Expected<Pattern> Pattern::create(const std::shared_ptr<Context>& context) {
 }
 
 Expected<Tensor> Pattern::record_pool(Stream& stream, const Tensor& x, std::uint32_t pool, DType out,
-                                      const Tensor* key_lengths, const std::string& label, bool squares) {
+                                      const Tensor* key_lengths, const std::string& label, bool squares,
+                                      bool tile_major) {
   if (!x || x.rank() < 2)
     return fail(ErrorCode::invalid_argument, fmt::format("pooling needs [..., N, D], got {}", x ? x.describe() : "none"));
   if (pool == 0) return fail(ErrorCode::invalid_argument, "pool size must be at least 1");
@@ -412,6 +435,8 @@ Expected<Tensor> Pattern::record_pool(Stream& stream, const Tensor& x, std::uint
     return fail(ErrorCode::invalid_argument, fmt::format("pooling with key lengths needs x [B, H, N, D] and i32 [B] "
                                                          "lengths; got {} and {}", x.describe(), key_lengths->describe()));
   const std::int64_t n = x.dim(-2), d = x.dim(-1);
+  if (tile_major && d % 4 != 0)
+    return fail(ErrorCode::invalid_argument, fmt::format("tile-major pooling needs D a multiple of 4, got {}", x.describe()));
   const std::int64_t groups = n > 0 && d > 0 ? x.element_count() / (n * d) : 0;
   const std::int64_t pooled = (n + pool - 1) / pool;
   auto shape = x.shape();
@@ -421,7 +446,7 @@ Expected<Tensor> Pattern::record_pool(Stream& stream, const Tensor& x, std::uint
   if (elements == 0) return result;
   if (elements >= (std::uint64_t{1} << 31) || static_cast<std::uint64_t>(x.element_count()) >= (std::uint64_t{1} << 31))
     return fail(ErrorCode::unsupported, fmt::format("pooling {}: 2^31 or more elements", x.describe()));
-  AAT_TRY(Kernel kernel, pipelines_->pool_kernel(context_, PoolKey{x.dtype(), out, key_lengths != nullptr, squares}));
+  AAT_TRY(Kernel kernel, pipelines_->pool_kernel(context_, PoolKey{x.dtype(), out, key_lengths != nullptr, squares, tile_major}));
   Bindings bindings(kernel);
   AAT_CHECK(bindings.bind(pool_gen::binding::src, x));
   AAT_CHECK(bindings.bind(pool_gen::binding::dst, result));
@@ -468,10 +493,14 @@ Expected<BlockMap> Pattern::record(Stream& stream, const Tensor& q, const Tensor
   if (!row || q.dtype() != DType::f32 || group > 1) {
     AAT_TRY(q_rows, record_pool(stream, q, row ? group : options.block_q, DType::f32));
   }
-  AAT_TRY(Tensor k_mean, record_pool(stream, k, options.block_k, DType::f32, options.key_lengths));
+  // The bound rule's kernel reads the key tiles' moments tile-major (pool_mean.glsl).
+  const bool tile_major = options.mode == Mode::bound;
+  AAT_TRY(Tensor k_mean, record_pool(stream, k, options.block_k, DType::f32, options.key_lengths, "pattern.pool",
+                                     false, tile_major));
   Tensor k_square = k_mean;  // unread without the variance term
   if (options.variance || options.mode == Mode::bound) {
-    AAT_TRY(k_square, record_pool(stream, k, options.block_k, DType::f32, options.key_lengths, "pattern.pool", true));
+    AAT_TRY(k_square, record_pool(stream, k, options.block_k, DType::f32, options.key_lengths, "pattern.pool", true,
+                                  tile_major));
   }
   if (options.mode == Mode::bound) {
     // The rows' variances within a group; single rows have none (the kernel does not read it).

@@ -12,6 +12,9 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+// The bound rule ranks by binades of u below tail_pool2, this many (the last takes everything
+// below): part of the rule's definition (docs/adaptive.md), as pattern_bound.comp's NBINS.
+constexpr int kBoundBins = 16;
 
 void require(bool condition, const char* what) {
   if (!condition) throw std::invalid_argument(std::string("pattern reference: ") + what);
@@ -365,9 +368,26 @@ Map bound_map(const Problem& p, std::span<const float> q, std::span<const float>
             largest[static_cast<std::size_t>(j)] = std::max(largest[static_cast<std::size_t>(j)], u[static_cast<std::size_t>(j)]);
             if (!forced(p, i, j)) ranked.push_back(j);
           }
+          // Ranked by the binade of u below tail_pool2 (above it: -1, never dropped; the last
+          // binade takes everything below), then by index. A u within 1e-3 binades of a binade
+          // edge may land on the other side in f32: the tiles of its row in the binades beside
+          // that edge get no margin.
+          const auto binade_of = [&](std::size_t j, double* edge_distance) {
+            const double x = std::log2(p.tail_pool2) - std::log2(u[j]);  // log2(tail_pool2 / u); +inf at u = 0
+            *edge_distance = std::isfinite(x) ? std::abs(x - std::round(x)) : 1.0;
+            return x < 0 ? -1 : static_cast<int>(std::min(std::floor(x), static_cast<double>(kBoundBins - 1)));
+          };
+          std::vector<int> bin(static_cast<std::size_t>(tk), 0);
+          std::vector<bool> near_edge(kBoundBins + 1, false);  // edge e: between binades e - 1 and e
+          for (std::int64_t j : ranked) {
+            double edge_distance = 1.0;
+            bin[static_cast<std::size_t>(j)] = binade_of(static_cast<std::size_t>(j), &edge_distance);
+            const double x = std::log2(p.tail_pool2) - std::log2(u[static_cast<std::size_t>(j)]);
+            if (edge_distance < 1e-3 && x > -0.5 && x < kBoundBins - 0.5) near_edge[static_cast<std::size_t>(std::lround(x))] = true;
+          }
           std::stable_sort(ranked.begin(), ranked.end(), [&](std::int64_t x, std::int64_t y) {
-            const double ux = u[static_cast<std::size_t>(x)], uy = u[static_cast<std::size_t>(y)];
-            return ux > uy || (ux == uy && x < y);
+            const int bx = bin[static_cast<std::size_t>(x)], by = bin[static_cast<std::size_t>(y)];
+            return bx < by || (bx == by && x < y);
           });
           double tail = 0;
           for (auto it = ranked.rbegin(); it != ranked.rend(); ++it) {
@@ -377,6 +397,9 @@ Map bound_map(const Problem& p, std::span<const float> q, std::span<const float>
             need[j] = std::min(need[j], level);
             for (double t : thresholds)
               if (t > 0) margin[j] = std::min(margin[j], std::abs(tail - t) / t);
+            const int bj = bin[j];
+            for (int e = std::max(bj, 0); e <= std::min(bj + 1, kBoundBins); ++e)
+              if (near_edge[static_cast<std::size_t>(e)]) margin[j] = 0;
           }
         }
         std::vector<bool> ranked_full(static_cast<std::size_t>(tk), false);

@@ -292,6 +292,35 @@ TEST_F(PatternBound, MatchesTheReferenceForDecode) {
   expect_matches_reference(c);
 }
 
+// Long rows of alike key tiles: their u fall in few binades, so the drops are decided inside the
+// pivot binade, by index, across several subgroup-wide slots of tiles (256 tiles a row).
+TEST_F(PatternBound, MatchesTheReferenceWithManyTilesInOneBinade) {
+  BoundCase c;
+  c.Hq = c.Hkv = 2;
+  c.Nq = 48;
+  c.Nk = 4096;
+  c.D = 32;
+  c.options.block_q = 1;  // a map row per query row, no halo: the row's own drops show
+  c.options.block_k = 16;
+  c.options.halo = 0;
+  c.options.epsilon = 0.3;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  Inputs in;
+  in.q.resize(static_cast<std::size_t>(c.Hq * c.Nq * c.D));
+  for (auto& x : in.q) x = normal(rng);
+  in.k.resize(static_cast<std::size_t>(c.Hkv * c.Nk * c.D));
+  for (std::size_t x = 0; x < in.k.size(); ++x) {
+    const std::size_t row = x / static_cast<std::size_t>(c.D);
+    if (row % 16 == 0 && x % static_cast<std::size_t>(c.D) == 0) normal(rng);  // decorrelate the tiles' draws
+    in.k[x] = normal(rng);
+  }
+  const GpuMap gpu = expect_matches_reference(c, in);
+  EXPECT_GT(count(gpu.levels, 0), 0);
+  EXPECT_GT(count(gpu.levels, 1), 0);
+  EXPECT_GT(count(gpu.levels, 3), 0);
+}
+
 // Lowering epsilon never coarsens a block; epsilon 0 keeps every visible block full.
 TEST_F(PatternBound, LevelsAreMonotoneInEpsilon) {
   BoundCase c;
@@ -356,14 +385,16 @@ TEST_F(PatternBound, RefusesARowLongerThanSharedMemoryHolds) {
   PatternOptions o;
   o.block_k = kBlockK;
   const auto r = pattern().run(q, k, o);
-  const std::uint64_t needed = 8 * kTiles + 256 * 4 + 2 * 32 * 16 + 256 + 4 * (kDim + 2 * kTiles);
-  if (context()->device().limits.max_shared_memory_bytes < needed) {
+  // At least 16 bytes per key tile of the row (flags, level, density, one group's log U): 32 KiB
+  // here, all that lavapipe has. Larger devices may run it; if not, the same refusal.
+  if (context()->device().limits.max_shared_memory_bytes <= 16 * kTiles) {
     ASSERT_FALSE(r);
+  }
+  if (r) {
+    EXPECT_EQ(r->map.levels.dim(3), kTiles);
+  } else {
     EXPECT_THAT(r.error().what(), ::testing::HasSubstr("shared memory"));
     EXPECT_THAT(r.error().what(), ::testing::HasSubstr("larger block_k"));
-  } else {
-    ASSERT_TRUE(r) << r.error().what();
-    EXPECT_EQ(r->map.levels.dim(3), kTiles);
   }
 }
 

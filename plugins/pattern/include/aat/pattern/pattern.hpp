@@ -188,9 +188,11 @@ class Pattern {
   // [..., ceil(N / pool), D] of dtype `out` (f32, or x's dtype). With `key_lengths` (i32 [B],
   // x [B, H, N, D]) rows at or beyond the batch's length are left out of the means.
   // The dispatch is labelled `label` in the stream's timings. `squares`: the means of x^2.
+  // `tile_major` (D a multiple of 4): stored [..., D / 4, ceil(N / pool), 4] in the returned
+  // tensor's bytes (its shape stays [..., ceil(N / pool), D]), as the bound rule's map reads it.
   Expected<Tensor> record_pool(Stream& stream, const Tensor& x, std::uint32_t pool, DType out,
                                const Tensor* key_lengths = nullptr, const std::string& label = "pattern.pool",
-                               bool squares = false);
+                               bool squares = false, bool tile_major = false);
 
   const std::shared_ptr<Context>& context() const { return context_; }
 
