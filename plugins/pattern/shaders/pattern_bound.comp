@@ -63,8 +63,10 @@ layout(constant_id = 3) const bool CAUSAL = false;
 layout(constant_id = 4) const bool HAS_LENGTHS = false;
 layout(constant_id = 5) const bool GROUPED = false;  // query_group > 1: the rows' variance term
 layout(constant_id = 6) const uint POOL_FLOATS = 2048;  // the shared pool (the host sizes it)
+// Groups the workgroup takes at a time at most: each costs registers (the host asks for no more
+// than its pool holds, so occupancy is not spent on groups that never come).
+layout(constant_id = 7) const uint R_MAX = 16;
 
-const uint R_MAX = 16u;   // groups the workgroup takes at a time at most (registers per invocation)
 const uint UNROLL_D4 = 4u;  // 4-vectors of the tile moments loaded at once
 const uint NBINS = 16u;   // binades of u below tail_pool2 (the last one takes everything below)
 const uint D4 = HEAD_DIM / 4u;

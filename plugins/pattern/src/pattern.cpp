@@ -59,15 +59,18 @@ struct MapKey {
 // or each subgroup's binade columns, 16 x (subgroup size + 1) floats), log Z and the subgroups'
 // Jensen sums of the groups, and one float per (group, visible key tile) for the R groups it
 // takes at a time. R (at most kBoundRows: the groups share each load of the tile moments) is the
-// most that fits kBoundPoolBytes, else 1 if that fits the device at all; the kernel works out R
+// most that fits kBoundPoolBytes but at least kBoundMinRows, or as many as the device holds
+// (at least 1); the kernel's registers are sized for R (spec constant R_MAX) and it works out R
 // again from the subgroups it actually gets.
 constexpr std::uint32_t kBoundSubgroups = 4;
-constexpr std::uint32_t kBoundRows = 16;          // R_MAX in the shader
+constexpr std::uint32_t kBoundRows = 16;          // R_MAX in the shader at most
 constexpr std::uint32_t kBoundBins = 16;          // NBINS in the shader
-// The pool's share. Measured on the H200 (N = 32k, D = 64 / 128, causal): 16 KiB (about 3
-// groups a load at 32k) 5.3 / 7.3 ms for the map, 24 KiB 8.3 / 11.0, 32 KiB 8.0 / 11.1, 8 KiB
-// (one group) 10.1 / 14.2: more workgroups per SM beat more groups per load, down to 16 KiB.
+// The pool's share, measured on the H200 (map kernel, f16, causal, H = 8, Br = 64; R groups a
+// load): N = 32k D = 64: R = 1 10.3 ms, 3 5.2, 7 8.1, 11 9.4, 15 7.8; D = 128: R = 1 14.7, 3
+// 7.1, 7 10.6; 16k D = 64: R = 1 2.2, 6 1.6, 14 2.4; 64k D = 64: R = 1 78.7, 3 34.6, 5 33.5,
+// 7 31.0. Some groups a load are needed; beyond that occupancy wins: 16 KiB, at least 3 groups.
 constexpr std::uint64_t kBoundPoolBytes = 16384;
+constexpr std::uint64_t kBoundMinRows = 3;  // fewer groups a load cost more than a larger pool
 constexpr std::uint64_t kBoundFixedBytes = 64;    // flags and margin
 
 std::uint32_t bound_max_tiles(std::int64_t tiles_k) {
@@ -81,8 +84,13 @@ std::uint32_t bound_workgroup(const DeviceInfo& device) {
   return kBoundSubgroups * std::max(device.limits.subgroup_size, 1u);
 }
 
-// The pool's floats on `device` for rows of `max_tiles` key tiles (0: not even one group fits).
-std::uint32_t bound_pool_floats(const DeviceInfo& device, std::uint32_t head_dim, std::uint32_t max_tiles, bool grouped) {
+// The pool on `device` for rows of `max_tiles` key tiles: its floats and the groups it takes at a
+// time (0 floats: not even one group fits).
+struct BoundPool {
+  std::uint32_t floats = 0, rows = 0;
+};
+
+BoundPool bound_pool(const DeviceInfo& device, std::uint32_t head_dim, std::uint32_t max_tiles, bool grouped) {
   // As many subgroups as the workgroup holds at the device's smallest size, each as wide as the
   // largest (the kernel sizes its areas by the subgroups it gets).
   const std::uint64_t subgroups = std::max<std::uint64_t>(bound_workgroup(device) / std::max(device.limits.min_subgroup_size, 1u), 1);
@@ -93,10 +101,10 @@ std::uint32_t bound_pool_floats(const DeviceInfo& device, std::uint32_t head_dim
   const std::uint64_t fixed = std::uint64_t{12} * max_tiles + kBoundFixedBytes;
   const std::uint64_t shared = device.limits.max_shared_memory_bytes;
   const std::uint64_t room = shared > fixed ? (shared - fixed) / 4 : 0;
-  if (room < scratch + max_tiles) return 0;
-  const std::uint64_t budget = std::max<std::uint64_t>(kBoundPoolBytes / 4, scratch + max_tiles);
+  if (room < scratch + max_tiles) return {};
+  const std::uint64_t budget = std::max<std::uint64_t>(kBoundPoolBytes / 4, scratch + kBoundMinRows * max_tiles);
   const std::uint64_t rows = std::clamp<std::uint64_t>((std::min(room, budget) - scratch) / max_tiles, 1, kBoundRows);
-  return static_cast<std::uint32_t>(scratch + rows * max_tiles);
+  return {static_cast<std::uint32_t>(scratch + rows * max_tiles), static_cast<std::uint32_t>(rows)};
 }
 
 struct AnchorKey {
@@ -381,8 +389,8 @@ struct Pattern::Pipelines {
   Expected<Kernel> map_kernel(const std::shared_ptr<Context>& context, const MapKey& key) {
     if (key.bound) {
       const auto words = bound_gen::spirv();
-      const std::uint32_t pool_floats = bound_pool_floats(context->device(), key.head_dim, key.max_tiles, key.grouped);
-      if (pool_floats == 0)
+      const BoundPool pool = bound_pool(context->device(), key.head_dim, key.max_tiles, key.grouped);
+      if (pool.floats == 0)
         return fail(ErrorCode::unsupported,
                     fmt::format("the bound rule's map kernel needs more than {} bytes of shared memory for {} key "
                                 "tiles of a row at D = {}; device '{}' has {}: use a larger block_k",
@@ -396,7 +404,8 @@ struct Pattern::Pipelines {
                       {"CAUSAL", Value(key.causal)},
                       {"HAS_LENGTHS", Value(key.lengths)},
                       {"GROUPED", Value(key.grouped)},
-                      {"POOL_FLOATS", Value(std::int64_t{pool_floats})}};
+                      {"POOL_FLOATS", Value(std::int64_t{pool.floats})},
+                      {"R_MAX", Value(std::int64_t{pool.rows})}};
       return Kernel::create(context, words, "pattern.bound", options);
     }
     const auto words = map_gen::spirv();
