@@ -292,6 +292,24 @@ TEST_F(PatternBound, MatchesTheReferenceForDecode) {
   expect_matches_reference(c);
 }
 
+// The anchor kernel stages its rows' window keys in shared memory; a window too long for that
+// (here 64 + 1500 keys of D = 64 in f32: more than 32 KiB) is read from the buffer instead.
+// Both against the reference, with rows whose windows run into the sinks and the key length.
+TEST_F(PatternBound, AnchorsMatchTheReferenceStagedOrNot) {
+  BoundCase c;
+  c.B = 2;
+  c.Nq = 90;
+  c.Nk = 1700;
+  c.D = 64;
+  c.causal = true;
+  c.lengths = {1700, 1000};
+  for (std::uint32_t window : {32u, 1500u}) {
+    c.options.anchor_window = window;
+    c.options.epsilon = 0.05;
+    expect_matches_reference(c);
+  }
+}
+
 // Long rows of alike key tiles: their u fall in few binades, so the drops are decided inside the
 // pivot binade, by index, across several subgroup-wide slots of tiles (256 tiles a row).
 TEST_F(PatternBound, MatchesTheReferenceWithManyTilesInOneBinade) {
