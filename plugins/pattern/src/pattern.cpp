@@ -379,36 +379,31 @@ Expected<void> check_options(const attention::AttentionShape& shape, const Patte
 // there afterwards (a Pattern keeps no kernel map).
 struct Pattern::Pipelines {
   Expected<Kernel> anchor_kernel(const std::shared_ptr<Context>& context, const AnchorKey& key) {
-    const auto words = key.dtype == DType::f16 ? plugin_gen::pattern::anchor_f16::spirv() : anchor_gen::spirv();
-    KernelOptions options;
-    options.spec = {{"local_size_x", Value(std::int64_t{key.rows})},
-                    {"HEAD_DIM", Value(std::int64_t{key.head_dim})},
-                    {"CAUSAL", Value(key.causal)},
-                    {"HAS_LENGTHS", Value(key.lengths)},
-                    {"STAGE_KEYS", Value(std::int64_t{key.stage_keys})}};
-    return Kernel::create(context, words, fmt::format("pattern.anchor_{}", to_string(key.dtype)), options);
+    const std::string name = fmt::format("pattern.anchor_{}", to_string(key.dtype));
+    if (key.dtype == DType::f16)
+      return Kernel::create(context, plugin_gen::pattern::anchor_f16::spirv(), name,
+                            {.spec = anchor_spec<plugin_gen::pattern::anchor_f16::Specialization>(key)});
+    return Kernel::create(context, anchor_gen::spirv(), name, {.spec = anchor_spec<anchor_gen::Specialization>(key)});
   }
 
   Expected<Kernel> pool_kernel(const std::shared_ptr<Context>& context, const PoolKey& key) {
-    std::span<const std::uint32_t> words;
-    if (key.in == DType::f32 && key.out == DType::f32) words = plugin_gen::pattern::pool_f32::spirv();
-    else if (key.in == DType::f16 && key.out == DType::f16) words = plugin_gen::pattern::pool_f16::spirv();
-    else if (key.in == DType::f16 && key.out == DType::f32) words = plugin_gen::pattern::pool_f16_f32::spirv();
-    else
-      return fail(ErrorCode::unsupported, fmt::format("pooling {} into {} is not supported", to_string(key.in),
-                                                      to_string(key.out)));
-    KernelOptions options;
-    options.spec = {{"local_size_x", Value(std::int64_t{kPoolWorkgroup})},
-                    {"HAS_LENGTHS", Value(key.lengths)},
-                    {"SQUARES", Value(key.squares)},
-                    {"TILE_MAJOR", Value(key.tile_major)}};
-    return Kernel::create(context, words, fmt::format("pattern.pool_{}_{}", to_string(key.in), to_string(key.out)),
-                          options);
+    namespace pattern_gen = plugin_gen::pattern;
+    const std::string name = fmt::format("pattern.pool_{}_{}", to_string(key.in), to_string(key.out));
+    if (key.in == DType::f32 && key.out == DType::f32)
+      return Kernel::create(context, pattern_gen::pool_f32::spirv(), name,
+                            {.spec = pool_spec<pattern_gen::pool_f32::Specialization>(key)});
+    if (key.in == DType::f16 && key.out == DType::f16)
+      return Kernel::create(context, pattern_gen::pool_f16::spirv(), name,
+                            {.spec = pool_spec<pattern_gen::pool_f16::Specialization>(key)});
+    if (key.in == DType::f16 && key.out == DType::f32)
+      return Kernel::create(context, pattern_gen::pool_f16_f32::spirv(), name,
+                            {.spec = pool_spec<pattern_gen::pool_f16_f32::Specialization>(key)});
+    return fail(ErrorCode::unsupported,
+                fmt::format("pooling {} into {} is not supported", to_string(key.in), to_string(key.out)));
   }
 
   Expected<Kernel> map_kernel(const std::shared_ptr<Context>& context, const MapKey& key) {
     if (key.bound) {
-      const auto words = bound_gen::spirv();
       const BoundPool pool = bound_pool(context->device(), key.head_dim, key.max_tiles, key.grouped);
       if (pool.floats == 0)
         return fail(ErrorCode::unsupported,
@@ -417,27 +412,46 @@ struct Pattern::Pipelines {
                                 12 * key.max_tiles + kBoundFixedBytes + 4 * key.max_tiles,
                                 key.max_tiles, key.head_dim, context->device().name,
                                 context->device().limits.max_shared_memory_bytes));
-      KernelOptions options;
-      options.spec = {{"local_size_x", Value(std::int64_t{bound_workgroup(context->device())})},
-                      {"HEAD_DIM", Value(std::int64_t{key.head_dim})},
-                      {"MAX_TILES", Value(std::int64_t{key.max_tiles})},
-                      {"CAUSAL", Value(key.causal)},
-                      {"HAS_LENGTHS", Value(key.lengths)},
-                      {"GROUPED", Value(key.grouped)},
-                      {"POOL_FLOATS", Value(std::int64_t{pool.floats})},
-                      {"R_MAX", Value(std::int64_t{pool.rows})}};
-      return Kernel::create(context, words, "pattern.bound", options);
+      const bound_gen::Specialization spec{.local_size_x = bound_workgroup(context->device()),
+                                           .HEAD_DIM = key.head_dim,
+                                           .MAX_TILES = key.max_tiles,
+                                           .CAUSAL = key.causal,
+                                           .HAS_LENGTHS = key.lengths,
+                                           .GROUPED = key.grouped,
+                                           .POOL_FLOATS = pool.floats,
+                                           .R_MAX = pool.rows};
+      return Kernel::create(context, bound_gen::spirv(), "pattern.bound", {.spec = spec.entries()});
     }
-    const auto words = map_gen::spirv();
-    KernelOptions options;
-    options.spec = {{"local_size_x", Value(std::int64_t{kMapWorkgroup})},
-                    {"HEAD_DIM", Value(std::int64_t{key.head_dim})},
-                    {"MAX_TILES", Value(std::int64_t{kMaxKeyTiles})},
-                    {"CAUSAL", Value(key.causal)},
-                    {"HAS_LENGTHS", Value(key.lengths)},
-                    {"ROW_ESTIMATE", Value(key.row)},
-                    {"VARIANCE", Value(key.variance)}};
-    return Kernel::create(context, words, "pattern.map", options);
+    const map_gen::Specialization spec{.local_size_x = kMapWorkgroup,
+                                       .HEAD_DIM = key.head_dim,
+                                       .MAX_TILES = kMaxKeyTiles,
+                                       .CAUSAL = key.causal,
+                                       .HAS_LENGTHS = key.lengths,
+                                       .ROW_ESTIMATE = key.row,
+                                       .VARIANCE = key.variance};
+    return Kernel::create(context, map_gen::spirv(), "pattern.map", {.spec = spec.entries()});
+  }
+
+ private:
+  // The f32 and f16 variants of a kernel have the same specialization constants, each its own
+  // generated struct.
+  template <class Specialization>
+  static std::vector<std::pair<std::string, Value>> anchor_spec(const AnchorKey& key) {
+    return Specialization{.local_size_x = key.rows,
+                          .HEAD_DIM = key.head_dim,
+                          .CAUSAL = key.causal,
+                          .HAS_LENGTHS = key.lengths,
+                          .STAGE_KEYS = key.stage_keys}
+        .entries();
+  }
+
+  template <class Specialization>
+  static std::vector<std::pair<std::string, Value>> pool_spec(const PoolKey& key) {
+    return Specialization{.local_size_x = kPoolWorkgroup,
+                          .HAS_LENGTHS = key.lengths,
+                          .SQUARES = key.squares,
+                          .TILE_MAJOR = key.tile_major}
+        .entries();
   }
 };
 
