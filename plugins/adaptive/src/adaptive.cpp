@@ -45,15 +45,12 @@ std::uint32_t shared_bytes(std::uint32_t block_q, std::uint32_t block_kv, std::u
   return attention::tiling_shared_bytes(block_q, block_kv, head_dim) + 12 * block_kv + 8 + 4 * 256;  // + staged entries
 }
 
-struct KernelTiles {
-  std::uint32_t block_q, block_kv, workgroup;
-  KernelPath path = KernelPath::scalar;
-};
+}  // namespace
 
 // Br from the exact kernel's tiling (or the caller), the largest Bc (<= attention's) that fits
 // shared memory with the slot table, and a workgroup of whole subgroups covering Br and Bc.
-Expected<KernelTiles> choose_tiles(const DeviceInfo& device, const attention::AttentionShape& shape,
-                                   const AdaptiveOptions& options) {
+Expected<PlanTiles> plan_tiles(const DeviceInfo& device, const attention::AttentionShape& shape,
+                               const AdaptiveOptions& options) {
   const std::optional<std::uint32_t> block_q = options.block_q;
   const std::string refusal = tensor_core_refusal(device, shape, options);
   if (options.path && *options.path != KernelPath::scalar && *options.path != KernelPath::cooperative_matrix2)
@@ -64,9 +61,9 @@ Expected<KernelTiles> choose_tiles(const DeviceInfo& device, const attention::At
   if (options.path == KernelPath::cooperative_matrix2 && !refusal.empty())
     return fail(ErrorCode::unsupported, "adaptive attention on tensor cores (cooperative_matrix2): " + refusal);
   if (refusal.empty() && options.path != KernelPath::scalar)
-    return KernelTiles{kTensorCoreRows, kTensorCoreKeyTile, kTensorCoreWorkgroup, KernelPath::cooperative_matrix2};
+    return PlanTiles{kTensorCoreRows, kTensorCoreKeyTile, kTensorCoreWorkgroup, KernelPath::cooperative_matrix2};
   const attention::Tiling t = attention::optimize_tiling(device, shape, false);
-  KernelTiles k{block_q.value_or(t.block_q), t.block_kv, 0};
+  PlanTiles k{block_q.value_or(t.block_q), t.block_kv, 0};
   const auto d = static_cast<std::uint32_t>(shape.head_dim);
   const auto& limits = device.limits;
   while (k.block_kv > 8 && shared_bytes(k.block_q, k.block_kv, d) > limits.max_shared_memory_bytes) k.block_kv /= 2;
@@ -86,6 +83,8 @@ Expected<KernelTiles> choose_tiles(const DeviceInfo& device, const attention::At
   k.workgroup = size;
   return k;
 }
+
+namespace {
 
 Workgroups grid_2d(std::uint32_t groups) {
   const std::uint32_t width = std::min<std::uint32_t>(std::max(groups, 1u), 65535);
@@ -250,7 +249,7 @@ Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k
   check.scale = options.scale;
   check.key_lengths = options.key_lengths;
   AAT_TRY(const attention::AttentionShape shape, with_context(attention::check_inputs(q, k, v, check), "adaptive attention"));
-  AAT_TRY(const KernelTiles tiles, choose_tiles(context_->device(), shape, options));
+  AAT_TRY(const PlanTiles tiles, plan_tiles(context_->device(), shape, options));
   if (!(options.exact_below_cer >= 0.0))
     return fail(ErrorCode::invalid_argument,
                 fmt::format("adaptive attention: exact_below_cer = {} must be 0 (never) or more", options.exact_below_cer));

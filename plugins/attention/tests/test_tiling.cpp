@@ -10,34 +10,21 @@
 
 #include <gtest/gtest.h>
 
+#include "synthetic_device.hpp"
+
 namespace aat::attention {
 namespace {
 
-DeviceInfo make_device(std::string name, DeviceType type, std::uint32_t shared, std::uint32_t invocations,
-                       std::uint32_t subgroup, std::uint32_t compute_units) {
-  DeviceInfo d;
-  d.name = std::move(name);
-  d.type = type;
-  d.limits.max_shared_memory_bytes = shared;
-  d.limits.max_workgroup_invocations = invocations;
-  d.limits.max_workgroup_size[0] = invocations;
-  d.limits.max_workgroup_size[1] = invocations;
-  d.limits.max_workgroup_size[2] = 64;
-  d.limits.max_workgroup_count[0] = d.limits.max_workgroup_count[1] = d.limits.max_workgroup_count[2] = 65535;
-  d.limits.subgroup_size = d.limits.min_subgroup_size = d.limits.max_subgroup_size = subgroup;
-  d.limits.compute_units = compute_units;
-  d.limits.max_push_constant_bytes = 128;
-  return d;
-}
+using aat::testing::lavapipe_like;
+using aat::testing::synthetic_device;
 
-DeviceInfo lavapipe_like() { return make_device("llvmpipe-like", DeviceType::cpu, 32 * 1024, 1024, 8, 0); }
-DeviceInfo h100_like() { return make_device("H100-like 48K", DeviceType::discrete_gpu, 48 * 1024, 1024, 32, 132); }
+DeviceInfo h100_like() { return aat::testing::nvidia_like_48k(); }
 DeviceInfo h100_large_shared() {
-  return make_device("H100-like 227K", DeviceType::discrete_gpu, 227 * 1024, 1024, 32, 132);
+  return synthetic_device("H100-like 227K", DeviceType::discrete_gpu, 227 * 1024, 1024, 32, 132);
 }
-DeviceInfo amd_like() { return make_device("RDNA-like", DeviceType::discrete_gpu, 64 * 1024, 1024, 64, 0); }
+DeviceInfo amd_like() { return synthetic_device("RDNA-like", DeviceType::discrete_gpu, 64 * 1024, 1024, 64, 0); }
 // The smallest limits Vulkan allows: 16 KiB shared memory, 128 invocations.
-DeviceInfo vulkan_minimum() { return make_device("Vulkan minimum", DeviceType::integrated_gpu, 16 * 1024, 128, 4, 0); }
+DeviceInfo vulkan_minimum() { return synthetic_device("Vulkan minimum", DeviceType::integrated_gpu, 16 * 1024, 128, 4, 0); }
 
 std::vector<DeviceInfo> all_devices() {
   return {lavapipe_like(), h100_like(), h100_large_shared(), amd_like(), vulkan_minimum()};

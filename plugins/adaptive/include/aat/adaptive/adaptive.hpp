@@ -81,6 +81,18 @@ std::string tensor_core_refusal(const DeviceInfo& device, const attention::Atten
 std::uint32_t plan_block_q(const DeviceInfo& device, const attention::AttentionShape& shape,
                            const AdaptiveOptions& options);
 
+// The plan kernel's tiles: Br (plan_block_q's), Bc keys of a shared-memory tile and the workgroup.
+struct PlanTiles {
+  std::uint32_t block_q = 0, block_kv = 0, workgroup = 0;
+  attention::KernelPath path = attention::KernelPath::scalar;
+};
+// The tiles the plan kernel runs with on `device`: the tensor-core kernel's fixed ones where it
+// runs, else Br as plan_block_q, the largest Bc (up to exact attention's) whose shared memory
+// fits and a workgroup of whole subgroups covering Br and Bc. `unsupported` when none fits or a
+// forced path cannot run.
+Expected<PlanTiles> plan_tiles(const DeviceInfo& device, const attention::AttentionShape& shape,
+                               const AdaptiveOptions& options);
+
 // The pattern options adaptive attention runs with (block_q: the kernel's query tile).
 pattern::PatternOptions pattern_options(const AdaptiveOptions& options, std::uint32_t block_q);
 
