@@ -169,6 +169,9 @@ inline constexpr std::string_view family = \"${family}\";
 inline constexpr bool compiled = false;
 // Empty: the kernel was skipped.
 std::span<const std::uint32_t> spirv();
+// Declared only: without the SPIR-V its constants are unknown (aat::specialization_entries
+// skips code that sets them, aat::GeneratedSpecialization tells).
+struct Specialization;
 
 }  // namespace aat::plugin_gen::${plugin}::${kernel}
 ")

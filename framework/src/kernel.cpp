@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
 
 #include <fmt/format.h>
 
@@ -16,6 +15,7 @@ namespace {
 struct Specialization {
   std::vector<std::byte> data;
   std::array<std::uint32_t, 3> local_size{1, 1, 1};
+  std::uint64_t shared_bytes = 0;
 };
 
 // Every reflected specialization constant, in id order, with the value asked for or its
@@ -24,31 +24,19 @@ struct Specialization {
 // in id order: it checked coopmat2 kernels against the wrong tile sizes) — can misplace one.
 Expected<Specialization> specialize(const KernelInterface& interface, const std::string& name,
                                     const KernelOptions& options) {
-  std::map<std::uint32_t, std::uint64_t> chosen;  // id -> encoded value
-  for (const auto& [key, value] : options.spec) {
-    const SpecConstant* spec = interface.find_spec(key);
-    if (!spec) {
-      std::string known;
-      for (const auto& s : interface.spec_constants) known += fmt::format("{}{} (id {})", known.empty() ? "" : ", ", s.name, s.id);
-      return fail(ErrorCode::not_found, fmt::format("kernel '{}' has no specialization constant '{}'; it has: {}",
-                                                    name, key, known.empty() ? "none" : known));
-    }
-    auto bits = encode_value(value, spec->type);
-    if (!bits) return forward(std::move(bits), fmt::format("specialization constant '{}' of kernel '{}'", spec->name, name));
-    chosen[spec->id] = *bits;
-  }
+  AAT_TRY(const SpecBits bits, specialization_bits(interface, options.spec, name));
   Specialization out;
   out.local_size = interface.local_size.size;
   for (const SpecConstant& spec : interface.spec_constants) {  // sorted by id (reflect)
-    const auto found = chosen.find(spec.id);
-    const std::uint64_t bits = found != chosen.end() ? found->second : spec.default_bits;
+    const std::uint64_t value = bits.at(spec.id);
     const std::uint32_t size = spec.type == ScalarType::boolean ? 4 : size_of(spec.type);
     const auto offset = out.data.size();
     out.data.resize(out.data.size() + size);
-    std::memcpy(out.data.data() + offset, &bits, size);
+    std::memcpy(out.data.data() + offset, &value, size);
     for (int axis = 0; axis < 3; ++axis)
-      if (interface.local_size.spec_id[axis] == spec.id) out.local_size[axis] = static_cast<std::uint32_t>(bits);
+      if (interface.local_size.spec_id[axis] == spec.id) out.local_size[axis] = static_cast<std::uint32_t>(value);
   }
+  AAT_TRY(out.shared_bytes, interface.shared_bytes(bits));
   return out;
 }
 
@@ -65,7 +53,34 @@ Expected<void> check_local_size(const DeviceLimits& limits, const std::array<std
   return {};
 }
 
+Expected<void> check_shared_bytes(const DeviceInfo& device, const std::string& name, std::uint64_t bytes) {
+  if (bytes <= device.limits.max_shared_memory_bytes) return {};
+  return fail(ErrorCode::unsupported,
+              fmt::format("kernel '{}' needs {} bytes of shared memory (its Workgroup variables, as specialized); "
+                          "device '{}' has {}", name, bytes, device.name, device.limits.max_shared_memory_bytes));
+}
+
 }  // namespace
+
+Expected<SpecBits> specialization_bits(const KernelInterface& interface, const SpecValues& values,
+                                       std::string_view kernel) {
+  SpecBits bits;
+  for (const SpecConstant& spec : interface.spec_constants) bits[spec.id] = spec.default_bits;
+  for (const auto& [key, value] : values) {
+    const SpecConstant* spec = interface.find_spec(key);
+    if (!spec) {
+      std::string known;
+      for (const auto& s : interface.spec_constants) known += fmt::format("{}{} (id {})", known.empty() ? "" : ", ", s.name, s.id);
+      return fail(ErrorCode::not_found, fmt::format("kernel '{}' has no specialization constant '{}'; it has: {}",
+                                                    kernel, key, known.empty() ? "none" : known));
+    }
+    auto encoded = encode_value(value, spec->type);
+    if (!encoded)
+      return forward(std::move(encoded), fmt::format("specialization constant '{}' of kernel '{}'", spec->name, kernel));
+    bits[spec->id] = *encoded;
+  }
+  return bits;
+}
 
 Expected<Kernel> Kernel::create(const std::shared_ptr<Context>& context, Spirv spirv, std::string name,
                                 const KernelOptions& options) {
@@ -84,6 +99,8 @@ Expected<Kernel> Kernel::create(const std::shared_ptr<Context>& context, std::sp
   const std::string building = "building kernel '" + k->name + "'";
   AAT_TRY(auto specialization, with_context(specialize(program->interface, k->name, options), building));
   AAT_CHECK(with_context(check_local_size(ctx.info.limits, specialization.local_size), building));
+  AAT_CHECK(check_shared_bytes(ctx.info, k->name, specialization.shared_bytes));
+  k->shared_bytes = specialization.shared_bytes;
   const auto& size = specialization.local_size;
   if (const std::uint32_t limit = ctx.info.features.cooperative_matrix2.workgroup_scope_max_workgroup_size;
       program->workgroup_scope_matrices && size[0] * size[1] * size[2] > limit)
@@ -108,6 +125,7 @@ const std::string& Kernel::name() const { return state_->name; }
 const KernelInterface& Kernel::interface() const { return state_->interface(); }
 const Spirv& Kernel::spirv() const { return state_->program().spirv; }
 std::array<std::uint32_t, 3> Kernel::local_size() const { return state_->local_size(); }
+std::uint64_t Kernel::shared_bytes() const { return state_->shared_bytes; }
 
 Expected<std::vector<KernelStatistic>> Kernel::statistics() const {
   const KernelState& k = *state_;

@@ -14,6 +14,7 @@ struct KernelState {
   std::shared_ptr<ContextState> context;
   std::string name;
   std::shared_ptr<const detail::CompiledKernel> compiled;  // shared with every kernel of the same key
+  std::uint64_t shared_bytes = 0;                          // of its Workgroup variables, as specialized
 
   const detail::Program& program() const { return *compiled->program; }
   const KernelInterface& interface() const { return compiled->program->interface; }

@@ -6,31 +6,15 @@
 #include <spirv_cross/spirv_cross.hpp>
 
 #include "aat/shader.hpp"
+#include "module_reflector.hpp"
 #include "spirv_interface.hpp"
 
 namespace aat {
 
 namespace {
 
-ScalarType scalar_type(const spirv_cross::SPIRType& type) {
-  using B = spirv_cross::SPIRType::BaseType;
-  switch (type.basetype) {
-    case B::Boolean: return ScalarType::boolean;
-    case B::SByte: return ScalarType::i8;
-    case B::UByte: return ScalarType::u8;
-    case B::Short: return ScalarType::i16;
-    case B::UShort: return ScalarType::u16;
-    case B::Half: return ScalarType::f16;
-    case B::Int: return ScalarType::i32;
-    case B::UInt: return ScalarType::u32;
-    case B::Float: return ScalarType::f32;
-    case B::Int64: return ScalarType::i64;
-    case B::UInt64: return ScalarType::u64;
-    case B::Double: return ScalarType::f64;
-    case B::Struct: return ScalarType::structure;
-    default: return ScalarType::unknown;
-  }
-}
+using detail::constant_bits;
+using detail::scalar_type;
 
 TypeInfo type_info(const spirv_cross::Compiler& compiler, const spirv_cross::SPIRType& type) {
   TypeInfo info;
@@ -95,12 +79,8 @@ Binding buffer_binding(const spirv_cross::Compiler& compiler, const spirv_cross:
   return binding;
 }
 
-std::uint64_t constant_bits(const spirv_cross::SPIRConstant& constant, ScalarType type) {
-  return size_of(type) == 8 ? constant.scalar_u64() : constant.scalar();
-}
-
 KernelInterface reflect_unchecked(std::span<const std::uint32_t> spirv) {
-  spirv_cross::Compiler compiler(spirv.data(), spirv.size());
+  detail::ModuleReflector compiler(spirv.data(), spirv.size());
   KernelInterface out;
   const auto entries = compiler.get_entry_points_and_stages();
   const auto compute = std::find_if(entries.begin(), entries.end(), [](const spirv_cross::EntryPoint& e) {
@@ -171,6 +151,7 @@ KernelInterface reflect_unchecked(std::span<const std::uint32_t> spirv) {
   out.spec_constants.erase(std::unique(out.spec_constants.begin(), out.spec_constants.end(),
                                        [](const SpecConstant& a, const SpecConstant& b) { return a.id == b.id; }),
                            out.spec_constants.end());
+  out.shared_variables = compiler.shared_variables();
   return out;
 }
 

@@ -131,6 +131,15 @@ std::string KernelInterface::to_json(int indent) const {
   for (const auto& s : spec_constants)
     out["spec_constants"].push_back(
         {{"id", s.id}, {"name", s.name}, {"type", to_string(s.type)}, {"default", s.default_string()}});
+  // Shared memory at the defaults (null where a length cannot be evaluated).
+  const auto total = shared_bytes();
+  auto& shared = out["shared_memory"];
+  shared["bytes"] = total ? nlohmann::json(*total) : nlohmann::json(nullptr);
+  shared["variables"] = nlohmann::json::array();
+  for (const auto& v : shared_variables) {
+    const auto layout = v.type.layout();
+    shared["variables"].push_back({{"name", v.name}, {"bytes", layout ? nlohmann::json(layout->size) : nlohmann::json(nullptr)}});
+  }
   // Names come from the module (OpName, OpMemberName): arbitrary bytes, not always UTF-8.
   return out.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -161,6 +170,12 @@ std::string KernelInterface::to_text() const {
   if (spec_constants.empty()) text += "  (none)\n";
   for (const auto& s : spec_constants)
     text += fmt::format("  id {}: {} {} = {}\n", s.id, to_string(s.type), s.name, s.default_string());
+  if (const auto total = shared_bytes()) text += fmt::format("shared memory: {} bytes at the defaults\n", *total);
+  else text += fmt::format("shared memory: unknown ({})\n", total.error().what());
+  for (const auto& v : shared_variables) {
+    const auto layout = v.type.layout();
+    text += layout ? fmt::format("  {}: {} bytes\n", v.name, layout->size) : fmt::format("  {}: unknown\n", v.name);
+  }
   return text;
 }
 

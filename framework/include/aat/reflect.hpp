@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -67,6 +68,51 @@ struct SpecConstant {
   std::string default_string() const;
 };
 
+// Specialization-constant values by id, each as the bit pattern of its type (SpecConstant::default_bits).
+using SpecBits = std::map<std::uint32_t, std::uint64_t>;
+
+// A value specialization decides, as reflected: a literal, a specialization constant, a composite
+// of such values (gl_WorkGroupSize) or an OpSpecConstantOp over them (`BLOCK_Q * HEAD_DIM + 1`).
+// What sizes an array of shared memory.
+struct SpecExpression {
+  enum class Kind { literal, spec_constant, composite, operation };
+  Kind kind = Kind::literal;
+  ScalarType type = ScalarType::u32;     // of the value (a composite: of its members)
+  std::uint64_t bits = 0;                // literal: the value; spec_constant: its default
+  std::uint32_t spec_id = 0;             // spec_constant
+  std::uint32_t opcode = 0;              // operation: the SPIR-V opcode OpSpecConstantOp applies
+  std::vector<std::uint32_t> indices;    // operation OpCompositeExtract: the literal indices
+  std::vector<SpecExpression> operands;  // operation: its operands; composite: its members
+
+  // The value's bits with these specialization values (absent ids: their defaults). An
+  // `invalid_argument` error for a division by zero, `unsupported` for an operation it does not
+  // evaluate (floating point, anything but integer and boolean arithmetic, shifts, comparisons,
+  // select, width conversions and composite extraction), naming it.
+  Expected<std::uint64_t> evaluate(const SpecBits& values = {}) const;
+};
+
+// The type of a shared (Workgroup-storage) variable; its array lengths may be specialized.
+struct SharedType {
+  ScalarType scalar = ScalarType::unknown;  // structure: see members
+  std::uint32_t vector_size = 1;
+  std::uint32_t columns = 1;
+  std::vector<SpecExpression> array;        // lengths, outermost first
+  std::vector<SharedType> members;          // a structure's members, in order
+
+  // Bytes and alignment as std430 lays the type out (vec3 aligned as vec4, arrays strided by
+  // their element's aligned size, structures aligned to their largest member), for these
+  // specialization values.
+  struct Layout {
+    std::uint64_t size = 0, alignment = 1;
+  };
+  Expected<Layout> layout(const SpecBits& values = {}) const;
+};
+
+struct SharedVariable {
+  std::string name;  // "" when the module does not name it
+  SharedType type;
+};
+
 struct LocalSize {
   std::array<std::uint32_t, 3> size{1, 1, 1};               // defaults
   std::array<std::optional<std::uint32_t>, 3> spec_id{};    // set when local_size_*_id is used
@@ -78,7 +124,12 @@ struct KernelInterface {
   std::vector<Binding> bindings;   // sorted by (set, binding)
   std::optional<PushConstants> push_constants;
   std::vector<SpecConstant> spec_constants;  // sorted by id
+  std::vector<SharedVariable> shared_variables;  // every Workgroup-storage variable of the module
 
+  // The shared memory the kernel needs specialized with `values` (absent ids: the defaults): the
+  // sum of its shared variables as std430 lays each out. Errors as SpecExpression::evaluate,
+  // naming the variable. Kernel::create refuses a specialization past the device's limit.
+  Expected<std::uint64_t> shared_bytes(const SpecBits& values = {}) const;
   const Binding* find_binding(std::string_view name) const;  // instance or block name
   std::string binding_names() const;  // "'X', 'Y'" for messages; "none" without bindings
   const SpecConstant* find_spec(std::string_view name_or_id) const;
