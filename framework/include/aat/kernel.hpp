@@ -62,6 +62,19 @@ SpecValues specialization_entries(Set&& set) {
   }
 }
 
+// The shared memory of generated Specialization S filled in by `set` (S::shared_bytes(): the
+// kernel's reflection); `unsupported` where the build skipped the kernel.
+template <class S, class Set>
+Expected<std::uint64_t> specialization_shared_bytes(Set&& set) {
+  if constexpr (GeneratedSpecialization<S>) {
+    S s{};
+    std::forward<Set>(set)(s);
+    return s.shared_bytes();
+  } else {
+    return fail(ErrorCode::unsupported, "the build skipped this kernel (no shader compiler here knows its family)");
+  }
+}
+
 struct KernelStatistic {
   std::string executable;  // the driver's name for the compiled stage
   std::string name;

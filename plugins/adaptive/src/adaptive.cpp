@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "aat/attention/loop_limit.hpp"
+#include "aat/attention/tile_policy.hpp"
 #include "aat/bindings.hpp"
 #include "aat/kernel_family.hpp"
 #include "adaptive/adaptive_cm2.bindings.hpp"
@@ -40,9 +42,15 @@ struct ForwardKey {
   auto operator<=>(const ForwardKey&) const = default;
 };
 
-// Shared memory of the kernel: attention_forward's tiles, the slot table, cursor and staged entries.
-std::uint32_t shared_bytes(std::uint32_t block_q, std::uint32_t block_kv, std::uint32_t head_dim) {
-  return attention::tiling_shared_bytes(block_q, block_kv, head_dim) + 12 * block_kv + 8 + 4 * 256;  // + staged entries
+// The scalar plan kernel's shared memory for a tile, asked of its reflection.
+template <class Specialization>
+Expected<std::uint64_t> shared_bytes(const attention::Tile& tile, std::uint32_t head_dim) {
+  return Specialization{.BLOCK_Q = tile.block_q, .BLOCK_KV = tile.block_kv, .HEAD_DIM = head_dim}.shared_bytes();
+}
+
+Expected<std::uint64_t> shared_bytes(DType dtype, const attention::Tile& tile, std::uint32_t head_dim) {
+  return dtype == DType::f16 ? shared_bytes<plugin_gen::adaptive::adaptive_f16::Specialization>(tile, head_dim)
+                             : shared_bytes<forward::Specialization>(tile, head_dim);
 }
 
 }  // namespace
@@ -63,15 +71,19 @@ Expected<PlanTiles> plan_tiles(const DeviceInfo& device, const attention::Attent
   if (refusal.empty() && options.path != KernelPath::scalar)
     return PlanTiles{kTensorCoreRows, kTensorCoreKeyTile, kTensorCoreWorkgroup, KernelPath::cooperative_matrix2};
   const attention::Tiling t = attention::optimize_tiling(device, shape, false);
-  PlanTiles k{block_q.value_or(t.block_q), t.block_kv, 0};
   const auto d = static_cast<std::uint32_t>(shape.head_dim);
   const auto& limits = device.limits;
-  while (k.block_kv > 8 && shared_bytes(k.block_q, k.block_kv, d) > limits.max_shared_memory_bytes) k.block_kv /= 2;
-  if (shared_bytes(k.block_q, k.block_kv, d) > limits.max_shared_memory_bytes)
-    return fail(ErrorCode::unsupported, fmt::format("adaptive attention: Br = {} with D = {} needs {} bytes of shared "
-                                                    "memory, device '{}' has {}", k.block_q, d,
-                                                    shared_bytes(k.block_q, k.block_kv, d),
-                                                    limits.max_shared_memory_bytes, device.name));
+  // Br fixed; Bc from exact attention's down to 8, halving.
+  std::vector<attention::Tile> candidates;
+  for (std::uint32_t bc = t.block_kv; bc >= 8 || candidates.empty(); bc /= 2)
+    candidates.push_back({block_q.value_or(t.block_q), bc});
+  const auto fit = attention::first_fitting_tile(
+      candidates, limits.max_shared_memory_bytes,
+      [&](const attention::Tile& tile) { return shared_bytes(shape.dtype, tile, d); });
+  if (!fit)
+    return fail(ErrorCode::unsupported, fmt::format("adaptive attention: D = {} on device '{}': {}", d, device.name,
+                                                    fit.error().what()));
+  PlanTiles k{fit->tile.block_q, fit->tile.block_kv, 0};
   const std::uint32_t subgroup = std::max<std::uint32_t>(1, limits.subgroup_size);
   std::uint32_t size = std::min<std::uint32_t>({128u, limits.max_workgroup_invocations, limits.max_workgroup_size[0],
                                                 k.block_q * d});

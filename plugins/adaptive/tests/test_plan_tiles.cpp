@@ -103,29 +103,32 @@ constexpr TilePin kPins[] = {
 
 TEST(AdaptivePlanTiles, ScalarTilesAreUnchanged) {
   for (const TilePin& pin : kPins) {
-    const DeviceInfo device = device_of(pin.kib);
-    attention::AttentionShape shape;
-    shape.q_len = pin.nq;
-    shape.kv_len = pin.nk;
-    shape.head_dim = pin.head_dim;
-    AdaptiveOptions options;
-    if (pin.forced_block_q) options.block_q = pin.forced_block_q;
-    const auto tiles = plan_tiles(device, shape, options);
-    SCOPED_TRACE(device.name + " D=" + std::to_string(pin.head_dim) + " Nq=" + std::to_string(pin.nq) + " Br=" +
-                 std::to_string(pin.forced_block_q));
-    if (pin.refused_needing) {
-      ASSERT_FALSE(tiles.has_value());
-      EXPECT_EQ(tiles.error().code(), ErrorCode::unsupported);
-      EXPECT_NE(tiles.error().what().find("needs " + std::to_string(pin.refused_needing) + " bytes of shared memory"),
-                std::string::npos)
-          << tiles.error().what();
-      continue;
+    for (DType dtype : {DType::f32, DType::f16}) {  // two kernels, one shared-memory layout
+      const DeviceInfo device = device_of(pin.kib);
+      attention::AttentionShape shape;
+      shape.q_len = pin.nq;
+      shape.kv_len = pin.nk;
+      shape.head_dim = pin.head_dim;
+      shape.dtype = dtype;
+      AdaptiveOptions options;
+      if (pin.forced_block_q) options.block_q = pin.forced_block_q;
+      const auto tiles = plan_tiles(device, shape, options);
+      SCOPED_TRACE(device.name + " D=" + std::to_string(pin.head_dim) + " Nq=" + std::to_string(pin.nq) + " Br=" +
+                   std::to_string(pin.forced_block_q) + " " + std::string(to_string(dtype)));
+      if (pin.refused_needing) {
+        ASSERT_FALSE(tiles.has_value());
+        EXPECT_EQ(tiles.error().code(), ErrorCode::unsupported);
+        EXPECT_NE(tiles.error().what().find("needs " + std::to_string(pin.refused_needing) + " bytes of shared memory"),
+                  std::string::npos)
+            << tiles.error().what();
+        continue;
+      }
+      ASSERT_TRUE(tiles.has_value()) << tiles.error().what();
+      EXPECT_EQ(tiles->path, attention::KernelPath::scalar);
+      EXPECT_EQ(tiles->block_q, pin.block_q);
+      EXPECT_EQ(tiles->block_kv, pin.block_kv);
+      EXPECT_EQ(tiles->workgroup, pin.workgroup);
     }
-    ASSERT_TRUE(tiles.has_value()) << tiles.error().what();
-    EXPECT_EQ(tiles->path, attention::KernelPath::scalar);
-    EXPECT_EQ(tiles->block_q, pin.block_q);
-    EXPECT_EQ(tiles->block_kv, pin.block_kv);
-    EXPECT_EQ(tiles->workgroup, pin.workgroup);
   }
 }
 

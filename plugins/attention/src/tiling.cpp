@@ -4,14 +4,23 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "aat/kernel.hpp"
 #include "aat/kernel_family.hpp"
 #include "attention/attention_cm2.bindings.hpp"
+#include "attention/attention_coopmat_d128.bindings.hpp"
+#include "attention/attention_coopmat_d64.bindings.hpp"
+#include "attention/attention_coopmat_khr_d128.bindings.hpp"
 #include "attention/attention_coopmat_khr_d64.bindings.hpp"
+#include "attention/attention_decode_f16.bindings.hpp"
+#include "attention/attention_f16.bindings.hpp"
+#include "attention/attention_f32.bindings.hpp"
 
 namespace aat::attention {
 
@@ -30,11 +39,48 @@ constexpr std::uint32_t kCoopmat2Workgroup = 128;
 // than variant 0 (docs/performance.md, "Tile sweep").
 constexpr std::uint32_t kCoopmat2DefaultVariant = 2;
 
+// The subgroup-scope tensor-core kernels' query tile, compiled into them.
+constexpr std::uint32_t kCoopmatRows = 64;
+
+template <class Specialization>
+Expected<std::uint64_t> scalar_shared_bytes(Tile tile, std::uint32_t head_dim) {
+  return Specialization{.BLOCK_Q = tile.block_q, .BLOCK_KV = tile.block_kv, .HEAD_DIM = head_dim}.shared_bytes();
+}
+
+// D = 64 has a kernel of its own; every other D runs the D = 128 one (as attention.cpp picks).
+template <class D64, class D128>
+Expected<std::uint64_t> coopmat_shared_bytes(std::uint32_t block_kv, std::uint32_t head_dim) {
+  const auto set = [&](auto& s) { s.BLOCK_KV = block_kv; };
+  return head_dim == 64 ? specialization_shared_bytes<D64>(set) : specialization_shared_bytes<D128>(set);
+}
+
+// Narrows a reflected count that fits a device limit (a 32-bit value) into Tiling::shared_bytes.
+std::uint32_t narrow(std::uint64_t bytes) { return static_cast<std::uint32_t>(std::min<std::uint64_t>(bytes, UINT32_MAX)); }
+
+// The bytes where the kernel can tell, else "more than any limit" (it cannot run here).
+std::uint64_t bytes_or_unbounded(const Expected<std::uint64_t>& bytes) { return bytes ? *bytes : UINT64_MAX; }
+
 }  // namespace
 
-std::uint32_t tiling_shared_bytes(std::uint32_t block_q, std::uint32_t block_kv, std::uint32_t head_dim) {
-  // sQ[Br*D] + sKV[Bc*(D+1)] + sS[Br*Bc] + three per-row floats, all f32.
-  return 4 * (block_q * head_dim + block_kv * (head_dim + 1) + block_q * block_kv + 3 * block_q);
+Expected<std::uint64_t> forward_shared_bytes(KernelPath path, DType dtype, Tile tile, std::uint32_t head_dim) {
+  namespace gen = plugin_gen::attention;
+  switch (path) {
+    case KernelPath::scalar:
+      return dtype == DType::f16 ? scalar_shared_bytes<gen::attention_f16::Specialization>(tile, head_dim)
+                                 : scalar_shared_bytes<gen::attention_f32::Specialization>(tile, head_dim);
+    case KernelPath::cooperative_matrix_nv:
+      return coopmat_shared_bytes<gen::attention_coopmat_d64::Specialization, gen::attention_coopmat_d128::Specialization>(
+          tile.block_kv, head_dim);
+    case KernelPath::cooperative_matrix_khr:
+      return coopmat_shared_bytes<gen::attention_coopmat_khr_d64::Specialization,
+                                  gen::attention_coopmat_khr_d128::Specialization>(tile.block_kv, head_dim);
+    case KernelPath::decode:
+      return gen::attention_decode_f16::Specialization{
+          .local_size_x = tile.block_kv, .ROWS = tile.block_q, .BLOCK_KV = tile.block_kv, .HEAD_DIM = head_dim}
+          .shared_bytes();
+    case KernelPath::cooperative_matrix2: return 0;
+  }
+  return 0;
 }
 
 std::string_view to_string(KernelPath path) {
@@ -54,13 +100,6 @@ std::optional<KernelPath> parse_kernel_path(std::string_view name) {
   return std::nullopt;
 }
 
-std::uint32_t coopmat_shared_bytes(std::uint32_t block_kv, std::uint32_t head_dim) {
-  // attention_coopmat.glsl: sKV (padded uvec4 rows), sS (f32, +4), sP (f16, +8), row state, row-index matrix.
-  constexpr std::uint32_t block_q = 64;
-  return block_kv * (head_dim / 8 + 1) * 16 + block_q * (block_kv + 4) * 4 + block_q * (block_kv + 8) * 2 +
-         3 * block_q * 4 + 16 * 16 * 4;
-}
-
 bool coopmat_supported(const DeviceInfo& device, const AttentionShape& shape, bool khr) {
   const auto& limits = device.limits;
   // The kernel is written for 32-lane subgroups: the device's default, or one it can be asked for.
@@ -69,7 +108,10 @@ bool coopmat_supported(const DeviceInfo& device, const AttentionShape& shape, bo
   return path_compiled(khr ? KernelPath::cooperative_matrix_khr : KernelPath::cooperative_matrix_nv) &&
          can_run(device, khr ? KernelFamily::coopmat_khr : KernelFamily::coopmat_nv) && shape.dtype == DType::f16 &&
          (shape.head_dim == 64 || shape.head_dim == 128) && limits.max_workgroup_invocations >= 128 && lanes32 &&
-         coopmat_shared_bytes(32, static_cast<std::uint32_t>(shape.head_dim)) <= limits.max_shared_memory_bytes;
+         bytes_or_unbounded(forward_shared_bytes(khr ? KernelPath::cooperative_matrix_khr : KernelPath::cooperative_matrix_nv,
+                                                 shape.dtype, {kCoopmatRows, 32},
+                                                 static_cast<std::uint32_t>(shape.head_dim))) <=
+             limits.max_shared_memory_bytes;
 }
 
 bool coopmat2_supported(const DeviceInfo& device, const AttentionShape& shape) {
@@ -83,11 +125,6 @@ std::uint32_t decode_rows(const AttentionShape& shape) {
   return static_cast<std::uint32_t>(shape.q_heads / std::max<std::int64_t>(1, shape.kv_heads) * shape.q_len);
 }
 
-std::uint32_t decode_shared_bytes(std::uint32_t rows, std::uint32_t subgroup, std::uint32_t head_dim) {
-  // attention_decode_f16.comp: sQ (f32 rows) and sP (a chunk of f32 probabilities per row).
-  return rows * head_dim * 4 + rows * subgroup * 4;
-}
-
 bool decode_supported(const DeviceInfo& device, const AttentionShape& shape) {
   const auto& limits = device.limits;
   const std::uint32_t subgroup = limits.subgroup_size;
@@ -96,7 +133,8 @@ bool decode_supported(const DeviceInfo& device, const AttentionShape& shape) {
   return shape.dtype == DType::f16 && device.features.shader_float16 && device.features.storage_buffer_16bit &&
          shape.head_dim % 8 == 0 && shape.head_dim <= 256 && shape.q_len >= 1 && decode_rows(shape) >= 1 &&
          decode_rows(shape) <= kDecodeMaxRows && subgroup >= 4 && subgroup <= 128 && fixed_subgroup &&
-         decode_shared_bytes(decode_rows(shape), subgroup, static_cast<std::uint32_t>(shape.head_dim)) <=
+         bytes_or_unbounded(forward_shared_bytes(KernelPath::decode, shape.dtype, {decode_rows(shape), subgroup},
+                                                 static_cast<std::uint32_t>(shape.head_dim))) <=
              limits.max_shared_memory_bytes;
 }
 
@@ -128,26 +166,23 @@ std::uint32_t device_parallelism(const DeviceInfo& device) {
 namespace {
 
 void choose_scalar_tiles(const DeviceLimits& limits, std::uint32_t head_dim, const AttentionShape& shape, Tiling& t) {
-
   // Largest Br first (each K/V tile is reused by more rows), then the largest Bc that fits;
-  // neither larger than the problem needs.
+  // neither larger than the problem needs, and Bc no smaller than min(Br, 16).
   const std::uint32_t br_max = std::min<std::uint32_t>(32, pow2_at_least(shape.q_len));
   const std::uint32_t bc_max = std::min<std::uint32_t>(64, std::max<std::uint32_t>(8, pow2_at_least(shape.kv_len)));
-  bool found = false;
-  for (std::uint32_t br = br_max; br >= 1 && !found; br /= 2) {
-    for (std::uint32_t bc = bc_max; bc >= 8 && !found; bc /= 2) {
-      if (tiling_shared_bytes(br, bc, head_dim) <= limits.max_shared_memory_bytes && bc >= std::min(br, 16u)) {
-        t.block_q = br;
-        t.block_kv = bc;
-        found = true;
-      }
-    }
+  std::vector<Tile> candidates;
+  for (std::uint32_t br = br_max; br >= 1; br /= 2)
+    for (std::uint32_t bc = bc_max; bc >= 8; bc /= 2)
+      if (bc >= std::min(br, 16u)) candidates.push_back({br, bc});
+  const auto bytes = [&](const Tile& tile) { return forward_shared_bytes(KernelPath::scalar, shape.dtype, tile, head_dim); };
+  auto fit = first_fitting_tile(candidates, limits.max_shared_memory_bytes, bytes);
+  if (!fit) {  // tiny shared memory: the smallest tile (Kernel::create then names what it lacks)
+    const Tile smallest{1, 8};
+    fit = TileFit{smallest, bytes_or_unbounded(bytes(smallest))};
   }
-  if (!found) {  // tiny shared memory: the smallest tile
-    t.block_q = 1;
-    t.block_kv = 8;
-  }
-  t.shared_bytes = tiling_shared_bytes(t.block_q, t.block_kv, head_dim);
+  t.block_q = fit->tile.block_q;
+  t.block_kv = fit->tile.block_kv;
+  t.shared_bytes = narrow(fit->shared_bytes);
 
   // Workgroup: up to 128 invocations, a whole number of subgroups, no more than the rows x D
   // outputs it owns.
@@ -209,16 +244,20 @@ Tiling optimize_tiling_for(const DeviceInfo& device, const AttentionShape& shape
                         "Br={} Bc={} over {} invocations", t.block_q, t.block_kv, t.workgroup_size);
       break;
     case KernelPath::cooperative_matrix_nv:
-    case KernelPath::cooperative_matrix_khr:
-      // Four subgroups x 16 query rows; the largest key tile that fits shared memory.
-      t.block_q = 64;
-      t.block_kv = coopmat_shared_bytes(64, head_dim) <= limits.max_shared_memory_bytes ? 64 : 32;
+    case KernelPath::cooperative_matrix_khr: {
+      // Four subgroups x 16 query rows; the largest key tile that fits shared memory, else 32.
+      constexpr Tile kCandidates[] = {{kCoopmatRows, 64}, {kCoopmatRows, 32}};
+      const auto bytes = [&](const Tile& tile) { return forward_shared_bytes(path, shape.dtype, tile, head_dim); };
+      const auto fit = first_fitting_tile(kCandidates, limits.max_shared_memory_bytes, bytes);
+      t.block_q = kCoopmatRows;
+      t.block_kv = fit ? fit->tile.block_kv : 32;
       t.workgroup_size = 128;
-      t.shared_bytes = coopmat_shared_bytes(t.block_kv, head_dim);
+      t.shared_bytes = narrow(fit ? fit->shared_bytes : bytes_or_unbounded(bytes({kCoopmatRows, 32})));
       why = fmt::format("tensor cores ({} cooperative matrix 16x16x16, f16 -> f32); Bc={} uses {} of {} bytes of "
                         "shared memory", path == KernelPath::cooperative_matrix_khr ? "KHR" : "NV", t.block_kv,
                         t.shared_bytes, limits.max_shared_memory_bytes);
       break;
+    }
     case KernelPath::scalar:
       choose_scalar_tiles(limits, head_dim, shape, t);
       why = fmt::format("Br={} Bc={} fit {} of {} bytes of shared memory", t.block_q, t.block_kv, t.shared_bytes,
@@ -229,7 +268,7 @@ Tiling optimize_tiling_for(const DeviceInfo& device, const AttentionShape& shape
       t.block_q = decode_rows(shape);
       t.block_kv = limits.subgroup_size;
       t.workgroup_size = limits.subgroup_size;
-      t.shared_bytes = decode_shared_bytes(t.block_q, t.block_kv, head_dim);
+      t.shared_bytes = narrow(bytes_or_unbounded(forward_shared_bytes(path, shape.dtype, {t.block_q, t.block_kv}, head_dim)));
       why = fmt::format("flash-decoding: {} query rows per K/V head, chunks of {} keys, one subgroup per split",
                         t.block_q, t.block_kv);
       break;
@@ -294,7 +333,6 @@ Expected<Tiling> apply_override(const DeviceInfo& device, const AttentionShape& 
     case KernelPath::cooperative_matrix_nv:
     case KernelPath::cooperative_matrix_khr:
       if (t.block_kv != 32 && t.block_kv != 64) return refuse(fmt::format("Bc={}: 32 or 64", t.block_kv));
-      t.shared_bytes = coopmat_shared_bytes(t.block_kv, head_dim);
       break;
     case KernelPath::decode:
       if (change.block_q || change.block_kv || change.workgroup_size)
@@ -306,8 +344,12 @@ Expected<Tiling> apply_override(const DeviceInfo& device, const AttentionShape& 
           t.block_kv > 256)
         return refuse(fmt::format("Br={} Bc={}: Br a power of two up to 32, Bc a power of two from 8 to 256",
                                   t.block_q, t.block_kv));
-      t.shared_bytes = tiling_shared_bytes(t.block_q, t.block_kv, head_dim);
       break;
+  }
+  if (coopmat1 || t.path == KernelPath::scalar) {  // the tile changed: ask the kernel again
+    const auto bytes = forward_shared_bytes(t.path, shape.dtype, {t.block_q, t.block_kv}, head_dim);
+    if (!bytes) return refuse(bytes.error().what());
+    t.shared_bytes = narrow(*bytes);
   }
   if (t.path != KernelPath::cooperative_matrix2 && t.variant != 0)
     return refuse(fmt::format("variant {}: this path has only variant 0", t.variant));

@@ -60,8 +60,9 @@ std::string describe(const DeviceInfo& device, const AttentionShape& s, const Ti
   const auto D = static_cast<std::uint32_t>(s.head_dim);
   if (t.block_q < 1) return failure("block_q < 1");
   if (t.block_kv < 1) return failure("block_kv < 1");
-  if (t.shared_bytes != tiling_shared_bytes(t.block_q, t.block_kv, D))
-    return failure("shared_bytes != tiling_shared_bytes(block_q, block_kv, D)");
+  const auto kernel_bytes = forward_shared_bytes(t.path, s.dtype, {t.block_q, t.block_kv}, D);
+  if (!kernel_bytes) return failure("the kernel's shared memory is unknown");
+  if (t.shared_bytes != *kernel_bytes) return failure("shared_bytes != the kernel's reflected shared memory");
   if (t.shared_bytes > limits.max_shared_memory_bytes) return failure("exceeds the shared memory limit");
   if (t.workgroup_size < 1) return failure("empty workgroup");
   if (t.workgroup_size > limits.max_workgroup_invocations) return failure("exceeds max workgroup invocations");
@@ -182,14 +183,20 @@ TEST(AttentionTiling, TinyKeyLengthNeverSplits) {
   }
 }
 
+// The scalar kernel's shared memory, as its reflection counts it (0 where it cannot tell, which
+// fails the comparisons below).
+std::uint64_t scalar_bytes(std::uint32_t block_q, std::uint32_t block_kv, std::uint32_t head_dim) {
+  return forward_shared_bytes(KernelPath::scalar, DType::f32, {block_q, block_kv}, head_dim).value_or(0);
+}
+
 TEST(AttentionTiling, SharedBytesGrowWithEveryDimension) {
   for (std::uint32_t D : {8u, 64u, 256u}) {
-    EXPECT_LT(tiling_shared_bytes(8, 32, D), tiling_shared_bytes(16, 32, D));
-    EXPECT_LT(tiling_shared_bytes(16, 16, D), tiling_shared_bytes(16, 32, D));
-    EXPECT_LT(tiling_shared_bytes(16, 32, D), tiling_shared_bytes(16, 32, D + 8));
+    EXPECT_LT(scalar_bytes(8, 32, D), scalar_bytes(16, 32, D));
+    EXPECT_LT(scalar_bytes(16, 16, D), scalar_bytes(16, 32, D));
+    EXPECT_LT(scalar_bytes(16, 32, D), scalar_bytes(16, 32, D + 8));
   }
   // At least the Q tile and one K/V tile in f32.
-  EXPECT_GE(tiling_shared_bytes(16, 32, 64), 4u * (16 * 64 + 32 * 64));
+  EXPECT_GE(scalar_bytes(16, 32, 64), 4u * (16 * 64 + 32 * 64));
 }
 
 TEST(AttentionTiling, DeviceParallelismIsPositive) {

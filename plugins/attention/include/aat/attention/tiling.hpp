@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "aat/attention/tile_policy.hpp"
 #include "aat/context.hpp"
 #include "aat/dtype.hpp"
 #include "aat/error.hpp"
@@ -81,9 +82,12 @@ Tiling optimize_tiling_for(const DeviceInfo& device, const AttentionShape& shape
 // rows, an additive bias, whose rows are per query head).
 std::optional<AttentionShape> pack_gqa_rows(const AttentionShape& shape, KernelPath path, bool bias);
 
-// Shared memory a tiling needs for head dim D (Q tile, K/V tile, score tile, row state).
-std::uint32_t tiling_shared_bytes(std::uint32_t block_q, std::uint32_t block_kv, std::uint32_t head_dim);
-std::uint32_t coopmat_shared_bytes(std::uint32_t block_kv, std::uint32_t head_dim);
+// The shared memory of the forward kernel `path` runs for `dtype`, D and a tile (decode: Br the
+// rows of a K/V head, Bc the subgroup; the subgroup-scope tensor-core kernels: Br is theirs, 64),
+// asked of that kernel's reflection (aat-bindgen's Specialization::shared_bytes), never repeated
+// here from the GLSL. 0 for coopmat2, whose operands the driver stages. `unsupported` for a kernel
+// this build skipped.
+Expected<std::uint64_t> forward_shared_bytes(KernelPath path, DType dtype, Tile tile, std::uint32_t head_dim);
 
 // Whether the subgroup-scope cooperative-matrix path (NV, or KHR with `khr`) can run this shape
 // on this device: f16, D = 64 or 128, 32-lane subgroups.
