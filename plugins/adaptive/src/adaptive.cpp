@@ -221,22 +221,28 @@ std::string Report::to_json() const {
 // there afterwards (no kernel map here).
 struct AdaptiveAttention::Pipelines {
   Expected<Kernel> forward_kernel(const std::shared_ptr<Context>& context, const ForwardKey& key) {
-    const bool tensor_cores = key.path == KernelPath::cooperative_matrix2;
-    const auto words = tensor_cores              ? plugin_gen::adaptive::adaptive_cm2::spirv()
-                       : key.dtype == DType::f16 ? plugin_gen::adaptive::adaptive_f16::spirv()
-                                                 : forward::spirv();
-    KernelOptions options;
-    options.spec = {{"local_size_x", Value(std::int64_t{key.workgroup})},
-                    {"BLOCK_Q", Value(std::int64_t{key.block_q})},
-                    {"BLOCK_KV", Value(std::int64_t{key.block_kv})},
-                    {"HEAD_DIM", Value(std::int64_t{key.head_dim})},
-                    {"CAUSAL", Value(key.causal)},
-                    {"HAS_LENGTHS", Value(key.lengths)}};
-    if (!tensor_cores)
-      options.spec.emplace_back("OUTPUTS_PER_THREAD",
-                                Value(std::int64_t{ceil_div(std::uint64_t{key.block_q} * key.head_dim, key.workgroup)}));
-    const std::string name = tensor_cores ? "adaptive.attention_cm2" : fmt::format("adaptive.attention_{}", to_string(key.dtype));
-    return Kernel::create(context, words, name, options);
+    namespace gen = plugin_gen::adaptive;
+    const auto set = [&](auto& s) {
+      s.local_size_x = key.workgroup;
+      s.BLOCK_Q = key.block_q;
+      s.BLOCK_KV = key.block_kv;
+      s.HEAD_DIM = key.head_dim;
+      s.CAUSAL = key.causal;
+      s.HAS_LENGTHS = key.lengths;
+    };
+    const auto set_scalar = [&](auto& s) {
+      set(s);
+      s.OUTPUTS_PER_THREAD = ceil_div(std::uint64_t{key.block_q} * key.head_dim, key.workgroup);
+    };
+    if (key.path == KernelPath::cooperative_matrix2)
+      return Kernel::create(context, gen::adaptive_cm2::spirv(), "adaptive.attention_cm2",
+                            {.spec = specialization_entries<gen::adaptive_cm2::Specialization>(set)});
+    const std::string name = fmt::format("adaptive.attention_{}", to_string(key.dtype));
+    if (key.dtype == DType::f16)
+      return Kernel::create(context, gen::adaptive_f16::spirv(), name,
+                            {.spec = specialization_entries<gen::adaptive_f16::Specialization>(set_scalar)});
+    return Kernel::create(context, forward::spirv(), name,
+                          {.spec = specialization_entries<forward::Specialization>(set_scalar)});
   }
 };
 

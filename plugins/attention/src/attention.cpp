@@ -78,61 +78,95 @@ std::uint32_t ceil_div(std::uint64_t a, std::uint64_t b) { return static_cast<st
 
 namespace {
 
+// A forward kernel's SPIR-V and its specialization.
+struct ForwardProgram {
+  std::span<const std::uint32_t> words;
+  SpecValues spec;
+};
+
+// `words` with the constants every forward kernel has (the key tile, attention_common.glsl's
+// switches) and those `set` adds, typed through the variant's own generated header.
+template <class Specialization, class Set>
+ForwardProgram forward_program(std::span<const std::uint32_t> words, const ForwardKey& key, Set&& set) {
+  return {words, specialization_entries<Specialization>([&](auto& s) {
+            s.BLOCK_KV = key.block_kv;
+            s.CAUSAL = key.causal;
+            s.HAS_LENGTHS = key.lengths;
+            s.HAS_BIAS = key.bias;
+            s.WRITE_PARTIALS = key.partials;
+            set(s);
+          })};
+}
+
 // The forward kernel of a configuration: built by the context's kernel cache on first use and
 // found there afterwards.
 Expected<Kernel> forward_kernel(const std::shared_ptr<Context>& context, const ForwardKey& key) {
-    KernelOptions options;
-    auto spec = [&](std::string_view name, Value v) { options.spec.emplace_back(std::string(name), v); };
-    spec("BLOCK_KV", Value(std::int64_t{key.block_kv}));
-    spec("CAUSAL", Value(key.causal));
-    spec("HAS_LENGTHS", Value(key.lengths));
-    spec("HAS_BIAS", Value(key.bias));
-    spec("WRITE_PARTIALS", Value(key.partials));
-    std::span<const std::uint32_t> words;
-    std::string name;
-    if (key.path == KernelPath::cooperative_matrix2) {
-      // Each variant is a kernel of its own: 0 row sums by reduction, 1 by P x ones on the tensor
-      // cores, 2 the same with row statistics 16 columns wide.
-      namespace gen = plugin_gen::attention;
-      constexpr std::string_view kVariantNames[] = {"", "_mma_rowsum", "_narrow_stats"};
-      words = key.variant == 2   ? gen::attention_cm2_narrow_stats::spirv()
-              : key.variant == 1 ? gen::attention_cm2_mma_rowsum::spirv()
-                                 : gen::attention_cm2::spirv();
-      name = fmt::format("attention.forward_cm2{}_d{}", kVariantNames[std::min<std::uint32_t>(key.variant, 2)],
-                         key.head_dim);
-      spec("local_size_x", Value(std::int64_t{key.workgroup}));
-      spec("BLOCK_Q", Value(std::int64_t{key.block_q}));
-      spec("HEAD_DIM", Value(std::int64_t{key.head_dim}));
-      spec("KV_CLAMP", Value(std::int64_t{key.kv_aligned ? 0 : 1}));  // gl_CooperativeMatrixClampMode{Undefined,Constant}NV
-    } else if (key.path == KernelPath::decode) {
-      words = plugin_gen::attention::attention_decode_f16::spirv();
-      name = fmt::format("attention.decode_d{}_rows{}", key.head_dim, key.block_q);
-      spec("local_size_x", Value(std::int64_t{key.workgroup}));
-      spec("ROWS", Value(std::int64_t{key.block_q}));
-      spec("HEAD_DIM", Value(std::int64_t{key.head_dim}));
-      // The kernel is one subgroup: where the size can vary, ask for the one its chunks assume.
-      const auto& limits = context->device().limits;
-      if (limits.min_subgroup_size != limits.max_subgroup_size) options.required_subgroup_size = key.workgroup;
-    } else if (key.path == KernelPath::cooperative_matrix_nv || key.path == KernelPath::cooperative_matrix_khr) {
-      // Block Q, head dim and workgroup size are compiled into the tensor-core variants.
-      namespace gen = plugin_gen::attention;
-      const bool khr = key.path == KernelPath::cooperative_matrix_khr;
-      words = key.head_dim == 64 ? (khr ? gen::attention_coopmat_khr_d64::spirv() : gen::attention_coopmat_d64::spirv())
-                                 : (khr ? gen::attention_coopmat_khr_d128::spirv() : gen::attention_coopmat_d128::spirv());
-      name = fmt::format("attention.forward_coopmat_{}_d{}", khr ? "khr" : "nv", key.head_dim);
-      // Written for 32-lane subgroups: ask for them where the size can vary.
-      const auto& limits = context->device().limits;
-      if (limits.min_subgroup_size != limits.max_subgroup_size) options.required_subgroup_size = 32;
-    } else {
-      words = key.dtype == DType::f16 ? plugin_gen::attention::attention_f16::spirv() : forward::spirv();
-      name = fmt::format("attention.forward_{}", to_string(key.dtype));
-      const std::uint32_t outputs = ceil_div(std::uint64_t{key.block_q} * key.head_dim, key.workgroup);
-      spec("local_size_x", Value(std::int64_t{key.workgroup}));
-      spec("BLOCK_Q", Value(std::int64_t{key.block_q}));
-      spec("HEAD_DIM", Value(std::int64_t{key.head_dim}));
-      spec("OUTPUTS_PER_THREAD", Value(std::int64_t{outputs}));
-    }
-    return Kernel::create(context, words, name, options);
+  namespace gen = plugin_gen::attention;
+  KernelOptions options;
+  ForwardProgram program;
+  std::string name;
+  if (key.path == KernelPath::cooperative_matrix2) {
+    // Each variant is a kernel of its own: 0 row sums by reduction, 1 by P x ones on the tensor
+    // cores, 2 the same with row statistics 16 columns wide.
+    const auto set = [&](auto& s) {
+      s.local_size_x = key.workgroup;
+      s.BLOCK_Q = key.block_q;
+      s.HEAD_DIM = key.head_dim;
+      s.KV_CLAMP = key.kv_aligned ? 0 : 1;  // gl_CooperativeMatrixClampMode{Undefined,Constant}NV
+    };
+    constexpr std::string_view kVariantNames[] = {"", "_mma_rowsum", "_narrow_stats"};
+    program = key.variant == 2
+                  ? forward_program<gen::attention_cm2_narrow_stats::Specialization>(
+                        gen::attention_cm2_narrow_stats::spirv(), key, set)
+              : key.variant == 1
+                  ? forward_program<gen::attention_cm2_mma_rowsum::Specialization>(gen::attention_cm2_mma_rowsum::spirv(),
+                                                                                   key, set)
+                  : forward_program<gen::attention_cm2::Specialization>(gen::attention_cm2::spirv(), key, set);
+    name = fmt::format("attention.forward_cm2{}_d{}", kVariantNames[std::min<std::uint32_t>(key.variant, 2)],
+                       key.head_dim);
+  } else if (key.path == KernelPath::decode) {
+    program = forward_program<gen::attention_decode_f16::Specialization>(
+        gen::attention_decode_f16::spirv(), key, [&](auto& s) {
+          s.local_size_x = key.workgroup;
+          s.ROWS = key.block_q;
+          s.HEAD_DIM = key.head_dim;
+        });
+    name = fmt::format("attention.decode_d{}_rows{}", key.head_dim, key.block_q);
+    // The kernel is one subgroup: where the size can vary, ask for the one its chunks assume.
+    const auto& limits = context->device().limits;
+    if (limits.min_subgroup_size != limits.max_subgroup_size) options.required_subgroup_size = key.workgroup;
+  } else if (key.path == KernelPath::cooperative_matrix_nv || key.path == KernelPath::cooperative_matrix_khr) {
+    // Block Q, head dim and workgroup size are compiled into the tensor-core variants.
+    const bool khr = key.path == KernelPath::cooperative_matrix_khr;
+    const auto nothing_more = [](auto&) {};
+    if (key.head_dim == 64)
+      program = khr ? forward_program<gen::attention_coopmat_khr_d64::Specialization>(
+                          gen::attention_coopmat_khr_d64::spirv(), key, nothing_more)
+                    : forward_program<gen::attention_coopmat_d64::Specialization>(gen::attention_coopmat_d64::spirv(),
+                                                                                  key, nothing_more);
+    else
+      program = khr ? forward_program<gen::attention_coopmat_khr_d128::Specialization>(
+                          gen::attention_coopmat_khr_d128::spirv(), key, nothing_more)
+                    : forward_program<gen::attention_coopmat_d128::Specialization>(gen::attention_coopmat_d128::spirv(),
+                                                                                   key, nothing_more);
+    name = fmt::format("attention.forward_coopmat_{}_d{}", khr ? "khr" : "nv", key.head_dim);
+    // Written for 32-lane subgroups: ask for them where the size can vary.
+    const auto& limits = context->device().limits;
+    if (limits.min_subgroup_size != limits.max_subgroup_size) options.required_subgroup_size = 32;
+  } else {
+    const auto set = [&](auto& s) {
+      s.local_size_x = key.workgroup;
+      s.BLOCK_Q = key.block_q;
+      s.HEAD_DIM = key.head_dim;
+      s.OUTPUTS_PER_THREAD = ceil_div(std::uint64_t{key.block_q} * key.head_dim, key.workgroup);
+    };
+    program = key.dtype == DType::f16
+                  ? forward_program<gen::attention_f16::Specialization>(gen::attention_f16::spirv(), key, set)
+                  : forward_program<forward::Specialization>(forward::spirv(), key, set);
+    name = fmt::format("attention.forward_{}", to_string(key.dtype));
+  }
+  options.spec = std::move(program.spec);
+  return Kernel::create(context, program.words, name, options);
 }
 
 // A merge variant's constants, through its own generated header.
