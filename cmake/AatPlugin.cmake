@@ -169,9 +169,10 @@ inline constexpr std::string_view family = \"${family}\";
 inline constexpr bool compiled = false;
 // Empty: the kernel was skipped.
 std::span<const std::uint32_t> spirv();
-// Declared only: without the SPIR-V its constants are unknown (aat::specialization_entries
-// skips code that sets them, aat::GeneratedSpecialization tells).
+// Declared only: without the SPIR-V its constants and push constants are unknown
+// (aat::specialization_entries skips code that sets them, aat::GeneratedSpecialization tells).
 struct Specialization;
+struct PushConstants;
 
 }  // namespace aat::plugin_gen::${plugin}::${kernel}
 ")
