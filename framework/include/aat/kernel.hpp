@@ -32,8 +32,6 @@ struct KernelOptions {
   std::uint32_t required_subgroup_size = 0;
 };
 
-// One statistic the driver reports for a compiled pipeline (registers, spills, shared memory,
-// instruction counts — names and meanings are the driver's).
 // Every specialization constant of `interface` as bits by id: `values` over the reflected defaults.
 // `not_found` for a name the kernel lacks (listing those it has), or the value's error where its
 // constant's type cannot hold it; `kernel` names the kernel in messages.
@@ -75,6 +73,8 @@ Expected<std::uint64_t> specialization_shared_bytes(Set&& set) {
   }
 }
 
+// One statistic the driver reports for a compiled pipeline (registers, spills, shared memory,
+// instruction counts — names and meanings are the driver's).
 struct KernelStatistic {
   std::string executable;  // the driver's name for the compiled stage
   std::string name;

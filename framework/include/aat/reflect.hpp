@@ -130,6 +130,7 @@ struct KernelInterface {
   // sum of its shared variables as std430 lays each out. Errors as SpecExpression::evaluate,
   // naming the variable. Kernel::create refuses a specialization past the device's limit.
   Expected<std::uint64_t> shared_bytes(const SpecBits& values = {}) const;
+
   const Binding* find_binding(std::string_view name) const;  // instance or block name
   std::string binding_names() const;  // "'X', 'Y'" for messages; "none" without bindings
   const SpecConstant* find_spec(std::string_view name_or_id) const;
