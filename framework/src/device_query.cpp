@@ -57,6 +57,11 @@ void query_limits(const vk::raii::PhysicalDevice& physical, DeviceInfo& info) {
     out.max_workgroup_count[i] = limits.maxComputeWorkGroupCount[i];
   }
   out.subgroup_size = v11.subgroupSize;
+  const bool compute_subgroups = static_cast<bool>(v11.subgroupSupportedStages & vk::ShaderStageFlagBits::eCompute);
+  const auto operations = v11.subgroupSupportedOperations;
+  info.features.subgroup_arithmetic = compute_subgroups && static_cast<bool>(operations & vk::SubgroupFeatureFlagBits::eArithmetic);
+  info.features.subgroup_vote = compute_subgroups && static_cast<bool>(operations & vk::SubgroupFeatureFlagBits::eVote);
+  info.features.subgroup_shuffle = compute_subgroups && static_cast<bool>(operations & vk::SubgroupFeatureFlagBits::eShuffle);
   out.min_subgroup_size = v13 ? v13props.minSubgroupSize : v11.subgroupSize;
   out.max_subgroup_size = v13 ? v13props.maxSubgroupSize : v11.subgroupSize;
   out.max_push_constant_bytes = limits.maxPushConstantsSize;

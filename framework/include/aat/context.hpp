@@ -40,6 +40,11 @@ struct DeviceFeatures {
   bool storage_buffer_8bit = false;
   bool vulkan_memory_model = false;
   bool subgroup_size_control = false;
+  // Subgroup operations in compute shaders (the compute stage among the device's subgroup
+  // stages and these among its operations): the decode, tensor-core and pattern kernels need them.
+  bool subgroup_arithmetic = false;
+  bool subgroup_vote = false;
+  bool subgroup_shuffle = false;
   bool maintenance4 = false;           // Vulkan 1.3: needed by SPIR-V 1.6 kernels with a specialized workgroup size
   bool cooperative_matrix_nv = false;  // VK_NV_cooperative_matrix
   // VK_KHR_cooperative_matrix with a subgroup-scope 16x16x16 shape of f16 x f16 -> f32.

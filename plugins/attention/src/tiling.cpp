@@ -106,7 +106,8 @@ bool coopmat_supported(const DeviceInfo& device, const AttentionShape& shape, bo
   const bool lanes32 = limits.subgroup_size == 32 || (device.features.subgroup_size_control &&
                                                       limits.min_subgroup_size <= 32 && limits.max_subgroup_size >= 32);
   return path_compiled(khr ? KernelPath::cooperative_matrix_khr : KernelPath::cooperative_matrix_nv) &&
-         can_run(device, khr ? KernelFamily::coopmat_khr : KernelFamily::coopmat_nv) && shape.dtype == DType::f16 &&
+         can_run(device, khr ? KernelFamily::coopmat_khr : KernelFamily::coopmat_nv) && device.features.subgroup_shuffle &&
+         shape.dtype == DType::f16 &&
          (shape.head_dim == 64 || shape.head_dim == 128) && limits.max_workgroup_invocations >= 128 && lanes32 &&
          bytes_or_unbounded(forward_shared_bytes(khr ? KernelPath::cooperative_matrix_khr : KernelPath::cooperative_matrix_nv,
                                                  shape.dtype, {kCoopmatRows, 32},
@@ -130,7 +131,9 @@ bool decode_supported(const DeviceInfo& device, const AttentionShape& shape) {
   const std::uint32_t subgroup = limits.subgroup_size;
   // One subgroup is the workgroup and the chunk: its size must be fixed, or fixable.
   const bool fixed_subgroup = limits.min_subgroup_size == limits.max_subgroup_size || device.features.subgroup_size_control;
-  return shape.dtype == DType::f16 && device.features.shader_float16 && device.features.storage_buffer_16bit &&
+  const auto& f = device.features;
+  return shape.dtype == DType::f16 && f.shader_float16 && f.storage_buffer_16bit && f.subgroup_arithmetic &&
+         f.subgroup_vote && f.subgroup_shuffle &&
          shape.head_dim % 8 == 0 && shape.head_dim <= 256 && shape.q_len >= 1 && decode_rows(shape) >= 1 &&
          decode_rows(shape) <= kDecodeMaxRows && subgroup >= 4 && subgroup <= 128 && fixed_subgroup &&
          bytes_or_unbounded(forward_shared_bytes(KernelPath::decode, shape.dtype, {decode_rows(shape), subgroup},

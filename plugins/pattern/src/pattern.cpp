@@ -513,6 +513,10 @@ Expected<BlockMap> Pattern::record(Stream& stream, const Tensor& q, const Tensor
   check.key_lengths = options.key_lengths;
   AAT_TRY(const attention::AttentionShape shape, with_context(attention::check_inputs(q, k, k, check), "pattern"));
   AAT_CHECK(check_options(shape, options));
+  if (options.mode == Mode::bound) {
+    if (const std::string why = bound_rule_refusal(context_->device()); !why.empty())
+      return fail(ErrorCode::unsupported, why);
+  }
   std::vector<std::int32_t> lengths;
   if (options.key_lengths) {
     AAT_TRY(lengths, options.key_lengths->download_values<std::int32_t>());
@@ -575,6 +579,15 @@ Expected<BlockMap> Pattern::record(Stream& stream, const Tensor& q, const Tensor
   AAT_CHECK(bindings.push_struct(push));
   AAT_CHECK(stream.dispatch(bindings, map_grid(shape, g), "pattern.map"));
   return map;
+}
+
+std::string Pattern::bound_rule_refusal(const DeviceInfo& device) {
+  const auto& f = device.features;
+  if (f.subgroup_arithmetic && f.subgroup_vote) return {};
+  return fmt::format("the bound rule's map kernel needs subgroup {}{}{} operations in compute shaders, which device "
+                     "'{}' does not offer: use the mass rule (--mode mass)",
+                     f.subgroup_arithmetic ? "" : "arithmetic", !f.subgroup_arithmetic && !f.subgroup_vote ? " and " : "",
+                     f.subgroup_vote ? "" : "vote", device.name);
 }
 
 Expected<Tensor> Pattern::record_anchor(Stream& stream, const Tensor& q, const Tensor& k,

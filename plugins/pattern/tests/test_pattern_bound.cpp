@@ -19,6 +19,7 @@
 #include "device_test.hpp"
 #include "map_case.hpp"
 #include "reference.hpp"
+#include "synthetic_device.hpp"
 
 namespace aat::pattern {
 namespace {
@@ -395,6 +396,21 @@ TEST_F(PatternBound, RejectsBadOptions) {
 // tile), the NaN flags and pivots (2048 bytes and a 256-byte margin), and the pool's staged query
 // (D floats) with log U and Jensen's term per tile. 2048 tiles at D = 8 need 35,104 bytes, over
 // lavapipe's 32 KiB: refused naming shared memory and the remedy; where they fit, the run works.
+// The bound rule needs subgroup arithmetic and vote in compute shaders: a device without them is
+// refused by name (the reason says which is missing and points to the mass rule); this one has them.
+TEST_F(PatternBound, RefusesADeviceWithoutSubgroupArithmeticOrVote) {
+  EXPECT_EQ(Pattern::bound_rule_refusal(context()->device()), "");
+  DeviceInfo bare = aat::testing::lavapipe_like();
+  EXPECT_THAT(Pattern::bound_rule_refusal(bare), ::testing::HasSubstr("arithmetic and vote"));
+  bare.features.subgroup_arithmetic = true;
+  const std::string why = Pattern::bound_rule_refusal(bare);
+  EXPECT_THAT(why, ::testing::HasSubstr("subgroup vote operations"));
+  EXPECT_THAT(why, ::testing::HasSubstr("llvmpipe-like"));
+  EXPECT_THAT(why, ::testing::HasSubstr("--mode mass"));
+  bare.features.subgroup_vote = true;
+  EXPECT_EQ(Pattern::bound_rule_refusal(bare), "");
+}
+
 TEST_F(PatternBound, RefusesARowLongerThanSharedMemoryHolds) {
   constexpr std::int64_t kTiles = 2048, kBlockK = 4, kDim = 8;
   const Tensor q = aat::testing::upload_floats(context(), DType::f32, {1, 1, 1, kDim}, std::vector<float>(kDim, 0.5f));

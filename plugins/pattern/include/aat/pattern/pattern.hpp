@@ -196,6 +196,11 @@ class Pattern {
 
   const std::shared_ptr<Context>& context() const { return context_; }
 
+  // Why the bound rule's map kernel cannot run on `device` (it needs subgroup arithmetic and vote
+  // in compute shaders), or empty. `record` refuses the bound rule there with this message; the
+  // mass rule runs anywhere.
+  static std::string bound_rule_refusal(const DeviceInfo& device);
+
  private:
   // The bound rule's dispatches: the anchor masses, and the map from the pooled moments.
   Expected<Tensor> record_anchor(Stream& stream, const Tensor& q, const Tensor& k, const attention::AttentionShape& shape,
