@@ -71,7 +71,6 @@ const uint UNROLL_D4 = 4u;  // 4-vectors of the tile moments loaded at once
 const uint NBINS = 16u;   // binades of u below tail_pool2 (the last one takes everything below)
 const uint D4 = HEAD_DIM / 4u;
 const uint STAGE = GROUPED ? 2u * HEAD_DIM : HEAD_DIM;  // staged floats per group: mean (, variance)
-const float LOG2E = 1.4426950408889634;
 
 layout(std430, binding = 0) readonly buffer QMeanBuffer { vec4 x[]; } QMean;      // [B, Hq, ceil(Nq / G), D]
 layout(std430, binding = 1) readonly buffer KMeanBuffer { vec4 x[]; } KMean;      // [B, Hkv, D / 4, Tk] of vec4
