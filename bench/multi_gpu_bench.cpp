@@ -50,8 +50,8 @@ struct Config {
 
 // Q, K, V f16 [B, H, N, D], values uniform in (-sqrt 3, sqrt 3) (unit variance) from a
 // xorshift generator: fast enough for 2^28 elements, and the timing does not depend on them.
-NpyArray random_f16(std::vector<std::int64_t> shape, std::uint64_t seed) {
-  NpyArray a = attention::zeros(DType::f16, std::move(shape));
+HostArray random_f16(std::vector<std::int64_t> shape, std::uint64_t seed) {
+  HostArray a = attention::zeros(DType::f16, std::move(shape));
   auto* bits = reinterpret_cast<std::uint16_t*>(a.data.data());
   std::uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
   for (std::int64_t i = 0; i < a.element_count(); ++i) {
@@ -64,14 +64,14 @@ NpyArray random_f16(std::vector<std::int64_t> shape, std::uint64_t seed) {
   return a;
 }
 
-NpyArray to_f16(std::vector<std::int64_t> shape, const std::vector<float>& values) {
-  NpyArray a = attention::zeros(DType::f16, std::move(shape));
+HostArray to_f16(std::vector<std::int64_t> shape, const std::vector<float>& values) {
+  HostArray a = attention::zeros(DType::f16, std::move(shape));
   const auto bits = to_half(values);
   std::memcpy(a.data.data(), bits.data(), bits.size() * 2);
   return a;
 }
 
-std::vector<double> widen(const NpyArray& a) {
+std::vector<double> widen(const HostArray& a) {
   std::vector<double> out(static_cast<std::size_t>(a.element_count()));
   const auto* bits = reinterpret_cast<const std::uint16_t*>(a.data.data());
   for (std::size_t i = 0; i < out.size(); ++i)
@@ -79,7 +79,7 @@ std::vector<double> widen(const NpyArray& a) {
   return out;
 }
 
-double ifq(const NpyArray& got, const NpyArray& want) {
+double ifq(const HostArray& got, const HostArray& want) {
   const auto g = widen(got), w = widen(want);
   double diff = 0, norm = 0;
   for (std::size_t i = 0; i < g.size(); ++i) {
@@ -110,8 +110,8 @@ T must(Expected<T> value, const std::string& what) {
 }
 
 // Exact attention on `group` with `mode`, warm-up + reps; the last output kept in `out`.
-json time_exact(attention::MultiDeviceAttention& group, const NpyArray& q, const NpyArray& k, const NpyArray& v,
-                bool causal, attention::ShardMode mode, int reps, NpyArray& out) {
+json time_exact(attention::MultiDeviceAttention& group, const HostArray& q, const HostArray& k, const HostArray& v,
+                bool causal, attention::ShardMode mode, int reps, HostArray& out) {
   attention::MultiDeviceOptions options;
   options.causal = causal;
   options.mode = mode;
@@ -141,10 +141,10 @@ void in_process(const Config& c, json& rows) {
   auto one = must(attention::MultiDeviceAttention::create(must(DeviceGroup::from_contexts({all.devices().context(0)}),
                                                                "first device")), "one device");
   for (const std::int64_t n : c.sizes) {
-    const NpyArray q = random_f16({c.batch, c.heads, n, c.dim}, 1), k = random_f16({c.batch, c.heads, n, c.dim}, 2),
+    const HostArray q = random_f16({c.batch, c.heads, n, c.dim}, 1), k = random_f16({c.batch, c.heads, n, c.dim}, 2),
                    v = random_f16({c.batch, c.heads, n, c.dim}, 3);
     for (const bool causal : {false, true}) {
-      NpyArray want, got;
+      HostArray want, got;
       json base = time_exact(one, q, k, v, causal, attention::ShardMode::heads, c.reps, want);
       base["n"] = n;
       base["mode"] = "one";
@@ -176,14 +176,14 @@ void in_process(const Config& c, json& rows) {
   spec.head_dim = c.dim;
   const auto in = pattern::structured_inputs(spec);
   const std::vector<std::int64_t> shape{c.batch, c.heads, c.adaptive_size, c.dim};
-  const NpyArray q = to_f16(shape, in.q), k = to_f16(shape, in.k), v = to_f16(shape, in.v);
+  const HostArray q = to_f16(shape, in.q), k = to_f16(shape, in.k), v = to_f16(shape, in.v);
   auto one_a = must(adaptive::MultiDeviceAdaptive::create(must(DeviceGroup::from_contexts({all.devices().context(0)}),
                                                                "first device")), "adaptive");
   auto all_a = must(adaptive::MultiDeviceAdaptive::create(must(DeviceGroup::from_contexts(all.devices().contexts()),
                                                                "devices")), "adaptive");
   adaptive::MultiDeviceAdaptiveOptions options;
   options.adaptive.causal = true;
-  NpyArray want;
+  HostArray want;
   for (auto* group : {&one_a, &all_a}) {
     std::vector<double> wall, gpu;
     adaptive::MultiDeviceAdaptiveResult last;
@@ -224,7 +224,7 @@ bool over_mpi(const Config& c, json& rows) {
         random_f16({c.batch, c.heads, n, c.dim}, 1), random_f16({c.batch, c.heads, n, c.dim}, 2),
         random_f16({c.batch, c.heads, n, c.dim}, 3)};
     for (const bool causal : {false, true}) {
-      NpyArray want;
+      HostArray want;
       if (root && local) {  // the one-device output, for IFQ (not timed)
         auto one = must(attention::MultiDeviceAttention::create(must(
                             DeviceGroup::from_contexts({local->devices().context(0)}), "first device")), "one device");

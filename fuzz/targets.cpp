@@ -71,7 +71,7 @@ void touch(const KernelInterface& interface) {
 }
 
 template <class T>
-bool view_matches(const NpyArray& array) {
+bool view_matches(const HostArray& array) {
   auto view = array.as<T>();
   return view && view->size() * sizeof(T) == array.data.size();
 }

@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "aat/tensor_npy.hpp"
 #include "device_test.hpp"
 
 namespace aat {
@@ -315,10 +316,10 @@ TEST_F(TensorTest, DownloadF32ConvertsIntegers) {
 }
 
 TEST_F(TensorTest, NpyRoundTripKeepsDtypeShapeAndData) {
-  NpyArray array{DType::i32, {2, 2}, pattern(16, 5)};
-  auto tensor = unwrap(Tensor::from_npy(context(), array));
+  HostArray array{DType::i32, {2, 2}, pattern(16, 5)};
+  auto tensor = unwrap(Tensor::from_host(context(), array));
   EXPECT_EQ(tensor.describe(), "i32[2x2]");
-  const auto back = unwrap(tensor.to_npy());
+  const auto back = unwrap(tensor.to_host());
   EXPECT_EQ(back.dtype, DType::i32);
   EXPECT_EQ(back.shape, array.shape);
   EXPECT_EQ(back.data, array.data);
@@ -328,8 +329,8 @@ TEST_F(TensorTest, SaveNpyThenLoadNpyGivesTheSameTensor) {
   const auto path = std::filesystem::path(::testing::TempDir()) / "aat_tensor_save_load.npy";
   const std::vector<float> values = {1.5f, -2.0f, 0.25f, 1e30f, -0.0f, 7.0f};
   auto tensor = unwrap(Tensor::from_values<float>(context(), DType::f32, {2, 3}, values));
-  unwrap(tensor.save_npy(path));
-  auto loaded = unwrap(Tensor::load_npy(context(), path));
+  unwrap(write_npy(path, tensor));
+  auto loaded = unwrap(read_npy_tensor(context(), path));
   EXPECT_EQ(loaded.describe(), "f32[2x3]");
   EXPECT_EQ(unwrap(loaded.download_values<float>()), values);
   std::filesystem::remove(path);
@@ -337,7 +338,7 @@ TEST_F(TensorTest, SaveNpyThenLoadNpyGivesTheSameTensor) {
 
 TEST_F(TensorTest, LoadNpyOfAMissingFileNamesTheFile) {
   const auto path = std::filesystem::path(::testing::TempDir()) / "aat_no_such_tensor.npy";
-  EXPECT_TRUE(FailsWith(Tensor::load_npy(context(), path), ErrorCode::not_found, {"aat_no_such_tensor.npy"}));
+  EXPECT_TRUE(FailsWith(read_npy_tensor(context(), path), ErrorCode::not_found, {"aat_no_such_tensor.npy"}));
 }
 
 // --- allocation failures -----------------------------------------------------------------

@@ -97,7 +97,7 @@ template <class T>
 
 const std::vector<float> kF32_2x3{-1.0f, -0.5f, 0.0f, 0.5f, 1.0f, 1.5f};
 
-void expect_f32_2x3(const aat::Expected<aat::NpyArray>& array) {
+void expect_f32_2x3(const aat::Expected<aat::HostArray>& array) {
   ASSERT_TRUE(array) << array.error().what();
   EXPECT_EQ(array->dtype, DType::f32);
   EXPECT_EQ(array->shape, (std::vector<std::int64_t>{2, 3}));
@@ -226,7 +226,7 @@ TEST(NpyRoundTrip, EveryDtypeAndRankZeroToFour) {
 }
 
 TEST(NpyRoundTrip, NpyArrayOverload) {
-  const aat::NpyArray array{DType::i32, {3}, bytes_of(std::vector<std::int32_t>{7, -8, 9})};
+  const aat::HostArray array{DType::i32, {3}, bytes_of(std::vector<std::int32_t>{7, -8, 9})};
   const fs::path path = temp_path("array.npy");
   const auto written = aat::write_npy(path, array);
   ASSERT_TRUE(written) << written.error().what();
@@ -473,24 +473,24 @@ TEST(NpyErrors, MemoryBuffersAreNamedToo) {
 
 // --- Typed views --------------------------------------------------------------------------------
 
-TEST(NpyArrayView, TypeMismatchNamesBothTypes) {
-  const aat::NpyArray array{DType::f32, {2}, bytes_of(std::vector<float>{1.0f, 2.0f})};
+TEST(HostArrayView, TypeMismatchNamesBothTypes) {
+  const aat::HostArray array{DType::f32, {2}, bytes_of(std::vector<float>{1.0f, 2.0f})};
   EXPECT_TRUE(fails_with(array.as<std::int32_t>(), ErrorCode::type_mismatch, {"f32", "i32"}));
   EXPECT_TRUE(fails_with(array.as<std::uint16_t>(), ErrorCode::type_mismatch, {"f32", "f16"}));
   EXPECT_TRUE(fails_with(array.as<std::uint8_t>(), ErrorCode::type_mismatch, {"f32", "u8"}));
-  const aat::NpyArray bytes{DType::u8, {2}, to_bytes("ab")};
+  const aat::HostArray bytes{DType::u8, {2}, to_bytes("ab")};
   EXPECT_TRUE(fails_with(bytes.as<float>(), ErrorCode::type_mismatch, {"u8", "f32"}));
 }
 
-TEST(NpyArrayView, InconsistentArrayIsASizeMismatch) {
-  const aat::NpyArray array{DType::f32, {3}, bytes_of(std::vector<float>{1.0f, 2.0f})};
+TEST(HostArrayView, InconsistentArrayIsASizeMismatch) {
+  const aat::HostArray array{DType::f32, {3}, bytes_of(std::vector<float>{1.0f, 2.0f})};
   EXPECT_TRUE(fails_with(array.as<float>(), ErrorCode::size_mismatch, {"8 bytes", "12"}));
 }
 
-TEST(NpyArrayView, ElementCount) {
-  EXPECT_EQ((aat::NpyArray{DType::u8, {}, {}}.element_count()), 1);
-  EXPECT_EQ((aat::NpyArray{DType::u8, {2, 3, 4}, {}}.element_count()), 24);
-  EXPECT_EQ((aat::NpyArray{DType::u8, {2, 0, 4}, {}}.element_count()), 0);
+TEST(HostArrayView, ElementCount) {
+  EXPECT_EQ((aat::HostArray{DType::u8, {}, {}}.element_count()), 1);
+  EXPECT_EQ((aat::HostArray{DType::u8, {2, 3, 4}, {}}.element_count()), 24);
+  EXPECT_EQ((aat::HostArray{DType::u8, {2, 0, 4}, {}}.element_count()), 0);
 }
 
 // --- Writing errors -----------------------------------------------------------------------------

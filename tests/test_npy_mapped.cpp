@@ -13,6 +13,7 @@
 
 #include "aat/npy.hpp"
 #include "aat/tensor.hpp"
+#include "aat/tensor_npy.hpp"
 #include "device_test.hpp"
 
 namespace aat {
@@ -125,7 +126,7 @@ TEST_F(MappedNpyOnDevice, ATensorTooLargeForTheDeviceIsRefusedBeforeReading) {
     GTEST_SKIP() << "this device can allocate 8 GiB at once";
   const fs::path path = sparse_npy("too_big.npy", kEightGiBOfFloats);
   const long before = max_rss_kib();
-  auto tensor = Tensor::load_npy(context(), path);
+  auto tensor = read_npy_tensor(context(), path);
   ASSERT_FALSE(tensor);
   EXPECT_EQ(tensor.error().code(), ErrorCode::out_of_memory);
   EXPECT_THAT(tensor.error().what(), ::testing::HasSubstr(path.string()));
@@ -139,7 +140,7 @@ TEST_F(MappedNpyOnDevice, LoadsTheMappedDataIntoTheTensor) {
   std::vector<float> values(1000);
   for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) * 0.5f;
   AAT_ASSERT_OK(write_npy(path, DType::f32, std::vector<std::int64_t>{10, 100}, std::as_bytes(std::span(values))));
-  const Tensor t = unwrap(Tensor::load_npy(context(), path));
+  const Tensor t = unwrap(read_npy_tensor(context(), path));
   EXPECT_EQ(t.shape(), (std::vector<std::int64_t>{10, 100}));
   EXPECT_EQ(unwrap(t.download_values<float>()), values);
 }

@@ -98,15 +98,15 @@ void main() {
 )";
 
 template <class T>
-NpyArray make_array(DType dtype, std::vector<std::int64_t> shape, const std::vector<T>& values) {
-  NpyArray array{dtype, std::move(shape), {}};
+HostArray make_array(DType dtype, std::vector<std::int64_t> shape, const std::vector<T>& values) {
+  HostArray array{dtype, std::move(shape), {}};
   array.data.resize(values.size() * sizeof(T));
   std::memcpy(array.data.data(), values.data(), array.data.size());
   return array;
 }
 
 template <class T>
-std::vector<T> values_of(const NpyArray& array) {
+std::vector<T> values_of(const HostArray& array) {
   const auto span = unwrap(array.as<T>(), "typed view of an output");
   return {span.begin(), span.end()};
 }
@@ -149,7 +149,7 @@ TEST_F(ShaderRunTest, SaxpyF32ReadsTheBoundInputBack) {
   const auto result = unwrap(run_shader(context(), saxpy_request(n, 3.0f)));
   ASSERT_EQ(result.outputs.size(), 1u);
   EXPECT_EQ(result.outputs[0].first, "Y");
-  const NpyArray& y = result.outputs[0].second;
+  const HostArray& y = result.outputs[0].second;
   EXPECT_EQ(y.dtype, DType::f32);
   EXPECT_EQ(y.shape, std::vector<std::int64_t>{n});
   const auto out = values_of<float>(y);
@@ -163,7 +163,7 @@ TEST_F(ShaderRunTest, SaxpyF32ReadsTheBoundInputBack) {
 TEST_F(ShaderRunTest, SpecConstantChangesTheLocalSizeAndWorkgroups) {
   for (const char* key : {"local_size_x", "0"}) {
     auto request = saxpy_request(1000, 2.0f);
-    request.spec.emplace_back(key, Value(std::int64_t{128}));
+    request.spec.push_back({key, {Value(std::int64_t{128})}, std::nullopt});
     const auto result = unwrap(run_shader(context(), request));
     EXPECT_EQ(result.local_size, (std::array<std::uint32_t, 3>{128, 1, 1})) << key;
     EXPECT_EQ(result.workgroups, (std::array<std::uint32_t, 3>{8, 1, 1})) << key;  // ceil(1000 / 128)
@@ -200,7 +200,7 @@ TEST_F(ShaderRunTest, SaxpyF16) {
   r.grid = {n, 1, 1};
   const auto result = unwrap(run_shader(context(), r));
   EXPECT_EQ(result.workgroups[0], 4u);  // ceil(100 / 32)
-  const NpyArray& out = result.outputs[0].second;
+  const HostArray& out = result.outputs[0].second;
   ASSERT_EQ(out.dtype, DType::f16);
   const auto got = from_half(values_of<std::uint16_t>(out));
   for (std::uint32_t i = 0; i < n; ++i) ASSERT_NEAR(got[i], 2.0f * x[i] + y[i], 1e-2f) << "at " << i;
@@ -221,7 +221,7 @@ TEST_F(ShaderRunTest, Int32IntoIntAndUintWithAnAllocatedOutput) {
   r.push.emplace_back("n", std::vector<Value>{Value(std::int64_t{n})});
   r.grid = {static_cast<std::uint64_t>(n), 1, 1};
   const auto result = unwrap(run_shader(context(), r));
-  const NpyArray& c = result.outputs[0].second;
+  const HostArray& c = result.outputs[0].second;
   EXPECT_EQ(c.dtype, DType::i32);
   EXPECT_EQ(c.shape, (std::vector<std::int64_t>{5, 10}));
   const auto got = values_of<std::int32_t>(c);
@@ -405,13 +405,13 @@ TEST_F(ShaderRunTest, BadPushValuesAreRejected) {
   EXPECT_THAT(expect_failure(request, ErrorCode::not_found).what(), HasSubstr("'b'"));
 
   request = saxpy_request(10, 1.0f);
-  request.push[1].second = {Value(1.5)};  // n is a uint
+  request.push[1].values = {Value(1.5)};  // n is a uint
   EXPECT_THAT(expect_failure(request, ErrorCode::type_mismatch).what(), HasSubstr("'n'"));
 }
 
 TEST_F(ShaderRunTest, UnknownSpecConstantIsNotFound) {
   auto request = saxpy_request(10, 1.0f);
-  request.spec.emplace_back("TILE", Value(std::int64_t{4}));
+  request.spec.push_back({"TILE", {Value(std::int64_t{4})}, std::nullopt});
   EXPECT_THAT(expect_failure(request, ErrorCode::not_found).what(), HasSubstr("'TILE'"));
 }
 

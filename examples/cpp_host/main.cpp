@@ -94,7 +94,7 @@ void main() { uint i = gl_GlobalInvocationID.x; if (i < 64) data.x[i] = aat_max(
   request.spirv = check(compiler.compile(source, "relu.comp"), "compiling relu.comp");
   std::vector<float> xs(64);
   for (int i = 0; i < 64; ++i) xs[static_cast<std::size_t>(i)] = static_cast<float>(i - 32);
-  aat::NpyArray array{aat::DType::f32, {64}, std::vector<std::byte>(64 * sizeof(float))};
+  aat::HostArray array{aat::DType::f32, {64}, std::vector<std::byte>(64 * sizeof(float))};
   std::memcpy(array.data.data(), xs.data(), array.data.size());
   request.inputs.emplace_back("data", array);
   request.outputs.push_back({"data", {}, {}});

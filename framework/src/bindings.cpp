@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "aat/invocation.hpp"
 #include "context_state.hpp"
 #include "kernel_state.hpp"
 
@@ -23,15 +24,7 @@ Bindings::Bindings(const Kernel& kernel) : kernel_(kernel) {
 }
 
 Expected<std::size_t> Bindings::binding_index(std::string_view name) const {
-  const auto& bindings = kernel_.interface().bindings;
-  const Binding* found = kernel_.interface().find_binding(name);
-  if (!found) {
-    std::string known;
-    for (const auto& b : bindings) known += fmt::format("{}'{}'", known.empty() ? "" : ", ", b.name);
-    return fail(ErrorCode::not_found, fmt::format("kernel '{}' has no binding '{}'; its bindings are: {}",
-                                                  kernel_.name(), name, known.empty() ? "none" : known));
-  }
-  return static_cast<std::size_t>(found - bindings.data());
+  return aat::binding_index(kernel_.interface(), kernel_.name(), name);
 }
 
 Expected<void> Bindings::bind(std::string_view name, const Buffer& buffer) {

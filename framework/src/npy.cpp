@@ -465,54 +465,21 @@ Expected<void> check_write_args(DType dtype, std::span<const std::int64_t> shape
   return {};
 }
 
-// Maps the C++ element type of NpyArray::as<T>() to the dtype it views.
-template <class T>
-constexpr DType dtype_of() {
-  if constexpr (std::is_same_v<T, float>) return DType::f32;
-  if constexpr (std::is_same_v<T, std::uint16_t>) return DType::f16;  // raw binary16 bits
-  if constexpr (std::is_same_v<T, std::int32_t>) return DType::i32;
-  if constexpr (std::is_same_v<T, std::uint8_t>) return DType::u8;
-}
-
 }  // namespace
 
-std::int64_t NpyArray::element_count() const {
-  std::int64_t count = 1;
-  for (const std::int64_t dim : shape) count *= dim;
-  return count;
-}
-
-template <class T>
-Expected<std::span<const T>> NpyArray::as() const {
-  constexpr DType wanted = dtype_of<T>();
-  if (dtype != wanted) {
-    return fail(ErrorCode::type_mismatch, "array has dtype " + std::string(to_string(dtype)) +
-                                              ", not the requested " + std::string(to_string(wanted)));
-  }
-  // The fields are public, so a hand-built array may disagree with itself.
-  AAT_CHECK(check_write_args(dtype, shape, data));
-  // vector storage comes from operator new, aligned for every supported element type.
-  return std::span<const T>(reinterpret_cast<const T*>(data.data()), data.size() / sizeof(T));
-}
-
-template Expected<std::span<const float>> NpyArray::as<float>() const;
-template Expected<std::span<const std::uint16_t>> NpyArray::as<std::uint16_t>() const;
-template Expected<std::span<const std::int32_t>> NpyArray::as<std::int32_t>() const;
-template Expected<std::span<const std::uint8_t>> NpyArray::as<std::uint8_t>() const;
-
-Expected<NpyArray> parse_npy(std::span<const std::byte> bytes, std::string_view what) {
+Expected<HostArray> parse_npy(std::span<const std::byte> bytes, std::string_view what) {
   auto layout = parse_layout(bytes, bytes.size());
   if (!layout) return forward(std::move(layout), reading(what));
   const auto data = bytes.subspan(layout->data_offset);
-  return NpyArray{layout->dtype, std::move(layout->shape), std::vector<std::byte>(data.begin(), data.end())};
+  return HostArray{layout->dtype, std::move(layout->shape), std::vector<std::byte>(data.begin(), data.end())};
 }
 
-Expected<NpyArray> read_npy(const std::filesystem::path& path) {
+Expected<HostArray> read_npy(const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_regular_file(path, ec)) {  // mapped: the header is checked before any data is read
     AAT_TRY(const MappedNpy file, MappedNpy::open(path));
     const auto data = file.data();
-    return NpyArray{file.header().dtype, file.header().shape, std::vector<std::byte>(data.begin(), data.end())};
+    return HostArray{file.header().dtype, file.header().shape, std::vector<std::byte>(data.begin(), data.end())};
   }
   auto bytes = read_file(path);  // pipes and devices cannot be mapped
   if (!bytes) return forward(std::move(bytes), reading(path.string()));
@@ -520,7 +487,7 @@ Expected<NpyArray> read_npy(const std::filesystem::path& path) {
   if (!layout) return forward(std::move(layout), reading(path.string()));
   // Reuse the file buffer for the data instead of copying it: peak memory stays at one file.
   bytes->erase(bytes->begin(), bytes->begin() + static_cast<std::ptrdiff_t>(layout->data_offset));
-  return NpyArray{layout->dtype, std::move(layout->shape), std::move(*bytes)};
+  return HostArray{layout->dtype, std::move(layout->shape), std::move(*bytes)};
 }
 
 std::vector<std::byte> serialize_npy(DType dtype, std::span<const std::int64_t> shape,
@@ -545,7 +512,7 @@ Expected<void> write_npy(const std::filesystem::path& path, DType dtype, std::sp
   return {};
 }
 
-Expected<void> write_npy(const std::filesystem::path& path, const NpyArray& array) {
+Expected<void> write_npy(const std::filesystem::path& path, const HostArray& array) {
   return write_npy(path, array.dtype, array.shape, array.data);
 }
 
@@ -595,16 +562,6 @@ Expected<MappedNpy> MappedNpy::open(const std::filesystem::path& path) {
   file.data_ = bytes.subspan(layout->data_offset);
   file.path_ = path;
   return file;
-}
-
-std::string shape_to_string(std::span<const std::int64_t> shape) {
-  if (shape.empty()) return "scalar";
-  std::string text;
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i != 0) text += "x";
-    text += std::to_string(shape[i]);
-  }
-  return text;
 }
 
 }  // namespace aat

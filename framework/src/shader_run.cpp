@@ -5,148 +5,108 @@
 
 #include <fmt/format.h>
 
-#include "aat/bindings.hpp"
 #include "aat/kernel.hpp"
-#include "aat/stream.hpp"
 #include "aat/tensor.hpp"
 
 namespace aat {
 
 namespace {
 
-// What one binding of the kernel gets: an input's data, or a zero-filled array.
+// What one binding gets: an input's data, or a zero-filled array.
 struct Planned {
-  std::string name;              // as the caller named it
-  const NpyArray* input = nullptr;
-  DType dtype = DType::f32;
+  ArrayArg array;
+  const HostArray* input = nullptr;
   std::vector<std::int64_t> shape;
-  std::uint64_t bytes = 0;
 };
 
-Expected<std::size_t> find_binding(const Kernel& kernel, const std::string& name) {
-  const auto& interface = kernel.interface();
-  const Binding* found = interface.find_binding(name);
-  if (!found)
-    return fail(ErrorCode::not_found, fmt::format("kernel '{}' has no binding '{}'; its bindings are: {}",
-                                                  kernel.name(), name, interface.binding_names()));
-  return static_cast<std::size_t>(found - interface.bindings.data());
+Expected<Planned> plan_input(const std::string& name, const HostArray& input) {
+  const std::string what = fmt::format("binding '{}'", name);
+  AAT_TRY(const std::uint64_t bytes, array_bytes(input.dtype, input.shape, what));
+  if (bytes != input.data.size())
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("{}: the array {}[{}] should hold {} bytes but holds {}", what, to_string(input.dtype),
+                            shape_to_string(input.shape), bytes, input.data.size()));
+  return Planned{{name, input.dtype, bytes, fmt::format("{}[{}]", to_string(input.dtype), shape_to_string(input.shape))},
+                 &input, input.shape};
 }
 
-Expected<std::uint64_t> byte_count(DType dtype, const std::vector<std::int64_t>& shape, const std::string& binding) {
-  std::uint64_t count = 1;
-  for (const std::int64_t d : shape) {
-    if (d < 0)
-      return fail(ErrorCode::invalid_argument,
-                  fmt::format("binding '{}': shape {} has a negative dimension", binding, shape_to_string(shape)));
-    if (d != 0 && count > (std::uint64_t{1} << 48) / static_cast<std::uint64_t>(d))
-      return fail(ErrorCode::invalid_argument,
-                  fmt::format("binding '{}': shape {} is too large", binding, shape_to_string(shape)));
-    count *= static_cast<std::uint64_t>(d);
-  }
-  return count * size_of(dtype);
-}
-
-Expected<void> check_push(const Kernel& kernel, const ShaderRunRequest& request) {
-  const auto& push = kernel.interface().push_constants;
-  if (!push) {
-    if (!request.push.empty())
-      return fail(ErrorCode::not_found, fmt::format("kernel '{}' has no push constants; got member '{}'",
-                                                    kernel.name(), request.push.front().first));
-    return {};
-  }
-  for (const auto& m : push->members) {
-    const bool given = std::any_of(request.push.begin(), request.push.end(),
-                                   [&](const auto& entry) { return entry.first == m.name; });
-    if (!given)
-      return fail(ErrorCode::not_found, fmt::format("push-constant member '{}' ({}) of kernel '{}' was never set",
-                                                    m.name, m.type.describe(), kernel.name()));
-  }
-  return {};
+// An output that is no input: allocated, so it needs a dtype and a shape.
+Expected<Planned> plan_output(const Kernel& kernel, const ShaderOutput& out) {
+  if (!out.dtype || !out.shape)
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("output '{}' of kernel '{}' is not an input, so it needs a dtype and a shape to be "
+                            "allocated", out.binding, kernel.name()));
+  AAT_TRY(const std::uint64_t bytes, array_bytes(*out.dtype, *out.shape, fmt::format("binding '{}'", out.binding)));
+  return Planned{{out.binding, *out.dtype, bytes, fmt::format("{}[{}]", to_string(*out.dtype), shape_to_string(*out.shape))},
+                 nullptr, *out.shape};
 }
 
 Expected<ShaderRunResult> run(const std::shared_ptr<Context>& context, const ShaderRunRequest& request) {
-  KernelOptions options;
-  options.spec = request.spec;
-  AAT_TRY(Kernel kernel, Kernel::create(context, request.spirv, request.kernel_name, options));
-  const KernelInterface& interface = kernel.interface();
+  AAT_TRY(Kernel kernel, create_kernel(context, request.spirv, request.kernel_name, request.spec));
 
-  // Plan every binding: inputs first, then outputs (allocated, or read back from an input).
-  std::vector<std::optional<Planned>> plan(interface.bindings.size());
+  // Inputs first, then the outputs: read back from an input, or allocated.
+  std::vector<Planned> plan;
   for (const auto& [name, array] : request.inputs) {
-    AAT_TRY(const std::size_t index, find_binding(kernel, name));
-    if (plan[index])
-      return fail(ErrorCode::invalid_argument,
-                  fmt::format("binding '{}' of kernel '{}' is given two inputs (as '{}' and '{}')",
-                              interface.bindings[index].name, kernel.name(), plan[index]->name, name));
-    AAT_TRY(const std::uint64_t bytes, byte_count(array.dtype, array.shape, name));
-    if (bytes != array.data.size())
-      return fail(ErrorCode::invalid_argument,
-                  fmt::format("binding '{}': the array {}[{}] should hold {} bytes but holds {}", name,
-                              to_string(array.dtype), shape_to_string(array.shape), bytes, array.data.size()));
-    plan[index] = Planned{name, &array, array.dtype, array.shape, bytes};
+    AAT_TRY(Planned p, plan_input(name, array));
+    plan.push_back(std::move(p));
   }
-  std::vector<std::size_t> output_index;
+  const KernelInterface& interface = kernel.interface();
+  std::vector<std::size_t> output_binding;  // binding index of each output
   for (const auto& out : request.outputs) {
-    AAT_TRY(const std::size_t index, find_binding(kernel, out.binding));
-    if (std::find(output_index.begin(), output_index.end(), index) != output_index.end())
+    AAT_TRY(const std::size_t index, binding_index(interface, kernel.name(), out.binding));
+    if (std::find(output_binding.begin(), output_binding.end(), index) != output_binding.end())
       return fail(ErrorCode::invalid_argument, fmt::format("binding '{}' of kernel '{}' is an output twice",
                                                            out.binding, kernel.name()));
-    output_index.push_back(index);
-    if (auto& p = plan[index]) {  // an input read back after the dispatch
-      if ((out.dtype && *out.dtype != p->dtype) || (out.shape && *out.shape != p->shape))
-        return fail(ErrorCode::invalid_argument,
-                    fmt::format("output '{}' of kernel '{}' is declared {}[{}] but its input is {}[{}]", out.binding,
-                                kernel.name(), to_string(out.dtype.value_or(p->dtype)),
-                                shape_to_string(out.shape.value_or(p->shape)), to_string(p->dtype),
-                                shape_to_string(p->shape)));
-      continue;
-    }
-    if (!out.dtype || !out.shape)
+    output_binding.push_back(index);
+    const auto input = std::find_if(plan.begin(), plan.end(), [&](const Planned& p) {
+      return p.input && interface.find_binding(p.array.name) == &interface.bindings[index];
+    });
+    if (input == plan.end()) {
+      AAT_TRY(Planned p, plan_output(kernel, out));
+      plan.push_back(std::move(p));
+    } else if ((out.dtype && *out.dtype != input->array.dtype) || (out.shape && *out.shape != input->shape)) {
       return fail(ErrorCode::invalid_argument,
-                  fmt::format("output '{}' of kernel '{}' is not an input, so it needs a dtype and a shape to be "
-                              "allocated", out.binding, kernel.name()));
-    AAT_TRY(const std::uint64_t bytes, byte_count(*out.dtype, *out.shape, out.binding));
-    plan[index] = Planned{out.binding, nullptr, *out.dtype, *out.shape, bytes};
+                  fmt::format("output '{}' of kernel '{}' is declared {}[{}] but its input is {}", out.binding,
+                              kernel.name(), to_string(out.dtype.value_or(input->array.dtype)),
+                              shape_to_string(out.shape.value_or(input->shape)), input->array.described));
+    }
   }
-  for (std::size_t i = 0; i < plan.size(); ++i) {
-    const Binding& b = interface.bindings[i];
-    if (!plan[i])
-      return fail(ErrorCode::not_found,
-                  fmt::format("binding '{}' (set {}, binding {}) of kernel '{}' is not bound: give it an input, or "
-                              "make it an output with a dtype and shape", b.name, b.set, b.binding, kernel.name()));
-    AAT_CHECK(check_array_fits(kernel, b, plan[i]->dtype, plan[i]->bytes,
-                               fmt::format("{}[{}]", to_string(plan[i]->dtype), shape_to_string(plan[i]->shape))));
-  }
-  AAT_CHECK(check_push(kernel, request));
 
-  Bindings bindings(kernel);
-  for (const auto& [member, values] : request.push) AAT_CHECK(bindings.push(member, values));
+  // The request checked by the invocation path before anything is uploaded.
+  std::vector<ArrayArg> arrays;
+  for (const Planned& p : plan) arrays.push_back(p.array);
+  AAT_TRY(const std::vector<std::size_t> bound_to, match_arrays(kernel, arrays));
+  {
+    Bindings push_check(kernel);
+    AAT_CHECK(push_named(push_check, request.push));
+  }
   AAT_TRY(const Workgroups groups, kernel.workgroups_for(request.grid));
 
-  // Everything checked: allocate, upload, dispatch.
-  std::vector<Tensor> tensors(plan.size());
-  for (std::size_t i = 0; i < plan.size(); ++i) {
-    const Planned& p = *plan[i];
-    const std::string what = fmt::format("binding '{}'", p.name);
+  Invocation invocation;
+  invocation.push = request.push;
+  invocation.grid = request.grid;
+  for (const Planned& p : plan) {
+    const std::string what = fmt::format("binding '{}'", p.array.name);
+    Tensor tensor;
     if (p.input) {
-      AAT_TRY(tensors[i], with_context(Tensor::from_npy(context, *p.input), "uploading " + what));
+      AAT_TRY(tensor, with_context(Tensor::from_host(context, *p.input), "uploading " + what));
     } else {
-      AAT_TRY(tensors[i], with_context(Tensor::create(context, p.dtype, p.shape), "allocating " + what));
-      AAT_CHECK(with_context(tensors[i].upload(std::vector<std::byte>(p.bytes)), "zero-filling " + what));
+      AAT_TRY(tensor, with_context(Tensor::create(context, p.array.dtype, p.shape), "allocating " + what));
+      invocation.zero_fill.push_back(tensor);
     }
-    AAT_CHECK(bindings.bind(p.name, tensors[i]));
+    invocation.tensors.push_back({p.array.name, std::move(tensor)});
   }
-  AAT_TRY(Stream stream, Stream::create(context));
-  AAT_CHECK(stream.dispatch(bindings, groups));
-  AAT_CHECK(stream.run());
+  AAT_TRY(const double gpu_ms, run_invocation(context, kernel, invocation));
 
   ShaderRunResult result;
-  result.gpu_ms = stream.has_timestamps() ? stream.total_gpu_ms() : 0.0;
+  result.gpu_ms = gpu_ms;
   result.workgroups = {groups.x, groups.y, groups.z};
   result.local_size = kernel.local_size();
-  for (std::size_t k = 0; k < output_index.size(); ++k) {
-    AAT_TRY(NpyArray array, with_context(tensors[output_index[k]].to_npy(),
-                                         fmt::format("reading back binding '{}'", request.outputs[k].binding)));
+  for (std::size_t k = 0; k < output_binding.size(); ++k) {
+    const auto at = std::find(bound_to.begin(), bound_to.end(), output_binding[k]);
+    const Tensor& tensor = invocation.tensors[static_cast<std::size_t>(at - bound_to.begin())].tensor;
+    AAT_TRY(HostArray array, with_context(tensor.to_host(), fmt::format("reading back binding '{}'",
+                                                                        request.outputs[k].binding)));
     result.outputs.emplace_back(request.outputs[k].binding, std::move(array));
   }
   return result;

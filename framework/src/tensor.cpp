@@ -6,37 +6,14 @@ namespace aat {
 
 Expected<Tensor> Tensor::create(const std::shared_ptr<Context>& context, DType dtype,
                                 std::vector<std::int64_t> shape, MemoryKind kind) {
-  std::uint64_t count = 1;
-  for (std::int64_t d : shape) {
-    if (d < 0)
-      return fail(ErrorCode::invalid_argument, "tensor shape " + shape_to_string(shape) + " has a negative dimension");
-    if (d != 0 && count > (std::uint64_t{1} << 48) / static_cast<std::uint64_t>(d))
-      return fail(ErrorCode::invalid_argument, "tensor shape " + shape_to_string(shape) + " is too large");
-    count *= static_cast<std::uint64_t>(d);
-  }
-  AAT_TRY(auto buffer, Buffer::create(context, count * size_of(dtype), kind));
+  AAT_TRY(const std::uint64_t bytes, array_bytes(dtype, shape, "tensor"));
+  AAT_TRY(auto buffer, Buffer::create(context, bytes, kind));
   return Tensor(std::move(buffer), dtype, std::move(shape));
 }
 
-Expected<Tensor> Tensor::from_npy(const std::shared_ptr<Context>& context, const NpyArray& array) {
+Expected<Tensor> Tensor::from_host(const std::shared_ptr<Context>& context, const HostArray& array) {
   AAT_TRY(auto tensor, create(context, array.dtype, array.shape));
   AAT_CHECK(tensor.upload(array.data));
-  return tensor;
-}
-
-Expected<Tensor> Tensor::load_npy(const std::shared_ptr<Context>& context, const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {  // a pipe: read it whole
-    AAT_TRY(auto array, read_npy(path));
-    return with_context(from_npy(context, array), fmt::format("loading '{}'", path.string()));
-  }
-  // The header decides first (a tensor the device cannot hold is refused before any data is
-  // read); then the mapped data goes straight into the device buffer.
-  AAT_TRY(const MappedNpy file, MappedNpy::open(path));
-  const std::string what = fmt::format("loading '{}' ({}[{}])", path.string(), to_string(file.header().dtype),
-                                       shape_to_string(file.header().shape));
-  AAT_TRY(auto tensor, with_context(create(context, file.header().dtype, file.header().shape), what));
-  AAT_CHECK(with_context(tensor.upload(file.data()), what));
   return tensor;
 }
 
@@ -81,14 +58,9 @@ Expected<std::vector<std::byte>> Tensor::download() const {
   return bytes;
 }
 
-Expected<NpyArray> Tensor::to_npy() const {
+Expected<HostArray> Tensor::to_host() const {
   AAT_TRY(auto bytes, download());
-  return NpyArray{dtype_, shape_, std::move(bytes)};
-}
-
-Expected<void> Tensor::save_npy(const std::filesystem::path& path) const {
-  AAT_TRY(auto array, to_npy());
-  return write_npy(path, array);
+  return HostArray{dtype_, shape_, std::move(bytes)};
 }
 
 Expected<std::vector<float>> Tensor::download_f32() const {

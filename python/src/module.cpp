@@ -9,7 +9,10 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -137,7 +140,7 @@ py::list devices() {
 // ---- arrays ----------------------------------------------------------------------------
 
 // A C-contiguous NumPy array viewed as bytes (keeps the array alive; GIL needed to copy/destroy).
-struct HostArray {
+struct NumpyView {
   py::array array;
   aat::DType dtype = aat::DType::f32;
   std::vector<std::int64_t> shape;
@@ -225,8 +228,8 @@ py::array as_numpy(py::handle object, const std::string& what) {
   return array;
 }
 
-HostArray host_array(py::handle object, const std::string& what, std::optional<aat::DType> required = {}) {
-  HostArray h;
+NumpyView numpy_view(py::handle object, const std::string& what, std::optional<aat::DType> required = {}) {
+  NumpyView h;
   h.array = as_numpy(object, what);
   if (!(h.array.flags() & py::array::c_style))
     h.array = py::module_::import("numpy").attr("ascontiguousarray")(h.array).cast<py::array>();
@@ -245,7 +248,7 @@ HostArray host_array(py::handle object, const std::string& what, std::optional<a
 }
 
 // Device tensor with the array's contents: one copy, host memory -> device (call without the GIL).
-aat::Tensor upload(const std::shared_ptr<aat::Context>& context, const HostArray& h, const std::string& what) {
+aat::Tensor upload(const std::shared_ptr<aat::Context>& context, const NumpyView& h, const std::string& what) {
   auto tensor = take(aat::with_context(aat::Tensor::create(context, h.dtype, h.shape), "allocating " + what));
   take(aat::with_context(tensor.upload({h.data, h.bytes}), "uploading " + what));
   return tensor;
@@ -287,8 +290,8 @@ void append_value(py::handle item, std::vector<aat::Value>& values, const std::s
   }
 }
 
-aat::embed::NamedValue named_value(const std::string& name, py::handle value, const std::string& what) {
-  aat::embed::NamedValue named;
+aat::NamedValue named_value(const std::string& name, py::handle value, const std::string& what) {
+  aat::NamedValue named;
   named.name = name;
   const std::string where = what + " '" + name + "'";
   if (py::isinstance<py::str>(value)) {
@@ -301,8 +304,8 @@ aat::embed::NamedValue named_value(const std::string& name, py::handle value, co
   return named;
 }
 
-std::vector<aat::embed::NamedValue> named_values(const py::object& dict, const std::string& what) {
-  std::vector<aat::embed::NamedValue> out;
+std::vector<aat::NamedValue> named_values(const py::object& dict, const std::string& what) {
+  std::vector<aat::NamedValue> out;
   if (dict.is_none()) return out;
   for (auto [key, value] : dict.cast<py::dict>()) out.push_back(named_value(py::str(key), value, what));
   return out;
@@ -320,80 +323,63 @@ std::array<std::uint64_t, 3> to_grid(const py::object& grid) {
   return out;
 }
 
-struct OutputSpec {
-  std::string name;
-  std::optional<aat::DType> dtype;
-  std::optional<std::vector<std::int64_t>> shape;
-};
-
+// aat.run(shader, ...): the arrays copied into host arrays and run through run_shader, which
+// checks the request (the one invocation path) before anything is uploaded.
 py::dict run(const std::string& shader, py::dict bindings, py::object outputs, py::object push, py::object spec,
              py::object grid, std::optional<ContextPtr> context) {
   const ContextPtr ctx = context && *context ? *context : default_robust_context();
-  std::vector<std::pair<std::string, HostArray>> inputs;
+  aat::ShaderRunRequest request;
   for (auto [key, value] : bindings) {
     const std::string name = py::str(key);
-    inputs.emplace_back(name, host_array(value, "binding '" + name + "'"));
+    const NumpyView view = numpy_view(value, "binding '" + name + "'");
+    request.inputs.emplace_back(name, aat::HostArray{view.dtype, view.shape, {view.data, view.data + view.bytes}});
   }
-  std::vector<OutputSpec> wanted;
   if (!outputs.is_none()) {
     if (py::isinstance<py::dict>(outputs)) {
       for (auto [key, value] : outputs.cast<py::dict>()) {
-        OutputSpec o{py::str(key), {}, {}};
+        aat::ShaderOutput o{py::str(key), {}, {}};
         if (!value.is_none()) {
           const auto pair = value.cast<py::tuple>();
-          if (pair.size() != 2) throw py::value_error("output '" + o.name + "': give None or (shape, dtype)");
+          if (pair.size() != 2) throw py::value_error("output '" + o.binding + "': give None or (shape, dtype)");
           o.shape = pair[0].cast<std::vector<std::int64_t>>();
           const py::dtype dt = py::dtype::from_args(py::reinterpret_borrow<py::object>(pair[1]));
           o.dtype = dtype_of(dt);
           if (!o.dtype)
-            throw py::type_error("output '" + o.name + "': dtype " + dtype_name(dt) +
+            throw py::type_error("output '" + o.binding + "': dtype " + dtype_name(dt) +
                                  " is not supported; use float32, float16, int32 or uint8");
         }
-        wanted.push_back(std::move(o));
+        request.outputs.push_back(std::move(o));
       }
     } else {
-      for (py::handle name : py::iter(outputs)) wanted.push_back({py::str(name), {}, {}});
+      for (py::handle name : py::iter(outputs)) request.outputs.push_back({py::str(name), {}, {}});
     }
   }
-  // Outputs that are not inputs are allocated (zero-filled); those that are read the input back.
-  for (const auto& o : wanted) {
-    const auto input = std::find_if(inputs.begin(), inputs.end(), [&](const auto& i) { return i.first == o.name; });
-    if (input == inputs.end() && (!o.dtype || !o.shape))
-      throw py::value_error("output '" + o.name + "' is not in bindings, so it needs (shape, dtype) to be allocated");
-    if (input != inputs.end() && ((o.dtype && *o.dtype != input->second.dtype) ||
-                                  (o.shape && *o.shape != input->second.shape)))
-      throw py::value_error("output '" + o.name + "' is declared with a dtype/shape other than its input's");
+  // Python's own argument rule (a ValueError, as for a malformed entry): an output that is not
+  // in bindings must say what to allocate. Everything else run_shader checks.
+  for (const auto& o : request.outputs) {
+    const bool input = std::any_of(request.inputs.begin(), request.inputs.end(),
+                                   [&](const auto& i) { return i.first == o.binding; });
+    if (!input && (!o.dtype || !o.shape))
+      throw py::value_error("output '" + o.binding + "' is not in bindings, so it needs (shape, dtype) to be allocated");
   }
-  const auto push_values = named_values(push, "push constant");
-  const auto spec_values = named_values(spec, "specialization constant");
-  const auto groups = to_grid(grid);
+  request.push = named_values(push, "push constant");
+  request.spec = named_values(spec, "specialization constant");
+  request.grid = to_grid(grid);
+  request.kernel_name = std::filesystem::path(shader).stem().string();
 
-  std::vector<aat::Tensor> result_tensors;
+  aat::ShaderRunResult result;
   {
     py::gil_scoped_release nogil;
-    auto spirv = take(aat::embed::load_shader(ctx->context, shader));
-    const auto kernel_name = std::filesystem::path(shader).stem().string();
-    const auto kernel = take(aat::embed::create_kernel(ctx->context, std::move(spirv), kernel_name, spec_values));
-    std::vector<aat::embed::NamedTensor> bound;
-    for (const auto& [name, h] : inputs) bound.push_back({name, upload(ctx->context, h, "binding '" + name + "'")});
-    std::vector<aat::Tensor> zero;
-    for (const auto& o : wanted) {
-      const auto input = std::find_if(bound.begin(), bound.end(), [&](const auto& b) { return b.name == o.name; });
-      if (input != bound.end()) {
-        result_tensors.push_back(input->tensor);
-        continue;
-      }
-      auto t = take(aat::with_context(aat::Tensor::create(ctx->context, *o.dtype, *o.shape),
-                                      "allocating output '" + o.name + "'"));
-      bound.push_back({o.name, t});
-      zero.push_back(t);
-      result_tensors.push_back(t);
-    }
-    take(aat::embed::run_kernel(ctx->context, kernel, bound, push_values, groups, zero));
+    request.spirv = take(aat::embed::load_shader(ctx->context, shader));
+    result = take(aat::run_shader(ctx->context, request));
   }
   py::dict out;
-  for (std::size_t i = 0; i < wanted.size(); ++i)
-    out[py::str(wanted[i].name)] = download(result_tensors[i], "output '" + wanted[i].name + "'");
+  for (const auto& [name, array] : result.outputs) {
+    std::vector<py::ssize_t> shape(array.shape.begin(), array.shape.end());
+    py::array copy(numpy_dtype(array.dtype), shape);
+    if (!array.data.empty()) std::memcpy(copy.mutable_data(), array.data.data(), array.data.size());
+    out[py::str(name)] = copy;
+  }
   return out;
 }
 
@@ -440,7 +426,7 @@ aat::OpValue op_value(py::handle value, const std::string& what) {
 
 // An input array for a tensor rule: integer arrays become the int32 a rule taking only i32 wants
 // (values checked to fit), anything else is passed as it is and checked against the rule.
-HostArray op_input(py::handle value, const aat::OpTensorRule& rule) {
+NumpyView op_input(py::handle value, const aat::OpTensorRule& rule) {
   py::array array = as_numpy(value, rule.name);
   const char kind = array.dtype().kind();
   if ((kind == 'i' || kind == 'u') && rule.takes(aat::DType::i32) && !rule.takes(dtype_of(array.dtype()).value_or(aat::DType::f32))) {
@@ -451,7 +437,7 @@ HostArray op_input(py::handle value, const aat::OpTensorRule& rule) {
       throw py::value_error(rule.name + ": integers outside the int32 range");
     array = array.attr("astype")(numpy.attr("int32")).cast<py::array>();
   }
-  return host_array(array, rule.name);
+  return numpy_view(array, rule.name);
 }
 
 // Runs an op by name: tensors and parameters from one dict, by the op's signature. Returns
@@ -460,7 +446,7 @@ py::tuple run_op(const std::string& name, py::dict arguments, std::optional<Cont
   const ContextPtr ctx = context_or_default(context);
   const aat::PluginOp& op = find_op(name);
   const aat::OpSignature& s = op.signature;
-  std::vector<std::pair<std::string, HostArray>> arrays;
+  std::vector<std::pair<std::string, NumpyView>> arrays;
   aat::OpArguments args;
   for (auto [key, value] : arguments) {
     const std::string argument = py::str(key);

@@ -182,52 +182,16 @@ Expected<OutArg> parse_out(const std::string& text) {
   return out;  // a ':' that is part of the file name
 }
 
+// The shared checks of the invocation path, with the option at fault named.
 Expected<void> check_binding_name(const KernelInterface& interface, const std::string& kernel, const std::string& name,
                                   const char* option) {
-  if (interface.find_binding(name)) return {};
-  std::string known;
-  for (const auto& b : interface.bindings) known += fmt::format("{}'{}'", known.empty() ? "" : ", ", b.name);
-  return fail(ErrorCode::not_found, fmt::format("{} {}: kernel '{}' has no binding '{}'; its bindings are: {}", option,
-                                                name, kernel, name, known.empty() ? "none" : known));
-}
-
-Expected<std::vector<Value>> parse_push(const KernelInterface& interface, const std::string& kernel,
-                                        const std::string& member, const std::string& text) {
-  const BlockMember* m = interface.push_constants ? interface.push_constants->find(member) : nullptr;
-  if (!m) {
-    std::string known;
-    if (interface.push_constants)
-      for (const auto& x : interface.push_constants->members)
-        known += fmt::format("{}'{}' ({})", known.empty() ? "" : ", ", x.name, x.type.describe());
-    return fail(ErrorCode::not_found, fmt::format("--push {}: kernel '{}' has no push-constant member '{}'; its members "
-                                                  "are: {}", member, kernel, member, known.empty() ? "none" : known));
-  }
-  if (m->type.scalar == ScalarType::structure || m->type.columns > 1)
-    return fail(ErrorCode::unsupported, fmt::format("--push {}: member '{}' is {}; only scalars, vectors and arrays "
-                                                    "of them can be set from the command line",
-                                                    member, member, m->type.describe()));
-  auto values = parse_values(text, m->type.scalar);
-  if (!values) return forward(std::move(values), fmt::format("--push {} ({})", member, m->type.describe()));
-  return values;
-}
-
-Expected<Value> parse_spec(const KernelInterface& interface, const std::string& kernel, const std::string& name,
-                           const std::string& text) {
-  const SpecConstant* spec = interface.find_spec(name);
-  if (!spec) {
-    std::string known;
-    for (const auto& s : interface.spec_constants)
-      known += fmt::format("{}{} (id {}, {})", known.empty() ? "" : ", ", s.name, s.id, to_string(s.type));
-    return fail(ErrorCode::not_found, fmt::format("--spec {}: kernel '{}' has no specialization constant '{}'; it "
-                                                  "has: {}", name, kernel, name, known.empty() ? "none" : known));
-  }
-  auto value = parse_value(text, spec->type);
-  if (!value) return forward(std::move(value), fmt::format("--spec {} ({})", name, to_string(spec->type)));
-  return value;
+  auto index = binding_index(interface, kernel, name);
+  if (!index) return forward(std::move(index), fmt::format("{} {}", option, name));
+  return {};
 }
 
 // An input array, refused from its header when the device cannot hold it (before it is read).
-Expected<NpyArray> read_input(const Context& context, const std::filesystem::path& path) {
+Expected<HostArray> read_input(const Context& context, const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) return read_npy(path);
   AAT_TRY(const MappedNpy file, MappedNpy::open(path));
@@ -238,7 +202,7 @@ Expected<NpyArray> read_input(const Context& context, const std::filesystem::pat
                             path.string(), to_string(file.header().dtype), shape_to_string(file.header().shape),
                             file.header().data_bytes, context.device().name, limit));
   const auto data = file.data();
-  return NpyArray{file.header().dtype, file.header().shape, std::vector<std::byte>(data.begin(), data.end())};
+  return HostArray{file.header().dtype, file.header().shape, std::vector<std::byte>(data.begin(), data.end())};
 }
 
 std::string triple(const std::array<std::uint32_t, 3>& v) { return fmt::format("{}x{}x{}", v[0], v[1], v[2]); }
@@ -272,13 +236,15 @@ Expected<void> run_file(GlobalOptions& global, const std::filesystem::path& file
   }
   for (const auto& text : args.pushes) {
     AAT_TRY(auto parts, assignment("--push", text, "MEMBER=VALUE"));
-    AAT_TRY(auto values, parse_push(interface, kernel, parts.first, parts.second));
-    request.push.emplace_back(parts.first, std::move(values));
+    const NamedValue given{parts.first, {}, parts.second};
+    AAT_TRY(auto values, with_context(push_member_values(interface, kernel, given), "--push " + parts.first));
+    request.push.push_back({parts.first, std::move(values), std::nullopt});
   }
   for (const auto& text : args.specs) {
     AAT_TRY(auto parts, assignment("--spec", text, "NAME=VALUE"));
-    AAT_TRY(Value value, parse_spec(interface, kernel, parts.first, parts.second));
-    request.spec.emplace_back(parts.first, value);
+    const NamedValue given{parts.first, {}, parts.second};
+    AAT_TRY(Value value, with_context(spec_constant_value(interface, kernel, given), "--spec " + parts.first));
+    request.spec.push_back({parts.first, {value}, std::nullopt});
   }
   AAT_TRY(request.grid, parse_grid(args.grid));
 
@@ -290,7 +256,7 @@ Expected<void> run_file(GlobalOptions& global, const std::filesystem::path& file
   progress.stage("reading inputs", static_cast<double>(args.binds.size()));
   for (const auto& text : args.binds) {
     AAT_TRY(auto parts, assignment("--bind", text, "NAME=FILE.npy"));
-    AAT_TRY(NpyArray array, with_context(read_input(*context, parts.second), fmt::format("--bind {}", parts.first)));
+    AAT_TRY(HostArray array, with_context(read_input(*context, parts.second), fmt::format("--bind {}", parts.first)));
     request.inputs.emplace_back(parts.first, std::move(array));
     progress.advance(static_cast<double>(request.inputs.size()));
   }
@@ -323,7 +289,7 @@ Expected<void> run_file(GlobalOptions& global, const std::filesystem::path& file
                        {"local_size", result->local_size},
                        {"outputs", nlohmann::json::object()}};
     for (std::size_t i = 0; i < outs.size(); ++i) {
-      const NpyArray& array = result->outputs[i].second;
+      const HostArray& array = result->outputs[i].second;
       out["outputs"][outs[i].output.binding] = {
           {"path", outs[i].path}, {"dtype", to_string(array.dtype)}, {"shape", array.shape}};
     }
@@ -332,7 +298,7 @@ Expected<void> run_file(GlobalOptions& global, const std::filesystem::path& file
   } else {
     std::string written;
     for (std::size_t i = 0; i < outs.size(); ++i) {
-      const NpyArray& array = result->outputs[i].second;
+      const HostArray& array = result->outputs[i].second;
       written += fmt::format("; {} -> {} ({}[{}])", outs[i].output.binding, outs[i].path, to_string(array.dtype),
                              shape_to_string(array.shape));
     }

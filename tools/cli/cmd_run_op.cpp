@@ -7,6 +7,7 @@
 
 #include "aat/op_run.hpp"
 #include "aat/progress.hpp"
+#include "aat/tensor_npy.hpp"
 #include "commands.hpp"
 
 namespace aat::cli {
@@ -108,7 +109,7 @@ Expected<void> run(GlobalOptions& global, const PluginOp& op, const OpArgs& args
   progress.stage("reading inputs", static_cast<double>(inputs));
   for (std::size_t i = 0; i < s.tensors.size(); ++i) {
     if (s.tensors[i].role != OpRole::input || args.paths[i].empty()) continue;
-    AAT_TRY(Tensor t, with_context(Tensor::load_npy(context, args.paths[i]), option_of(s.tensors[i].name)));
+    AAT_TRY(Tensor t, with_context(read_npy_tensor(context, args.paths[i]), option_of(s.tensors[i].name)));
     arguments.inputs.emplace_back(s.tensors[i].name, std::move(t));
     progress.advance(static_cast<double>(arguments.inputs.size()));
   }
@@ -126,7 +127,7 @@ Expected<void> run(GlobalOptions& global, const PluginOp& op, const OpArgs& args
     if (s.tensors[i].role != OpRole::output) continue;
     const Tensor& t = result->outputs[o++].second;
     if (args.paths[i].empty()) continue;
-    AAT_CHECK(with_context(t.save_npy(args.paths[i]), option_of(s.tensors[i].name)));
+    AAT_CHECK(with_context(write_npy(args.paths[i], t), option_of(s.tensors[i].name)));
     outputs[s.tensors[i].name] = {{"path", args.paths[i]}, {"dtype", to_string(t.dtype())}, {"shape", t.shape()}};
     written += fmt::format("; {} -> {} ({})", s.tensors[i].name, args.paths[i], t.describe());
   }

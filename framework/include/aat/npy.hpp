@@ -13,20 +13,9 @@
 
 #include "aat/dtype.hpp"
 #include "aat/error.hpp"
+#include "aat/host_array.hpp"
 
 namespace aat {
-
-struct NpyArray {
-  DType dtype = DType::f32;
-  std::vector<std::int64_t> shape;
-  std::vector<std::byte> data;  // C order, little-endian, size = element_count() * size_of(dtype)
-
-  std::int64_t element_count() const;
-
-  // Typed views; the element type must match dtype (checked, returns an error otherwise).
-  template <class T>
-  Expected<std::span<const T>> as() const;
-};
 
 // What a .npy header says about the data after it.
 struct NpyHeader {
@@ -61,16 +50,13 @@ class MappedNpy {
 // unsupported dtype such as '<f8' (with the list of supported ones), a malformed header.
 // Regular files are read through MappedNpy (header checked before the data is read); pipes and
 // other files that cannot be mapped are read to their end.
-Expected<NpyArray> read_npy(const std::filesystem::path& path);
-Expected<NpyArray> parse_npy(std::span<const std::byte> bytes, std::string_view what = "<memory>");
+Expected<HostArray> read_npy(const std::filesystem::path& path);
+Expected<HostArray> parse_npy(std::span<const std::byte> bytes, std::string_view what = "<memory>");
 
 Expected<void> write_npy(const std::filesystem::path& path, DType dtype,
                          std::span<const std::int64_t> shape, std::span<const std::byte> data);
-Expected<void> write_npy(const std::filesystem::path& path, const NpyArray& array);
+Expected<void> write_npy(const std::filesystem::path& path, const HostArray& array);
 std::vector<std::byte> serialize_npy(DType dtype, std::span<const std::int64_t> shape,
                                      std::span<const std::byte> data);
-
-// Shape as "2x3x4" (rank 0: "scalar").
-std::string shape_to_string(std::span<const std::int64_t> shape);
 
 }  // namespace aat

@@ -1,7 +1,8 @@
-// run_shader: runs any compute shader with no C++ written for it — arrays bound by the
-// shader's binding names, push and specialization constants by their reflected names, a grid
-// of invocations, arrays read back. What `aat run FILE.comp` does; also meant for the C API
-// and the Python binding, so it speaks only framework types.
+// run_shader: runs any compute shader with no C++ written for it — host arrays uploaded and
+// bound by the shader's binding names, push and specialization constants by their reflected
+// names, a grid of invocations, arrays read back. What `aat run FILE.comp` and Python's
+// aat.run(shader, ...) do: an adapter from host arrays onto the one invocation path
+// (aat/invocation.hpp), which checks the request.
 #pragma once
 
 #include <array>
@@ -15,9 +16,9 @@
 #include "aat/context.hpp"
 #include "aat/dtype.hpp"
 #include "aat/error.hpp"
-#include "aat/npy.hpp"
+#include "aat/host_array.hpp"
+#include "aat/invocation.hpp"
 #include "aat/shader.hpp"
-#include "aat/value.hpp"
 
 namespace aat {
 
@@ -35,35 +36,38 @@ struct ShaderRunRequest {
   Spirv spirv;
   std::string kernel_name = "shader";  // used in messages and timings
   // Arrays uploaded into new device buffers, bound by binding name (instance or block name).
-  std::vector<std::pair<std::string, NpyArray>> inputs;
+  std::vector<std::pair<std::string, HostArray>> inputs;
   std::vector<ShaderOutput> outputs;
   // Push-constant members by name: one value for a scalar, one per component for vectors/arrays.
-  std::vector<std::pair<std::string, std::vector<Value>>> push;
+  std::vector<NamedValue> push;
   // Specialization constants by name or decimal id (local_size_x_id ones change the local size).
-  std::vector<std::pair<std::string, Value>> spec;
+  std::vector<NamedValue> spec;
   // Invocations per axis; the dispatch covers them with ceil(grid / local size) workgroups.
   std::array<std::uint64_t, 3> grid{1, 1, 1};
 };
 
 struct ShaderRunResult {
   // In the order of ShaderRunRequest::outputs, named as there.
-  std::vector<std::pair<std::string, NpyArray>> outputs;
+  std::vector<std::pair<std::string, HostArray>> outputs;
   double gpu_ms = 0;  // 0 when the device has no timestamps on its compute queue
   std::array<std::uint32_t, 3> workgroups{1, 1, 1};
   std::array<std::uint32_t, 3> local_size{1, 1, 1};
 };
 
-// Checks everything before the device is touched, with errors naming the binding at fault:
+// Creates the kernel, then checks everything before an array is uploaded, with errors naming the
+// binding at fault:
 //  - not_found: a name that is no binding of the shader (the known ones are listed), a binding
-//    neither an input nor an output, a push member or spec constant the shader does not have;
+//    neither an input nor an output, a push member or spec constant the shader does not have, a
+//    push member not given;
 //  - invalid_argument: a binding given twice, an output that is not an input and lacks a
-//    dtype or shape, an output whose dtype/shape contradict its input's;
+//    dtype or shape, an output whose dtype/shape contradict its input's, an input whose bytes
+//    are not those of its dtype and shape;
 //  - size_mismatch: an array smaller than the block's fixed part, or, for a block ending in a
 //    runtime array, whose bytes past the fixed part are not a multiple of the array stride;
 //  - type_mismatch: an array whose dtype does not fit the element type of the block's array
 //    member (f32 into float/vecN, f16 into float16_t/f16vecN, i32 into int/uint, u8 into
 //    int8_t/uint8_t); checked when that member is a plain scalar or vector array.
-// Then creates the kernel, uploads, dispatches, waits and reads the outputs back.
+// Then uploads, dispatches, waits and reads the outputs back.
 Expected<ShaderRunResult> run_shader(const std::shared_ptr<Context>& context, const ShaderRunRequest& request);
 
 }  // namespace aat

@@ -3,8 +3,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <filesystem>
-#include <type_traits>
 #include <memory>
 #include <span>
 #include <string>
@@ -12,7 +10,7 @@
 
 #include "aat/dtype.hpp"
 #include "aat/memory.hpp"
-#include "aat/npy.hpp"
+#include "aat/host_array.hpp"
 
 namespace aat {
 
@@ -21,12 +19,8 @@ class Tensor {
   Tensor() = default;
   static Expected<Tensor> create(const std::shared_ptr<Context>& context, DType dtype,
                                  std::vector<std::int64_t> shape, MemoryKind kind = MemoryKind::device);
-  // A new device tensor holding the array's data.
-  static Expected<Tensor> from_npy(const std::shared_ptr<Context>& context, const NpyArray& array);
-  // A .npy file as a tensor: the header is checked (and the tensor created, so a size the
-  // device cannot hold is refused) before any data is read; the data is mapped (MappedNpy) and
-  // copied straight into the device buffer. Errors name the file.
-  static Expected<Tensor> load_npy(const std::shared_ptr<Context>& context, const std::filesystem::path& path);
+  // A new device tensor holding the array's data (files: aat/tensor_npy.hpp).
+  static Expected<Tensor> from_host(const std::shared_ptr<Context>& context, const HostArray& array);
   template <class T>
   static Expected<Tensor> from_values(const std::shared_ptr<Context>& context, DType dtype,
                                       std::vector<std::int64_t> shape, std::span<const T> values);
@@ -49,8 +43,7 @@ class Tensor {
   Expected<void> upload_values(std::span<const T> values) const;
   template <class T>
   Expected<std::vector<T>> download_values() const;  // T must match dtype (f16 as std::uint16_t)
-  Expected<NpyArray> to_npy() const;
-  Expected<void> save_npy(const std::filesystem::path& path) const;  // to_npy + write_npy
+  Expected<HostArray> to_host() const;
   // f32 copy of the contents whatever the storage dtype (f16 widened, i32/u8 converted).
   Expected<std::vector<float>> download_f32() const;
 
@@ -61,16 +54,6 @@ class Tensor {
   DType dtype_ = DType::f32;
   std::vector<std::int64_t> shape_;
 };
-
-// Which C++ element type stores a dtype (f16 as raw bits).
-template <class T>
-constexpr bool dtype_matches(DType dtype) {
-  if constexpr (std::is_same_v<T, float>) return dtype == DType::f32;
-  else if constexpr (std::is_same_v<T, std::uint16_t>) return dtype == DType::f16;
-  else if constexpr (std::is_same_v<T, std::int32_t>) return dtype == DType::i32;
-  else if constexpr (std::is_same_v<T, std::uint8_t>) return dtype == DType::u8;
-  else return false;
-}
 
 template <class T>
 Expected<void> Tensor::upload_values(std::span<const T> values) const {

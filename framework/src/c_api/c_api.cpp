@@ -142,14 +142,14 @@ aat_dtype from_dtype(aat::DType dtype) {
 }
 
 // Converts C values; `what` names the list in messages ("push", "spec").
-aat::Expected<std::vector<aat::embed::NamedValue>> to_values(const aat_value* values, size_t count, const char* what) {
-  std::vector<aat::embed::NamedValue> out;
+aat::Expected<std::vector<aat::NamedValue>> to_values(const aat_value* values, size_t count, const char* what) {
+  std::vector<aat::NamedValue> out;
   if (count && !values) return aat::fail(aat::ErrorCode::invalid_argument, std::string(what) + ": NULL array with a count");
   for (size_t i = 0; i < count; ++i) {
     const aat_value& v = values[i];
     if (!v.name || !*v.name)
       return aat::fail(aat::ErrorCode::invalid_argument, std::string(what) + " value " + std::to_string(i) + " has no name");
-    aat::embed::NamedValue named;
+    aat::NamedValue named;
     named.name = v.name;
     switch (raw_enum(v.kind)) {
       case AAT_VALUE_TEXT:
@@ -190,7 +190,7 @@ aat_status make_kernel(aat_context* context, aat::Expected<aat::Spirv> spirv, st
   if (!spirv) return report(spirv);
   auto values = to_values(spec, spec_count, "spec");
   if (!values) return report(values);
-  auto created = aat::embed::create_kernel(context->context, std::move(*spirv), std::move(name), *values);
+  auto created = aat::create_kernel(context->context, std::move(*spirv), std::move(name), *values);
   if (!created) return report(created);
   *kernel = new aat_kernel{context->context, std::move(*created)};
   return AAT_OK;
@@ -407,18 +407,20 @@ aat_status aat_run_shader(aat_kernel* kernel, const aat_binding* bindings, size_
   return guarded("aat_run_shader", [&] {
     if (!kernel || !grid) return invalid("aat_run_shader", "kernel or grid is NULL");
     if (binding_count && !bindings) return invalid("aat_run_shader", "bindings is NULL with a count");
-    std::vector<aat::embed::NamedTensor> named;
+    aat::Invocation invocation;
     for (size_t i = 0; i < binding_count; ++i) {
       if (!bindings[i].name || !bindings[i].tensor)
         return invalid("aat_run_shader", ("binding " + std::to_string(i) + " has no name or no tensor").c_str());
       if (bindings[i].tensor->context != kernel->context)
         return invalid("aat_run_shader",
                        ("the tensor bound to '" + std::string(bindings[i].name) + "' belongs to another context").c_str());
-      named.push_back({bindings[i].name, bindings[i].tensor->tensor});
+      invocation.tensors.push_back({bindings[i].name, bindings[i].tensor->tensor});
     }
     auto values = to_values(push, push_count, "push");
     if (!values) return report(values);
-    auto ran = aat::embed::run_kernel(kernel->context, kernel->kernel, named, *values, {grid[0], grid[1], grid[2]});
+    invocation.push = std::move(*values);
+    invocation.grid = {grid[0], grid[1], grid[2]};
+    auto ran = aat::run_invocation(kernel->context, kernel->kernel, invocation);
     if (!ran) return report(ran);
     if (gpu_ms) *gpu_ms = *ran;
     return AAT_OK;

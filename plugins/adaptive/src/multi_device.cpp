@@ -153,7 +153,7 @@ Expected<MultiDeviceAdaptive> MultiDeviceAdaptive::create(DeviceGroup devices) {
   return m;
 }
 
-Expected<MultiDeviceAdaptiveResult> MultiDeviceAdaptive::run(const NpyArray& q, const NpyArray& k, const NpyArray& v,
+Expected<MultiDeviceAdaptiveResult> MultiDeviceAdaptive::run(const HostArray& q, const HostArray& k, const HostArray& v,
                                                              const MultiDeviceAdaptiveOptions& options) {
   const auto started = Clock::now();
   attention::MultiDeviceOptions check;
@@ -194,8 +194,8 @@ Expected<MultiDeviceAdaptiveResult> MultiDeviceAdaptive::run(const NpyArray& q, 
     result.devices[i].flops += r.executed_flops();
     dense[i] += r.cost.dense_flops;
     executed[i] += r.executed_flops();
-    AAT_TRY(NpyArray out, r.out.to_npy());
-    AAT_TRY(NpyArray lse, r.lse.to_npy());
+    AAT_TRY(HostArray out, r.out.to_host());
+    AAT_TRY(HostArray lse, r.lse.to_host());
     AAT_CHECK(attention::place(result.out, corner, out));
     return attention::place(result.lse, corner, lse);
   };

@@ -6,6 +6,7 @@
 #include "aat/adaptive/adaptive.hpp"
 #include "aat/adaptive/families.hpp"
 #include "aat/npy.hpp"
+#include "aat/tensor_npy.hpp"
 #include "aat/pattern/qkv_files.hpp"
 #include "aat/pattern/rule_options.hpp"
 #include "aat/plugin_command.hpp"
@@ -44,29 +45,29 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const CLI:
                                           args.split, args.json, args.options});
   }
   progress.stage("reading q, k, v", 3);
-  AAT_TRY(auto q, aat::Tensor::load_npy(context, args.q));
+  AAT_TRY(auto q, aat::read_npy_tensor(context, args.q));
   progress.advance(1);
-  AAT_TRY(auto k, aat::Tensor::load_npy(context, args.k));
+  AAT_TRY(auto k, aat::read_npy_tensor(context, args.k));
   progress.advance(2);
-  AAT_TRY(auto v, aat::Tensor::load_npy(context, args.v));
+  AAT_TRY(auto v, aat::read_npy_tensor(context, args.v));
   auto& o = args.options;
   o.causal = args.causal;
   o.estimator = args.estimator == "tile" ? aat::pattern::Estimator::tile : aat::pattern::Estimator::row;
   aat::Tensor lengths;
   if (!args.key_lengths.empty()) {
-    AAT_TRY(lengths, aat::Tensor::load_npy(context, args.key_lengths));
+    AAT_TRY(lengths, aat::read_npy_tensor(context, args.key_lengths));
     o.key_lengths = &lengths;
   }
   progress.stage(fmt::format("adaptive attention (pattern, router, attention, merge) on {}", context->device().name));
   AAT_TRY(auto adaptive, aat::adaptive::AdaptiveAttention::create(context));
   AAT_TRY(auto result, adaptive.run(q, k, v, o));
   progress.stage("writing " + args.out);
-  AAT_CHECK(result.out.save_npy(args.out));
+  AAT_CHECK(write_npy(args.out, result.out));
   if (!args.lse.empty()) {
-    AAT_CHECK(result.lse.save_npy(args.lse));
+    AAT_CHECK(write_npy(args.lse, result.lse));
   }
   if (!args.map.empty()) {
-    AAT_CHECK(result.map.levels.save_npy(args.map));
+    AAT_CHECK(write_npy(args.map, result.map.levels));
   }
   std::optional<aat::adaptive::Report> report;
   if (args.report) {

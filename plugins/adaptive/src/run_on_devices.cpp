@@ -11,9 +11,9 @@ Expected<void> run_on_devices(const DeviceRunRequest& r) {
   AAT_TRY(const auto selectors, parse_device_list(r.devices));
   const auto split = parse_adaptive_split(r.split);
   if (!split) return fail(ErrorCode::invalid_argument, fmt::format("--split {}: use auto, heads or queries", r.split));
-  AAT_TRY(NpyArray q, read_npy(r.q));
-  AAT_TRY(NpyArray k, read_npy(r.k));
-  AAT_TRY(NpyArray v, read_npy(r.v));
+  AAT_TRY(HostArray q, read_npy(r.q));
+  AAT_TRY(HostArray k, read_npy(r.k));
+  AAT_TRY(HostArray v, read_npy(r.v));
   MultiDeviceAdaptiveOptions options;
   options.adaptive = r.options;
   options.split = *split;

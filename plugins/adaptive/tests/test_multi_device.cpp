@@ -20,13 +20,13 @@ namespace {
 
 using aat::testing::unwrap;
 
-NpyArray array_of(std::vector<std::int64_t> shape, const std::vector<float>& values) {
-  NpyArray a = attention::zeros(DType::f32, std::move(shape));
+HostArray array_of(std::vector<std::int64_t> shape, const std::vector<float>& values) {
+  HostArray a = attention::zeros(DType::f32, std::move(shape));
   std::memcpy(a.data.data(), values.data(), values.size() * sizeof(float));
   return a;
 }
 
-std::vector<float> floats(const NpyArray& a) {
+std::vector<float> floats(const HostArray& a) {
   std::vector<float> v(static_cast<std::size_t>(a.element_count()));
   std::memcpy(v.data(), a.data.data(), v.size() * sizeof(float));
   return v;
@@ -77,7 +77,7 @@ class AdaptiveMultiDevice : public aat::testing::DeviceTest {
       q.insert(q.end(), in.q.begin() + (h * n + n - q_len) * d, in.q.begin() + (h + 1) * n * d);
     k.assign(in.k.begin(), in.k.begin() + kv_heads * n * d);
     v.assign(in.v.begin(), in.v.begin() + kv_heads * n * d);
-    const NpyArray qa = array_of({1, in.heads, q_len, d}, q), ka = array_of({1, kv_heads, n, d}, k),
+    const HostArray qa = array_of({1, in.heads, q_len, d}, q), ka = array_of({1, kv_heads, n, d}, k),
                    va = array_of({1, kv_heads, n, d}, v);
     MultiDeviceAdaptiveOptions options;
     options.adaptive.causal = causal;

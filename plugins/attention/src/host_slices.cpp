@@ -64,15 +64,15 @@ std::vector<std::int64_t> padded(std::span<const std::int64_t> leading, std::siz
 
 }  // namespace
 
-NpyArray zeros(DType dtype, std::vector<std::int64_t> shape) {
-  NpyArray array;
+HostArray zeros(DType dtype, std::vector<std::int64_t> shape) {
+  HostArray array;
   array.dtype = dtype;
   array.shape = std::move(shape);
   array.data.assign(static_cast<std::size_t>(array.element_count()) * size_of(dtype), std::byte{0});
   return array;
 }
 
-Expected<NpyArray> slice(const NpyArray& array, std::span<const AxisRange> ranges) {
+Expected<HostArray> slice(const HostArray& array, std::span<const AxisRange> ranges) {
   if (ranges.size() > array.shape.size())
     return fail(ErrorCode::invalid_argument, fmt::format("slice: {} ranges for an array of rank {}", ranges.size(),
                                                          array.shape.size()));
@@ -84,7 +84,7 @@ Expected<NpyArray> slice(const NpyArray& array, std::span<const AxisRange> range
     corner.push_back(ranges[a].begin);
     shape[a] = ranges[a].size();
   }
-  NpyArray box = zeros(array.dtype, shape);
+  HostArray box = zeros(array.dtype, shape);
   const auto from_corner = padded(corner, shape.size(), 0);
   const std::vector<std::int64_t> origin(shape.size(), 0);
   copy_box(array.data.data(), array.shape, from_corner, box.data.data(), box.shape, origin, box.shape,
@@ -92,7 +92,7 @@ Expected<NpyArray> slice(const NpyArray& array, std::span<const AxisRange> range
   return box;
 }
 
-Expected<void> place(NpyArray& array, std::span<const std::int64_t> corner, const NpyArray& box) {
+Expected<void> place(HostArray& array, std::span<const std::int64_t> corner, const HostArray& box) {
   bool fits = box.dtype == array.dtype && box.shape.size() == array.shape.size() && corner.size() <= box.shape.size();
   for (std::size_t a = 0; fits && a < box.shape.size(); ++a) {
     const std::int64_t at = a < corner.size() ? corner[a] : 0;
@@ -110,7 +110,7 @@ Expected<void> place(NpyArray& array, std::span<const std::int64_t> corner, cons
 }
 
 Expected<std::vector<std::int32_t>> read_key_lengths(const std::filesystem::path& path) {
-  AAT_TRY(NpyArray array, read_npy(path));
+  AAT_TRY(HostArray array, read_npy(path));
   if (array.dtype != DType::i32 || array.shape.size() != 1)
     return fail(ErrorCode::invalid_argument, fmt::format("key lengths must be i32[B] (one per batch), got {}[{}] in {}",
                                                          to_string(array.dtype), shape_to_string(array.shape),
@@ -119,8 +119,8 @@ Expected<std::vector<std::int32_t>> read_key_lengths(const std::filesystem::path
   return std::vector<std::int32_t>(values.begin(), values.end());
 }
 
-HostBox HostBox::owning(NpyArray array) {
-  auto storage = std::make_shared<const NpyArray>(std::move(array));
+HostBox HostBox::owning(HostArray array) {
+  auto storage = std::make_shared<const HostArray>(std::move(array));
   return HostBox{storage->dtype, storage->shape, storage->data, storage};
 }
 
@@ -130,7 +130,7 @@ std::int64_t HostBox::element_count() const {
   return n;
 }
 
-Expected<HostBox> box_of(const NpyArray& array, std::span<const AxisRange> ranges) {
+Expected<HostBox> box_of(const HostArray& array, std::span<const AxisRange> ranges) {
   // Contiguous when every axis before the last partial one holds a single index.
   std::size_t last_partial = 0;
   bool any_partial = false;
@@ -144,7 +144,7 @@ Expected<HostBox> box_of(const NpyArray& array, std::span<const AxisRange> range
   for (std::size_t a = 0; contiguous && a < ranges.size(); ++a)
     contiguous = ranges[a].begin >= 0 && ranges[a].begin <= ranges[a].end && ranges[a].end <= array.shape[a];
   if (!contiguous) {
-    AAT_TRY(NpyArray copy, slice(array, ranges));
+    AAT_TRY(HostArray copy, slice(array, ranges));
     return HostBox::owning(std::move(copy));
   }
   HostBox box{array.dtype, array.shape, {}, nullptr};
@@ -168,7 +168,7 @@ Expected<Tensor> to_device(const std::shared_ptr<Context>& context, const HostBo
   return tensor;
 }
 
-Expected<HeadInputs> head_inputs(const NpyArray& q, const NpyArray& k, const NpyArray& v, const HeadBox& box) {
+Expected<HeadInputs> head_inputs(const HostArray& q, const HostArray& k, const HostArray& v, const HeadBox& box) {
   if (q.shape.size() != 4 || k.shape.size() != 4 || k.shape[1] == 0)
     return fail(ErrorCode::invalid_argument, "head_inputs: Q and K must be [B, H, N, D]");
   const std::int64_t group = q.shape[1] / k.shape[1];

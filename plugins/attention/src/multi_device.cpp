@@ -40,8 +40,8 @@ Expected<RangeInputs> upload_range(const std::shared_ptr<Context>& context, Stre
                               to_string(array->dtype), shape_to_string(array->shape), to_string(shape.dtype),
                               shape_to_string(packed_shape)));
   RangeInputs in;
-  AAT_TRY(Tensor k_packed, Tensor::from_npy(context, block.k));
-  AAT_TRY(Tensor v_packed, Tensor::from_npy(context, block.v));
+  AAT_TRY(Tensor k_packed, Tensor::from_host(context, block.k));
+  AAT_TRY(Tensor v_packed, Tensor::from_host(context, block.v));
   if (!range.causal) {
     in.k = std::move(k_packed);
     in.v = std::move(v_packed);
@@ -177,7 +177,7 @@ Expected<std::vector<AttentionPartials>> gather_parts(const std::shared_ptr<Cont
 
 }  // namespace
 
-Expected<KeyBlock> key_block(const NpyArray& k, const NpyArray& v, const KeyRange& range) {
+Expected<KeyBlock> key_block(const HostArray& k, const HostArray& v, const KeyRange& range) {
   if (k.shape.size() != 4) return fail(ErrorCode::invalid_argument, "key_block: K must be [B, H, N, D]");
   const std::array<AxisRange, 3> box{AxisRange{0, k.shape[0]}, AxisRange{0, k.shape[1]}, AxisRange{range.begin, range.end}};
   KeyBlock block{range, {}, {}};
@@ -186,7 +186,7 @@ Expected<KeyBlock> key_block(const NpyArray& k, const NpyArray& v, const KeyRang
   return block;
 }
 
-void fill_empty(NpyArray& lse) {
+void fill_empty(HostArray& lse) {
   auto* values = reinterpret_cast<float*>(lse.data.data());
   std::fill(values, values + lse.element_count(), -std::numeric_limits<float>::infinity());
 }
@@ -207,7 +207,7 @@ Expected<MultiDeviceAttention> MultiDeviceAttention::create(DeviceGroup devices)
   return m;
 }
 
-Expected<AttentionShape> MultiDeviceAttention::check(const NpyArray& q, const NpyArray& k, const NpyArray& v,
+Expected<AttentionShape> MultiDeviceAttention::check(const HostArray& q, const HostArray& k, const HostArray& v,
                                                      const MultiDeviceOptions& options) {
   AAT_TRY(AttentionShape shape, check_shapes(q.dtype, q.shape, k.dtype, k.shape, v.dtype, v.shape, options.causal));
   if (!options.key_lengths.empty()) {
@@ -217,7 +217,7 @@ Expected<AttentionShape> MultiDeviceAttention::check(const NpyArray& q, const Np
   return shape;
 }
 
-Expected<KeyStates> MultiDeviceAttention::key_states(const NpyArray& q, const KeySource& keys,
+Expected<KeyStates> MultiDeviceAttention::key_states(const HostArray& q, const KeySource& keys,
                                                      std::span<const WorkerShare> shares, const AttentionShape& shape,
                                                      const MultiDeviceOptions& options) {
   if (shares.size() != members_.size())
@@ -237,7 +237,7 @@ Expected<KeyStates> MultiDeviceAttention::key_states(const NpyArray& q, const Ke
     report.share = shares[i].describe(ShardMode::keys);
     report.flops = shares[i].flops;
     if (shares[i].keys.empty()) return {};
-    AAT_TRY(Tensor q_device, Tensor::from_npy(member.context, q));
+    AAT_TRY(Tensor q_device, Tensor::from_host(member.context, q));
     AAT_TRY(Stream stream, Stream::create(member.context));
     std::vector<AttentionPartials> parts;
     for (const KeyRange& range : shares[i].keys) {
@@ -296,7 +296,7 @@ Expected<HostState> MultiDeviceAttention::reduce(KeyStates states, std::vector<H
 }
 
 Expected<double> MultiDeviceAttention::finish(KeyStates states, std::vector<HostState> more,
-                                              const AttentionShape& shape, NpyArray& out, NpyArray& lse) {
+                                              const AttentionShape& shape, HostArray& out, HostArray& lse) {
   const std::int64_t rows = state_rows(shape);
   const auto& context = members_.front()->context;
   out = zeros(shape.dtype, {shape.batch, shape.q_heads, shape.q_len, shape.head_dim});
@@ -312,8 +312,8 @@ Expected<double> MultiDeviceAttention::finish(KeyStates states, std::vector<Host
   AAT_CHECK(record_merge_all(members_.front()->attention, stream, std::move(parts), rows, shape.head_dim, out_device,
                              lse_device, true));
   AAT_CHECK(stream.run());
-  AAT_TRY(out, out_device.to_npy());
-  AAT_TRY(lse, lse_device.to_npy());
+  AAT_TRY(out, out_device.to_host());
+  AAT_TRY(lse, lse_device.to_host());
   return stream.total_gpu_ms();
 }
 
@@ -348,8 +348,8 @@ Expected<std::vector<HeadResult>> MultiDeviceAttention::head_results(const HeadS
       AAT_TRY(AttentionResult r, member.attention.run(q, k, v, ao));
       report.gpu_ms += r.gpu_ms;
       HeadResult result{box, {}, {}};
-      AAT_TRY(result.out, r.out.to_npy());
-      AAT_TRY(result.lse, r.lse.to_npy());
+      AAT_TRY(result.out, r.out.to_host());
+      AAT_TRY(result.lse, r.lse.to_host());
       per_device[i].push_back(std::move(result));
     }
     report.wall_ms = ms_since(started);
@@ -361,7 +361,7 @@ Expected<std::vector<HeadResult>> MultiDeviceAttention::head_results(const HeadS
   return all;
 }
 
-Expected<MultiDeviceResult> MultiDeviceAttention::run(const NpyArray& q, const NpyArray& k, const NpyArray& v,
+Expected<MultiDeviceResult> MultiDeviceAttention::run(const HostArray& q, const HostArray& k, const HostArray& v,
                                                       const MultiDeviceOptions& options) {
   const auto started = Clock::now();
   AAT_TRY(const AttentionShape shape, check(q, k, v, options));

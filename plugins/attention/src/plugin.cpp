@@ -7,6 +7,7 @@
 #include "aat/attention/attention.hpp"
 #include "aat/plugin_command.hpp"
 #include "aat/plugin_define.hpp"
+#include "aat/tensor_npy.hpp"
 #include "attention_op.hpp"
 #include "run_on_devices.hpp"
 
@@ -28,31 +29,31 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Argu
                                            args.split, args.causal, args.json, args.scale, args.splits});
   }
   progress.stage("reading q, k, v", 3);
-  AAT_TRY(auto q, aat::Tensor::load_npy(context, args.q));
+  AAT_TRY(auto q, aat::read_npy_tensor(context, args.q));
   progress.advance(1);
-  AAT_TRY(auto k, aat::Tensor::load_npy(context, args.k));
+  AAT_TRY(auto k, aat::read_npy_tensor(context, args.k));
   progress.advance(2);
-  AAT_TRY(auto v, aat::Tensor::load_npy(context, args.v));
+  AAT_TRY(auto v, aat::read_npy_tensor(context, args.v));
   aat::attention::AttentionOptions options;
   options.causal = args.causal;
   options.scale = args.scale;
   options.splits = args.splits;
   aat::Tensor lengths, bias;
   if (!args.key_lengths.empty()) {
-    AAT_TRY(lengths, aat::Tensor::load_npy(context, args.key_lengths));
+    AAT_TRY(lengths, aat::read_npy_tensor(context, args.key_lengths));
     options.key_lengths = &lengths;
   }
   if (!args.bias.empty()) {
-    AAT_TRY(bias, aat::Tensor::load_npy(context, args.bias));
+    AAT_TRY(bias, aat::read_npy_tensor(context, args.bias));
     options.bias = &bias;
   }
   progress.stage(fmt::format("attention on {}", context->device().name));
   AAT_TRY(auto attention, aat::attention::Attention::create(context));
   AAT_TRY(auto result, attention.run(q, k, v, options));
   progress.stage("writing " + args.out);
-  AAT_CHECK(result.out.save_npy(args.out));
+  AAT_CHECK(write_npy(args.out, result.out));
   if (!args.lse.empty()) {
-    AAT_CHECK(result.lse.save_npy(args.lse));
+    AAT_CHECK(write_npy(args.lse, result.lse));
   }
   progress.done();
   if (args.splits && result.tiling.splits != *args.splits)

@@ -28,9 +28,9 @@ Expected<void> run_on_devices(const DeviceRunRequest& r) {
   AAT_TRY(const auto selectors, parse_device_list(r.devices));
   const auto mode = parse_shard_mode(r.split);
   if (!mode) return fail(ErrorCode::invalid_argument, fmt::format("--split {}: use auto, heads or keys", r.split));
-  AAT_TRY(NpyArray q, read_npy(r.q));
-  AAT_TRY(NpyArray k, read_npy(r.k));
-  AAT_TRY(NpyArray v, read_npy(r.v));
+  AAT_TRY(HostArray q, read_npy(r.q));
+  AAT_TRY(HostArray k, read_npy(r.k));
+  AAT_TRY(HostArray v, read_npy(r.v));
   MultiDeviceOptions options;
   options.causal = r.causal;
   options.scale = r.scale;

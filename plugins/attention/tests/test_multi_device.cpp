@@ -20,8 +20,8 @@ namespace {
 
 using aat::testing::FailsWith;
 
-NpyArray to_npy(DType dtype, std::vector<std::int64_t> shape, const std::vector<float>& values) {
-  NpyArray a = zeros(dtype, std::move(shape));
+HostArray to_npy(DType dtype, std::vector<std::int64_t> shape, const std::vector<float>& values) {
+  HostArray a = zeros(dtype, std::move(shape));
   if (dtype == DType::f16) {
     const auto bits = to_half(values);
     std::memcpy(a.data.data(), bits.data(), bits.size() * 2);
@@ -31,7 +31,7 @@ NpyArray to_npy(DType dtype, std::vector<std::int64_t> shape, const std::vector<
   return a;
 }
 
-std::vector<float> as_f32(const NpyArray& a) {
+std::vector<float> as_f32(const HostArray& a) {
   std::vector<float> out(static_cast<std::size_t>(a.element_count()));
   if (a.dtype == DType::f16) {
     std::vector<std::uint16_t> bits(out.size());
@@ -233,7 +233,7 @@ TEST_F(MultiDevice, ReportsEachDevice) {
 
 TEST_F(MultiDevice, RefusesBadInputsNamingTheCause) {
   MultiDeviceAttention& m = group(2);
-  const NpyArray q = zeros(DType::f32, {1, 2, 8, 16}), k = zeros(DType::f32, {1, 2, 8, 16});
+  const HostArray q = zeros(DType::f32, {1, 2, 8, 16}), k = zeros(DType::f32, {1, 2, 8, 16});
   EXPECT_TRUE(FailsWith(m.run(q, zeros(DType::f32, {1, 2, 8, 32}), k), ErrorCode::invalid_argument,
                         {"K and V must have the same shape"}));
   EXPECT_TRUE(FailsWith(m.run(q, zeros(DType::f16, {1, 2, 8, 16}), zeros(DType::f16, {1, 2, 8, 16})),
@@ -249,7 +249,7 @@ TEST_F(MultiDevice, RefusesBadInputsNamingTheCause) {
 
 TEST_F(MultiDevice, KeySourceOfTheWrongShapeIsNamed) {
   MultiDeviceAttention& m = group(2);
-  const NpyArray q = zeros(DType::f32, {1, 1, 8, 16});
+  const HostArray q = zeros(DType::f32, {1, 1, 8, 16});
   AttentionShape shape = unwrap(MultiDeviceAttention::check(q, zeros(DType::f32, {1, 1, 8, 16}),
                                                             zeros(DType::f32, {1, 1, 8, 16}), {}), "check");
   const ShardPlan plan = plan_shards(shape, 2, ShardMode::keys);

@@ -72,8 +72,8 @@ void save(const fs::path& path, DType dtype, const std::vector<std::int64_t>& sh
 
 // hi + lo, each an f32 .npy of the given shape.
 std::vector<double> load_hi_lo(const fs::path& dir, const std::string& name, const std::vector<std::int64_t>& shape) {
-  const NpyArray hi = unwrap(read_npy(dir / (name + "_hi.npy")), "read hi");
-  const NpyArray lo = unwrap(read_npy(dir / (name + "_lo.npy")), "read lo");
+  const HostArray hi = unwrap(read_npy(dir / (name + "_hi.npy")), "read hi");
+  const HostArray lo = unwrap(read_npy(dir / (name + "_lo.npy")), "read lo");
   EXPECT_EQ(hi.shape, shape) << name;
   EXPECT_EQ(lo.shape, shape) << name;
   const auto h = unwrap(hi.as<float>(), "hi as f32");

@@ -155,14 +155,14 @@ TEST(ShardMode, ParsesItsNames) {
   EXPECT_FALSE(parse_shard_mode("rows"));
 }
 
-NpyArray iota(std::vector<std::int64_t> shape) {
-  NpyArray a = zeros(DType::f32, std::move(shape));
+HostArray iota(std::vector<std::int64_t> shape) {
+  HostArray a = zeros(DType::f32, std::move(shape));
   auto* values = reinterpret_cast<float*>(a.data.data());
   std::iota(values, values + a.element_count(), 0.0f);
   return a;
 }
 
-float at(const NpyArray& a, std::initializer_list<std::int64_t> index) {
+float at(const HostArray& a, std::initializer_list<std::int64_t> index) {
   std::int64_t flat = 0, i = 0;
   for (auto x : index) flat = flat * a.shape[static_cast<std::size_t>(i++)] + x;
   float v;
@@ -171,14 +171,14 @@ float at(const NpyArray& a, std::initializer_list<std::int64_t> index) {
 }
 
 TEST(HostSlices, SliceAndPlaceRoundTrip) {
-  const NpyArray a = iota({3, 4, 5, 2});
+  const HostArray a = iota({3, 4, 5, 2});
   const std::array<AxisRange, 3> box{AxisRange{1, 3}, AxisRange{1, 2}, AxisRange{2, 5}};
   auto s = slice(a, box);
   ASSERT_TRUE(s) << s.error().what();
   EXPECT_EQ(s->shape, (std::vector<std::int64_t>{2, 1, 3, 2}));
   EXPECT_EQ(at(*s, {0, 0, 0, 0}), at(a, {1, 1, 2, 0}));
   EXPECT_EQ(at(*s, {1, 0, 2, 1}), at(a, {2, 1, 4, 1}));
-  NpyArray b = zeros(DType::f32, {3, 4, 5, 2});
+  HostArray b = zeros(DType::f32, {3, 4, 5, 2});
   const std::array<std::int64_t, 3> corner{1, 1, 2};
   ASSERT_TRUE(place(b, corner, *s));
   EXPECT_EQ(at(b, {2, 1, 4, 1}), at(a, {2, 1, 4, 1}));
@@ -191,15 +191,15 @@ TEST(HostSlices, SliceAndPlaceRoundTrip) {
 }
 
 TEST(HostSlices, RefusesBoxesOutside) {
-  const NpyArray a = iota({2, 3});
+  const HostArray a = iota({2, 3});
   EXPECT_FALSE(slice(a, std::array{AxisRange{1, 3}}));
-  NpyArray b = zeros(DType::f32, {2, 3});
+  HostArray b = zeros(DType::f32, {2, 3});
   EXPECT_FALSE(place(b, std::array<std::int64_t, 1>{1}, iota({2, 3})));
   EXPECT_FALSE(place(b, std::array<std::int64_t, 1>{0}, iota({2, 2})));  // axis 1 is not whole
 }
 
 TEST(HostSlices, BoxesAreViewsWhereContiguous) {
-  const NpyArray a = iota({3, 4, 5, 2});
+  const HostArray a = iota({3, 4, 5, 2});
   // Heads 1..2 of batch 2: one run of the array, no copy.
   auto view = box_of(a, std::array{AxisRange{2, 3}, AxisRange{1, 3}});
   ASSERT_TRUE(view);

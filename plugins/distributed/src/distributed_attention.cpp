@@ -138,17 +138,17 @@ std::string join_problems(const std::vector<std::string>& problems) {
 // What a rank's inputs are (shapes and dtypes), or why it has none; compared across the ranks.
 json inputs_json(const Expected<RootInputs>& inputs) {
   if (!inputs) return {{"ok", false}, {"error", inputs.error().what()}, {"code", static_cast<int>(inputs.error().code())}};
-  auto describe = [](const NpyArray& a) { return fmt::format("{}[{}]", to_string(a.dtype), shape_to_string(a.shape)); };
+  auto describe = [](const HostArray& a) { return fmt::format("{}[{}]", to_string(a.dtype), shape_to_string(a.shape)); };
   return {{"ok", true}, {"q", describe(inputs->q)}, {"k", describe(inputs->k)}, {"v", describe(inputs->v)}};
 }
 
 // ---- arrays as bytes -----------------------------------------------------------------------
 
-std::span<const std::byte> bytes_of(const NpyArray& a) { return a.data; }
+std::span<const std::byte> bytes_of(const HostArray& a) { return a.data; }
 
-Expected<NpyArray> array_from(std::vector<std::byte> bytes, DType dtype, std::vector<std::int64_t> shape,
+Expected<HostArray> array_from(std::vector<std::byte> bytes, DType dtype, std::vector<std::int64_t> shape,
                               const std::string& what) {
-  NpyArray a;
+  HostArray a;
   a.dtype = dtype;
   a.shape = std::move(shape);
   const auto expected = static_cast<std::size_t>(a.element_count()) * size_of(dtype);
@@ -309,7 +309,7 @@ std::vector<HeadBox> boxes_of(std::span<const WorkerShare> shares, std::int64_t 
 
 // The data a rank received (or, on rank 0, slices of its inputs).
 struct RankData {
-  NpyArray q;                                              // keys: all of Q
+  HostArray q;                                              // keys: all of Q
   std::map<std::pair<std::int64_t, std::int64_t>, attention::KeyBlock> keys;  // by (begin, end)
   std::map<std::pair<std::int64_t, std::int64_t>, attention::HeadInputs> heads;  // by (batch, kv head)
 };
@@ -405,7 +405,7 @@ Expected<RankData> receive_data(Communicator& comm, const Agreement& a, const De
     attention::HeadInputs in;
     for (auto [target, what, queries] : {std::tuple{&in.q, "Q", true}, {&in.k, "K", false}, {&in.v, "V", false}}) {
       AAT_TRY(auto bytes, comm.receive(0, kHeads, deadline));
-      AAT_TRY(NpyArray array, array_from(std::move(bytes), dtype, head_shape(a, box, queries),
+      AAT_TRY(HostArray array, array_from(std::move(bytes), dtype, head_shape(a, box, queries),
                                          fmt::format("{} of a head box", what)));
       *target = attention::HostBox::owning(std::move(array));
     }

@@ -25,8 +25,8 @@ namespace {
 
 using namespace aat;
 
-NpyArray random_array(std::vector<std::int64_t> shape, std::mt19937& rng) {
-  NpyArray a = attention::zeros(DType::f32, std::move(shape));
+HostArray random_array(std::vector<std::int64_t> shape, std::mt19937& rng) {
+  HostArray a = attention::zeros(DType::f32, std::move(shape));
   std::normal_distribution<float> normal(0.0f, 1.0f);
   auto* values = reinterpret_cast<float*>(a.data.data());
   for (std::int64_t i = 0; i < a.element_count(); ++i) values[i] = normal(rng);
@@ -35,7 +35,7 @@ NpyArray random_array(std::vector<std::int64_t> shape, std::mt19937& rng) {
 
 // Rank 0: the largest |O - O_one_device| (run on its first device alone).
 Expected<double> compare_with_one_device(attention::MultiDeviceAttention& local, const distributed::RootInputs& in,
-                                         const attention::MultiDeviceOptions& options, const NpyArray& out) {
+                                         const attention::MultiDeviceOptions& options, const HostArray& out) {
   AAT_TRY(DeviceGroup one, DeviceGroup::from_contexts({local.devices().context(0)}));
   AAT_TRY(attention::MultiDeviceAttention single, attention::MultiDeviceAttention::create(std::move(one)));
   AAT_TRY(auto want, single.run(in.q, in.k, in.v, options));

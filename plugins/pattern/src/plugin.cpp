@@ -9,6 +9,7 @@
 
 #include "aat/dtype.hpp"
 #include "aat/npy.hpp"
+#include "aat/tensor_npy.hpp"
 #include "aat/pattern/pattern.hpp"
 #include "aat/pattern/qkv_files.hpp"
 #include "aat/pattern/rule_options.hpp"
@@ -67,20 +68,20 @@ int run_pattern(const aat_host* host, int argc, const char* const* argv) {
   return aat::run_plugin_command(app, host, argc, argv, [&](const std::shared_ptr<aat::Context>& context)
                                                             -> aat::Expected<void> {
     AAT_CHECK(aat::pattern::resolve_rule(app, o, args.mode));
-    AAT_TRY(auto q, aat::Tensor::load_npy(context, args.q));
-    AAT_TRY(auto k, aat::Tensor::load_npy(context, args.k));
+    AAT_TRY(auto q, aat::read_npy_tensor(context, args.q));
+    AAT_TRY(auto k, aat::read_npy_tensor(context, args.k));
     aat::Tensor lengths;
     o.causal = args.causal;
     o.scale = args.scale;
     if (!args.key_lengths.empty()) {
-      AAT_TRY(lengths, aat::Tensor::load_npy(context, args.key_lengths));
+      AAT_TRY(lengths, aat::read_npy_tensor(context, args.key_lengths));
       o.key_lengths = &lengths;
     }
     AAT_TRY(auto pattern, aat::pattern::Pattern::create(context));
     AAT_TRY(auto result, pattern.run(q, k, o));
-    AAT_CHECK(result.map.levels.save_npy(args.map));
+    AAT_CHECK(write_npy(args.map, result.map.levels));
     if (!args.density.empty()) {
-      AAT_CHECK(result.map.density.save_npy(args.density));
+      AAT_CHECK(write_npy(args.density, result.map.density));
     }
     const auto& cost = result.cost;
     if (args.json) {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aat/npy.hpp"
+#include "aat/tensor_npy.hpp"
 #include "aat/plugin_command.hpp"
 #include "aat/plugin_define.hpp"
 #include "aat/router/router.hpp"
@@ -18,7 +19,7 @@ struct Arguments {
 };
 
 aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Arguments& args) {
-  AAT_TRY(auto levels, aat::Tensor::load_npy(context, args.map));
+  AAT_TRY(auto levels, aat::read_npy_tensor(context, args.map));
   if (levels.dtype() != aat::DType::u8 || levels.rank() != 4)
     return aat::fail(aat::ErrorCode::invalid_argument,
                      fmt::format("the map must be u8 [B, H, Tq, Tk] (aat run pattern --map), got {}", levels.describe()));
@@ -50,7 +51,7 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Argu
   AAT_CHECK(stream.run());
   AAT_TRY(auto stats, router.stats(plan));
   if (!args.plan.empty()) {
-    AAT_TRY(auto items, plan.items.to_npy());
+    AAT_TRY(auto items, plan.items.to_host());
     items.shape[0] = std::min<std::int64_t>(items.shape[0], stats.items);
     items.data.resize(static_cast<std::size_t>(items.shape[0] * 4 * 4));
     AAT_CHECK(aat::write_npy(args.plan, items));

@@ -61,8 +61,8 @@ AdaptivePlan plan_adaptive(const attention::AttentionShape& shape, std::size_t d
                            std::uint32_t block_k, AdaptiveSplit split = AdaptiveSplit::automatic);
 
 struct MultiDeviceAdaptiveResult {
-  NpyArray out;  // [B, Hq, Nq, D], Q's dtype
-  NpyArray lse;  // f32 [B, Hq, Nq]
+  HostArray out;  // [B, Hq, Nq, D], Q's dtype
+  HostArray lse;  // f32 [B, Hq, Nq]
   AdaptivePlan plan;
   std::vector<attention::DeviceReport> devices;  // flops: what the device executed (pattern, pyramid, kept blocks)
   double dense_flops = 0, executed_flops = 0;     // summed over the devices
@@ -74,7 +74,7 @@ class MultiDeviceAdaptive {
  public:
   static Expected<MultiDeviceAdaptive> create(DeviceGroup devices);
 
-  Expected<MultiDeviceAdaptiveResult> run(const NpyArray& q, const NpyArray& k, const NpyArray& v,
+  Expected<MultiDeviceAdaptiveResult> run(const HostArray& q, const HostArray& k, const HostArray& v,
                                           const MultiDeviceAdaptiveOptions& options = {});
 
  private:

@@ -22,14 +22,14 @@ struct AxisRange {
 
 // The box `ranges` (one per leading axis; the axes after them are taken whole) of `array`, as a
 // new array of the box's shape.
-Expected<NpyArray> slice(const NpyArray& array, std::span<const AxisRange> ranges);
+Expected<HostArray> slice(const HostArray& array, std::span<const AxisRange> ranges);
 
 // Writes `box` into `array` with its corner at `corner` (one entry per leading axis of the box;
 // the remaining axes must match whole). The inverse of slice().
-Expected<void> place(NpyArray& array, std::span<const std::int64_t> corner, const NpyArray& box);
+Expected<void> place(HostArray& array, std::span<const std::int64_t> corner, const HostArray& box);
 
 // A zero-filled array.
-NpyArray zeros(DType dtype, std::vector<std::int64_t> shape);
+HostArray zeros(DType dtype, std::vector<std::int64_t> shape);
 
 // Key lengths from a .npy file: i32 [B] (anything else is an error naming the file).
 Expected<std::vector<std::int32_t>> read_key_lengths(const std::filesystem::path& path);
@@ -41,12 +41,12 @@ struct HostBox {
   DType dtype = DType::f32;
   std::vector<std::int64_t> shape;
   std::span<const std::byte> bytes;
-  std::shared_ptr<const NpyArray> storage;  // set when the box owns its bytes
+  std::shared_ptr<const HostArray> storage;  // set when the box owns its bytes
 
-  static HostBox owning(NpyArray array);
+  static HostBox owning(HostArray array);
   std::int64_t element_count() const;
 };
-Expected<HostBox> box_of(const NpyArray& array, std::span<const AxisRange> ranges);
+Expected<HostBox> box_of(const HostArray& array, std::span<const AxisRange> ranges);
 
 // A new device tensor holding the box.
 Expected<Tensor> to_device(const std::shared_ptr<Context>& context, const HostBox& box);
@@ -63,6 +63,6 @@ std::vector<HeadBox> head_boxes(std::int64_t unit_begin, std::int64_t unit_end, 
 struct HeadInputs {
   HostBox q, k, v;
 };
-Expected<HeadInputs> head_inputs(const NpyArray& q, const NpyArray& k, const NpyArray& v, const HeadBox& box);
+Expected<HeadInputs> head_inputs(const HostArray& q, const HostArray& k, const HostArray& v, const HeadBox& box);
 
 }  // namespace aat::attention

@@ -49,8 +49,8 @@ struct DeviceReport {
 };
 
 struct MultiDeviceResult {
-  NpyArray out;           // [B, Hq, Nq, D], Q's dtype
-  NpyArray lse;           // f32 [B, Hq, Nq]
+  HostArray out;           // [B, Hq, Nq, D], Q's dtype
+  HostArray lse;           // f32 [B, Hq, Nq]
   ShardPlan plan;
   std::vector<DeviceReport> devices;
   double merge_gpu_ms = 0;  // keys: the final merge on the first device
@@ -68,12 +68,12 @@ struct HostState {
 // K and V rows [range) of every (batch, kv head): [B, Hkv, range.size(), D] each.
 struct KeyBlock {
   KeyRange range;
-  NpyArray k, v;
+  HostArray k, v;
 };
 // Where a device's thread gets the keys of one of its ranges (called on that thread).
 using KeySource = std::function<Expected<KeyBlock>(const KeyRange& range)>;
 // The block of keys `range` of K and V [B, Hkv, Nk, D] (a copy: B x Hkv runs of rows).
-Expected<KeyBlock> key_block(const NpyArray& k, const NpyArray& v, const KeyRange& range);
+Expected<KeyBlock> key_block(const HostArray& k, const HostArray& v, const KeyRange& range);
 
 // The states of a keys division before the last merge: the first device's, still on it, and
 // the other devices' on the host.
@@ -87,7 +87,7 @@ struct KeyStates {
 // lse [batches, kv heads x G, Nq].
 struct HeadResult {
   HeadBox box;
-  NpyArray out, lse;
+  HostArray out, lse;
 };
 
 class MultiDeviceAttention {
@@ -95,23 +95,23 @@ class MultiDeviceAttention {
   static Expected<MultiDeviceAttention> create(DeviceGroup devices);
 
   // The whole run: check, plan (plan_shards over the group's size), compute, merge.
-  Expected<MultiDeviceResult> run(const NpyArray& q, const NpyArray& k, const NpyArray& v,
+  Expected<MultiDeviceResult> run(const HostArray& q, const HostArray& k, const HostArray& v,
                                   const MultiDeviceOptions& options = {});
 
   // The pieces run() is made of, for callers that move data between hosts themselves.
   //
   // Checks Q, K, V (and the key lengths) as attention::check_inputs would.
-  static Expected<AttentionShape> check(const NpyArray& q, const NpyArray& k, const NpyArray& v,
+  static Expected<AttentionShape> check(const HostArray& q, const HostArray& k, const HostArray& v,
                                         const MultiDeviceOptions& options);
   // Keys division: device i computes shares[i] (shares.size() == the group's size) over all of Q.
-  Expected<KeyStates> key_states(const NpyArray& q, const KeySource& keys, std::span<const WorkerShare> shares,
+  Expected<KeyStates> key_states(const HostArray& q, const KeySource& keys, std::span<const WorkerShare> shares,
                                  const AttentionShape& shape, const MultiDeviceOptions& options);
   // All of `states` (and `more`) merged exactly into one state on the host: what a rank sends.
   Expected<HostState> reduce(KeyStates states, std::vector<HostState> more, const AttentionShape& shape);
   // All of `states` and `more` merged exactly into O and L on the first device, downloaded into
   // `out` [B, Hq, Nq, D] and `lse` [B, Hq, Nq]. Returns the merge's GPU time.
-  Expected<double> finish(KeyStates states, std::vector<HostState> more, const AttentionShape& shape, NpyArray& out,
-                          NpyArray& lse);
+  Expected<double> finish(KeyStates states, std::vector<HostState> more, const AttentionShape& shape, HostArray& out,
+                          HostArray& lse);
   // Heads division: device i computes the (batch, kv head) pairs of shares[i] from the host
   // boxes `inputs(box)` returns (head_inputs of host_slices.hpp, or boxes received).
   using HeadSource = std::function<Expected<HeadInputs>(const HeadBox& box)>;
@@ -128,6 +128,6 @@ class MultiDeviceAttention {
 };
 
 // O = 0 and L = -inf for every row: the answer when no key is visible to any query.
-void fill_empty(NpyArray& lse);
+void fill_empty(HostArray& lse);
 
 }  // namespace aat::attention

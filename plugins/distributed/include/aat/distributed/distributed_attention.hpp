@@ -32,7 +32,7 @@
 namespace aat::distributed {
 
 struct RootInputs {
-  NpyArray q, k, v;
+  HostArray q, k, v;
 };
 
 struct DistributedOptions {
@@ -58,7 +58,7 @@ struct RankReport {
 
 struct DistributedResult {
   // Rank 0 only: O [B, Hq, Nq, D] (Q's dtype), L f32 [B, Hq, Nq], and what every rank did.
-  NpyArray out, lse;
+  HostArray out, lse;
   attention::ShardPlan plan;      // over every device of every rank, in rank order
   std::vector<RankReport> ranks;
   double flops = 0;
