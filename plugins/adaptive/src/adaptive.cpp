@@ -146,9 +146,7 @@ std::uint32_t plan_block_q(const DeviceInfo& device, const attention::AttentionS
 
 pattern::PatternOptions pattern_options(const AdaptiveOptions& options, std::uint32_t block_q) {
   pattern::PatternOptions po;
-  po.causal = options.causal;
-  po.scale = options.scale;
-  po.key_lengths = options.key_lengths;
+  static_cast<attention::AttentionMask&>(po) = options;
   po.block_q = block_q;
   po.block_k = options.block_k;
   po.mode = options.mode;
@@ -268,11 +266,9 @@ Expected<AdaptiveAttention> AdaptiveAttention::create(const std::shared_ptr<Cont
 
 Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k, const Tensor& v,
                                                 const AdaptiveOptions& options) {
-  attention::AttentionOptions check;
-  check.causal = options.causal;
-  check.scale = options.scale;
-  check.key_lengths = options.key_lengths;
-  AAT_TRY(const attention::AttentionShape shape, with_context(attention::check_inputs(q, k, v, check), "adaptive attention"));
+  AAT_TRY(const attention::AttentionShape shape,
+          with_context(attention::check_inputs(q, k, v, attention::AttentionOptions::with_mask(options)),
+                       "adaptive attention"));
   AAT_TRY(const PlanTiles tiles, plan_tiles(context_->device(), shape, options));
   if (!(options.exact_below_cer >= 0.0))
     return fail(ErrorCode::invalid_argument,
@@ -383,10 +379,7 @@ Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k
 Expected<AdaptiveResult> AdaptiveAttention::run_exact(const Tensor& q, const Tensor& k, const Tensor& v,
                                                       const AdaptiveOptions& options, AdaptiveResult result,
                                                       std::vector<DispatchTiming> timings) {
-  attention::AttentionOptions exact_options;
-  exact_options.causal = options.causal;
-  exact_options.scale = options.scale;
-  exact_options.key_lengths = options.key_lengths;
+  const auto exact_options = attention::AttentionOptions::with_mask(options);
   AAT_TRY(auto exact, with_context(exact_->run(q, k, v, exact_options), "adaptive attention (exact: nothing to skip)"));
   result.out = std::move(exact.out);
   result.lse = std::move(exact.lse);
@@ -401,10 +394,7 @@ Expected<AdaptiveResult> AdaptiveAttention::run_exact(const Tensor& q, const Ten
 Expected<Report> AdaptiveAttention::report(const Tensor& q, const Tensor& k, const Tensor& v, const AdaptiveOptions& options,
                                            const AdaptiveResult& result,
                                            std::optional<attention::KernelPath> baseline_path) {
-  attention::AttentionOptions exact_options;
-  exact_options.causal = options.causal;
-  exact_options.scale = options.scale;
-  exact_options.key_lengths = options.key_lengths;
+  auto exact_options = attention::AttentionOptions::with_mask(options);
   exact_options.path = baseline_path;
   AAT_TRY(auto exact, exact_->run(q, k, v, exact_options));
   AAT_TRY(auto want, exact.out.download_f32());

@@ -507,11 +507,8 @@ Expected<Tensor> Pattern::record_pool(Stream& stream, const Tensor& x, std::uint
 }
 
 Expected<BlockMap> Pattern::record(Stream& stream, const Tensor& q, const Tensor& k, const PatternOptions& options) {
-  attention::AttentionOptions check;
-  check.causal = options.causal;
-  check.scale = options.scale;
-  check.key_lengths = options.key_lengths;
-  AAT_TRY(const attention::AttentionShape shape, with_context(attention::check_inputs(q, k, k, check), "pattern"));
+  AAT_TRY(const attention::AttentionShape shape, 
+          with_context(attention::check_inputs(q, k, k, attention::AttentionOptions::with_mask(options)), "pattern"));
   AAT_CHECK(check_options(shape, options));
   if (options.mode == Mode::bound) {
     if (const std::string why = bound_rule_refusal(context_->device()); !why.empty())

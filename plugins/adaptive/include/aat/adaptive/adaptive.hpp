@@ -42,10 +42,8 @@ namespace aat::adaptive {
 // "No harm without structure").
 inline constexpr double kDefaultExactBelowCer = 1.5;
 
-struct AdaptiveOptions {
-  bool causal = false;
-  std::optional<float> scale;           // default 1/sqrt(D)
-  const Tensor* key_lengths = nullptr;  // i32 [B]
+// causal, scale and key_lengths as for attention (attention::AttentionMask).
+struct AdaptiveOptions : attention::AttentionMask {
   pattern::Mode mode = pattern::Mode::bound;  // see PatternOptions
   double epsilon = pattern::kDefaultEpsilon;  // bound rule; 0: every block full
   double mass = pattern::kDefaultMass;        // mass rule; >= 1: every block full

@@ -21,10 +21,23 @@
 
 namespace aat::attention {
 
-struct AttentionOptions {
+// What every attention-shaped problem shares, whichever plugin runs it (exact attention, the
+// pattern's map, adaptive attention): which keys a query row sees, and the logit scale. The
+// options of each are this and their own settings; check_inputs checks it for all of them.
+struct AttentionMask {
   bool causal = false;                  // query i sees keys j <= i + Nk - Nq (bottom-right aligned)
   std::optional<float> scale;           // default 1/sqrt(D)
   const Tensor* key_lengths = nullptr;  // i32 [B]: keys j >= key_lengths[b] are masked (0..Nk)
+};
+
+struct AttentionOptions : AttentionMask {
+  // Exact attention with `mask` and every other setting at its default.
+  static AttentionOptions with_mask(const AttentionMask& mask) {
+    AttentionOptions options;
+    static_cast<AttentionMask&>(options) = mask;
+    return options;
+  }
+
   const Tensor* bias = nullptr;         // f32, broadcastable from [B or 1, H or 1, Nq, Nk], added to the scores
   std::optional<std::uint32_t> splits;  // force the K-split count (1 = no split); default: optimize_tiling
   // Force a kernel path; default: the fastest path the device runs for this shape

@@ -67,10 +67,8 @@ enum class Mode : std::uint8_t { mass, bound };
 std::string_view to_string(Mode mode);
 std::optional<Mode> parse_mode(std::string_view name);  // "mass", "bound"
 
-struct PatternOptions {
-  bool causal = false;                  // as attention: query i sees keys j <= i + Nk - Nq
-  std::optional<float> scale;           // default 1/sqrt(D)
-  const Tensor* key_lengths = nullptr;  // i32 [B]
+// causal, scale and key_lengths as for attention (attention::AttentionMask).
+struct PatternOptions : attention::AttentionMask {
   std::uint32_t block_q = 32;           // Br: query rows per tile (a multiple of 1, at most 256)
   std::uint32_t block_k = 64;           // Bc: keys per tile (a multiple of 4, at most 1024)
   Mode mode = Mode::bound;
