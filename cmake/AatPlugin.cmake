@@ -95,16 +95,40 @@ function(aat_add_plugin name)
   install(TARGETS aat-${name} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/aat/plugins)
 endfunction()
 
-# aat_add_plugin_test(NAME SOURCES ...): the plugin's own GoogleTest suite, one CTest entry
-# labelled NAME, linked against the plugin's static library.
+# aat_add_plugin_test(NAME [SOURCES ...] [LIBRARIES ...]): the plugin's own GoogleTest suite, one
+# CTest entry labelled NAME, linked against the plugin's static library. Without SOURCES: every
+# tests/*.cpp of the plugin (none: no suite).
 function(aat_add_plugin_test name)
   if(NOT AAT_BUILD_TESTS)
     return()
   endif()
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
+  if(NOT ARG_SOURCES)
+    file(GLOB ARG_SOURCES CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/tests/*.cpp")
+    if(NOT ARG_SOURCES)
+      return()
+    endif()
+  endif()
   aat_add_gtest(${name}_tests SOURCES ${ARG_SOURCES} LABELS ${name}
                 LIBRARIES aat_plugin_${name} ${ARG_LIBRARIES})
   add_dependencies(${name}_tests aat-${name})
+endfunction()
+
+# aat_add_plugin_cli_test(NAME TEST SCRIPT [TIMEOUT SECONDS] [ARGS ...]): the CTest entry TEST,
+# labelled NAME and cli, running the plugin's shell test SCRIPT with the aat binary, the source
+# tree and ARGS; exit status 77 marks it skipped.
+function(aat_add_plugin_cli_test name test script)
+  if(NOT AAT_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(ARG "" "TIMEOUT" "ARGS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  add_test(NAME ${test} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/${script} $<TARGET_FILE:aat_cli> ${CMAKE_SOURCE_DIR}
+                                ${ARG_ARGS})
+  set_tests_properties(${test} PROPERTIES ENVIRONMENT "${AAT_TEST_ENVIRONMENT}" LABELS "${name};cli"
+                                          TIMEOUT ${ARG_TIMEOUT} SKIP_RETURN_CODE 77)
 endfunction()
 
 # aat_compile_shader(SHADER SPV LABEL INCLUDE_DIRS OUT_SPV OUT_FAMILY): a build rule compiling

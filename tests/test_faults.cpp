@@ -22,6 +22,7 @@
 #include "aat/plugin.hpp"
 #include "context_state.hpp"
 #include "device_test.hpp"
+#include "saxpy_glsl.hpp"
 
 namespace aat {
 namespace {
@@ -37,19 +38,6 @@ fs::path fresh_dir(const std::string& name) {
   fs::create_directories(dir);
   return dir;
 }
-
-// y[i] = a * x[i] + y[i] (256 wide, so 9M elements fit the 65535 workgroups every device allows)
-constexpr const char* kSaxpy = R"(
-#version 450
-layout(local_size_x = 256) in;
-layout(std430, binding = 0) readonly buffer XBuffer { float x[]; } X;
-layout(std430, binding = 1) buffer YBuffer { float y[]; } Y;
-layout(push_constant) uniform Params { float a; uint n; } params;
-void main() {
-  uint i = gl_GlobalInvocationID.x;
-  if (i < params.n) Y.y[i] = params.a * X.x[i] + Y.y[i];
-}
-)";
 
 // dst[i] = src[i + read_offset]; probe[i + write_offset] = 1: offsets past the end go out of bounds.
 constexpr const char* kOutOfBounds = R"(
@@ -119,7 +107,7 @@ TEST(AllocationFailureInjection, EveryDeviceAllocationFailingInTurnGivesANamedEr
   auto context = unwrap(Context::create(options));
   const Spirv spirv = [] {
     ShaderCompiler compiler;
-    return unwrap(compiler.compile(kSaxpy, "saxpy.comp"));
+    return unwrap(compiler.compile(testing::saxpy_glsl(256), "saxpy.comp"));
   }();
 
   // The first run counts the device allocations a fresh context makes for it.
@@ -429,7 +417,7 @@ TEST(PipelineCacheFaults, ACorruptOrTruncatedPipelineCacheFileIsNeverTrustedAndI
   auto log = std::make_shared<testing::ValidationLog>();
   ContextOptions options = testing::checked_context_options(log);
   options.cache_dir = dir;
-  const Spirv spirv = unwrap(ShaderCompiler().compile(kSaxpy, "saxpy.comp"));
+  const Spirv spirv = unwrap(ShaderCompiler().compile(testing::saxpy_glsl(256), "saxpy.comp"));
   auto run_once = [&](const std::string& what) {
     auto context = unwrap(Context::create(options));
     EXPECT_EQ(unwrap(run_saxpy(context, spirv, 256)).at(5), 7.0f) << what;
@@ -521,7 +509,8 @@ TEST(TeardownLeakCheck, ACleanTeardownReportsNothing) {
   auto context = unwrap(Context::create(testing::checked_context_options(log)));
   {
     ShaderCompiler compiler;
-    auto kernel = unwrap(Kernel::create(context, unwrap(compiler.compile(kSaxpy, "saxpy.comp")), "saxpy"));
+    const Spirv spirv = unwrap(compiler.compile(testing::saxpy_glsl(256), "saxpy.comp"));
+    auto kernel = unwrap(Kernel::create(context, spirv, "saxpy"));
     EXPECT_EQ(unwrap(run_saxpy(context, kernel.spirv(), 128)).at(0), 7.0f);
   }
   EXPECT_THAT(testing::teardown_problems(std::move(context), *log), ::testing::IsEmpty());

@@ -3,6 +3,7 @@
 #include <numeric>
 
 #include "device_test.hpp"
+#include "saxpy_glsl.hpp"
 
 namespace aat {
 namespace {
@@ -10,25 +11,13 @@ namespace {
 using testing::DeviceTest;
 using testing::unwrap;
 
-constexpr const char* kSaxpy = R"(
-#version 450
-layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer XBuffer { float x[]; } X;
-layout(std430, binding = 1) buffer YBuffer { float y[]; } Y;
-layout(push_constant) uniform Params { float a; uint n; } params;
-void main() {
-  uint i = gl_GlobalInvocationID.x;
-  if (i < params.n) Y.y[i] = params.a * X.x[i] + Y.y[i];
-}
-)";
-
 class SaxpyTest : public DeviceTest {};
 
 TEST_F(SaxpyTest, ComputesAxPlusYForSizesNotMultipleOfTheWorkgroup) {
   const std::uint32_t n = 1000;  // not a multiple of 64
   KernelOptions options;
   options.spec = {{"local_size_x", Value(std::int64_t{64})}};
-  auto kernel = unwrap(Kernel::create(context(), compile(kSaxpy), "saxpy", options));
+  auto kernel = unwrap(Kernel::create(context(), compile(testing::saxpy_glsl()), "saxpy", options));
   EXPECT_EQ(kernel.local_size()[0], 64u);
 
   std::vector<float> x(n), y(n);
@@ -64,7 +53,7 @@ TEST_F(SaxpyTest, ComputesAxPlusYForSizesNotMultipleOfTheWorkgroup) {
 // The README's error sample, as the README's C++ snippet produces it: n = 1000, y holding 4 floats.
 TEST_F(SaxpyTest, TheReadmeSampleErrorForAShortBuffer) {
   const std::uint32_t n = 1000;
-  auto kernel = unwrap(Kernel::create(context(), compile(kSaxpy), "saxpy"));
+  auto kernel = unwrap(Kernel::create(context(), compile(testing::saxpy_glsl()), "saxpy"));
   auto x = unwrap(Tensor::from_values<float>(context(), DType::f32, {n}, std::vector<float>(n, 1.0f)));
   auto y = unwrap(Tensor::from_values<float>(context(), DType::f32, {4}, std::vector<float>(4, 1.0f)));
   Bindings b(kernel);
@@ -80,7 +69,7 @@ TEST_F(SaxpyTest, TheReadmeSampleErrorForAShortBuffer) {
 }
 
 TEST_F(SaxpyTest, BlockNameAlsoNamesTheBinding) {
-  auto kernel = unwrap(Kernel::create(context(), compile(kSaxpy), "saxpy"));
+  auto kernel = unwrap(Kernel::create(context(), compile(testing::saxpy_glsl()), "saxpy"));
   auto t = unwrap(Tensor::create(context(), DType::f32, {4}));
   Bindings bindings(kernel);
   EXPECT_TRUE(bindings.bind("XBuffer", t).has_value());

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "device_test.hpp"
+#include "saxpy_glsl.hpp"
 #include "aat/shader_run.hpp"
 
 namespace aat {
@@ -17,18 +18,6 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using testing::DeviceTest;
 using testing::unwrap;
-
-constexpr const char* kSaxpy = R"(
-#version 450
-layout(local_size_x = 64, local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer XBuffer { float x[]; } X;
-layout(std430, binding = 1) buffer YBuffer { float y[]; } Y;
-layout(push_constant) uniform Params { float a; uint n; } params;
-void main() {
-  uint i = gl_GlobalInvocationID.x;
-  if (i < params.n) Y.y[i] = params.a * X.x[i] + Y.y[i];
-}
-)";
 
 // f16 storage, f32 arithmetic (needs 16-bit storage only).
 constexpr const char* kSaxpyF16 = R"(
@@ -115,7 +104,7 @@ class ShaderRunTest : public DeviceTest {
  protected:
   ShaderRunRequest saxpy_request(std::uint32_t n, float a) {
     ShaderRunRequest r;
-    r.spirv = compile(kSaxpy, "saxpy.comp");
+    r.spirv = compile(testing::saxpy_glsl(), "saxpy.comp");
     r.kernel_name = "saxpy";
     x_.resize(n);
     y_.resize(n);
@@ -289,7 +278,7 @@ TEST_F(ShaderRunTest, RunsSpirvLoadedFromAFile) {
   const auto dir = std::filesystem::temp_directory_path() / ("aat_shader_run_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto path = dir / "saxpy.spv";
-  const Spirv words = compile(kSaxpy, "saxpy.comp");
+  const Spirv words = compile(testing::saxpy_glsl(), "saxpy.comp");
   {
     std::ofstream out(path, std::ios::binary);
     out.write(reinterpret_cast<const char*>(words.data()), static_cast<std::streamsize>(words.size() * 4));

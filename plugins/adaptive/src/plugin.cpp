@@ -5,6 +5,7 @@
 
 #include "aat/adaptive/adaptive.hpp"
 #include "aat/adaptive/families.hpp"
+#include "aat/attention/input_options.hpp"
 #include "aat/npy.hpp"
 #include "aat/tensor_npy.hpp"
 #include "aat/pattern/qkv_files.hpp"
@@ -19,9 +20,9 @@ namespace {
 using aat::pattern::BlockLevel;
 
 struct Arguments {
-  std::string q, k, v, out, lse, key_lengths, map, baseline = "default", kernel = "auto", estimator = "row", devices, split = "auto",
-      mode;
-  bool causal = false, report = false, json = false;
+  aat::attention::InputArguments inputs;
+  std::string out, lse, map, baseline = "default", kernel = "auto", estimator = "row", devices, split = "auto", mode;
+  bool report = false, json = false;
   aat::adaptive::AdaptiveOptions options;
 };
 
@@ -39,25 +40,20 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const CLI:
   if (!args.devices.empty()) {
     if (args.report || !args.map.empty())
       return aat::fail(aat::ErrorCode::unsupported, "--report and --map run on one device only; leave out --devices");
-    args.options.causal = args.causal;
+    args.options.causal = args.inputs.causal;
+    args.options.scale = args.inputs.scale;
     args.options.estimator = args.estimator == "tile" ? aat::pattern::Estimator::tile : aat::pattern::Estimator::row;
-    return aat::adaptive::run_on_devices({args.q, args.k, args.v, args.out, args.lse, args.key_lengths, args.devices,
+    return aat::adaptive::run_on_devices({args.inputs.files.q, args.inputs.files.k, args.inputs.files.v, args.out, args.lse,
+                                          args.inputs.files.key_lengths, args.devices,
                                           args.split, args.json, args.options});
   }
-  progress.stage("reading q, k, v", 3);
-  AAT_TRY(auto q, aat::read_npy_tensor(context, args.q));
-  progress.advance(1);
-  AAT_TRY(auto k, aat::read_npy_tensor(context, args.k));
-  progress.advance(2);
-  AAT_TRY(auto v, aat::read_npy_tensor(context, args.v));
+  AAT_TRY(const auto in, aat::attention::read_input_files(context, args.inputs.files, progress));
+  const aat::Tensor& q = in.q;
+  const aat::Tensor& k = in.k;
+  const aat::Tensor& v = in.v;
   auto& o = args.options;
-  o.causal = args.causal;
+  static_cast<aat::attention::AttentionMask&>(o) = in.mask(args.inputs.causal, args.inputs.scale);
   o.estimator = args.estimator == "tile" ? aat::pattern::Estimator::tile : aat::pattern::Estimator::row;
-  aat::Tensor lengths;
-  if (!args.key_lengths.empty()) {
-    AAT_TRY(lengths, aat::read_npy_tensor(context, args.key_lengths));
-    o.key_lengths = &lengths;
-  }
   progress.stage(fmt::format("adaptive attention (pattern, router, attention, merge) on {}", context->device().name));
   AAT_TRY(auto adaptive, aat::adaptive::AdaptiveAttention::create(context));
   AAT_TRY(auto result, adaptive.run(q, k, v, o));
@@ -83,7 +79,7 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const CLI:
                         {"device", context->device().name},
                         {"dtype", aat::to_string(q.dtype())},
                         {"shape", {{"q", q.shape()}, {"k", k.shape()}}},
-                        {"causal", args.causal},
+                        {"causal", args.inputs.causal},
                         {"mode", aat::pattern::to_string(o.mode)},
                         {o.mode == aat::pattern::Mode::bound ? "epsilon" : "mass",
                          o.mode == aat::pattern::Mode::bound ? o.epsilon : o.mass},
@@ -138,15 +134,10 @@ int run_adaptive(const aat_host* host, int argc, const char* const* argv) {
                "Example: aat run adaptive-attention --q q.npy --k k.npy --v v.npy --out o.npy --causal --report"};
   Arguments args;
   auto& o = args.options;
-  app.add_option("--q", args.q, "Queries [B, Hq, Nq, D] (.npy, f32 or f16)")->required();
-  app.add_option("--k", args.k, "Keys [B, Hkv, Nk, D] (.npy)")->required();
-  app.add_option("--v", args.v, "Values [B, Hkv, Nk, D] (.npy)")->required();
+  aat::attention::add_input_options(app, args.inputs);
   app.add_option("--out", args.out, "Output O [B, Hq, Nq, D] (.npy)")->required();
   app.add_option("--lse", args.lse, "Also write the row log-sum-exp L [B, Hq, Nq] (f32 .npy)");
   app.add_option("--map", args.map, "Also write the block map (levels, u8 .npy)");
-  app.add_flag("--causal", args.causal, "Causal mask, bottom-right aligned");
-  app.add_option("--scale", o.scale, "Score scale (default 1/sqrt(D))");
-  app.add_option("--key-lengths", args.key_lengths, "i32 [B] .npy: keys j >= length[b] are masked");
   aat::pattern::add_rule_options(app, o, args.mode);
   app.add_option("--exact-below-cer", o.exact_below_cer,
                  fmt::format("Run exact attention instead when the map's predicted CER is below this (default {}; "

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aat/attention/attention.hpp"
+#include "aat/attention/input_options.hpp"
 #include "aat/plugin_command.hpp"
 #include "aat/plugin_define.hpp"
 #include "aat/tensor_npy.hpp"
@@ -14,10 +15,10 @@
 namespace {
 
 struct Arguments {
-  std::string q, k, v, out, lse, key_lengths, bias, devices, split = "auto";
-  bool causal = false, distributed = false;
+  aat::attention::InputArguments inputs;
+  std::string out, lse, bias, devices, split = "auto";
+  bool distributed = false;
   bool json = false;
-  std::optional<float> scale;
   std::optional<std::uint32_t> splits;
 };
 
@@ -25,31 +26,23 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Argu
   if (!args.devices.empty()) {
     if (!args.bias.empty())
       return aat::fail(aat::ErrorCode::unsupported, "--bias runs on one device only; leave out --devices");
-    return aat::attention::run_on_devices({args.q, args.k, args.v, args.out, args.lse, args.key_lengths, args.devices,
-                                           args.split, args.causal, args.json, args.scale, args.splits});
+    return aat::attention::run_on_devices({args.inputs.files.q, args.inputs.files.k, args.inputs.files.v, args.out, args.lse,
+                                           args.inputs.files.key_lengths, args.devices, args.split,
+                                           args.inputs.causal, args.json, args.inputs.scale, args.splits});
   }
-  progress.stage("reading q, k, v", 3);
-  AAT_TRY(auto q, aat::read_npy_tensor(context, args.q));
-  progress.advance(1);
-  AAT_TRY(auto k, aat::read_npy_tensor(context, args.k));
-  progress.advance(2);
-  AAT_TRY(auto v, aat::read_npy_tensor(context, args.v));
-  aat::attention::AttentionOptions options;
-  options.causal = args.causal;
-  options.scale = args.scale;
+  AAT_TRY(const auto in, aat::attention::read_input_files(context, args.inputs.files, progress));
+  const aat::Tensor& q = in.q;
+  const aat::Tensor& k = in.k;
+  auto options = aat::attention::AttentionOptions::with_mask(in.mask(args.inputs.causal, args.inputs.scale));
   options.splits = args.splits;
-  aat::Tensor lengths, bias;
-  if (!args.key_lengths.empty()) {
-    AAT_TRY(lengths, aat::read_npy_tensor(context, args.key_lengths));
-    options.key_lengths = &lengths;
-  }
+  aat::Tensor bias;
   if (!args.bias.empty()) {
     AAT_TRY(bias, aat::read_npy_tensor(context, args.bias));
     options.bias = &bias;
   }
   progress.stage(fmt::format("attention on {}", context->device().name));
   AAT_TRY(auto attention, aat::attention::Attention::create(context));
-  AAT_TRY(auto result, attention.run(q, k, v, options));
+  AAT_TRY(auto result, attention.run(q, k, in.v, options));
   progress.stage("writing " + args.out);
   AAT_CHECK(write_npy(args.out, result.out));
   if (!args.lse.empty()) {
@@ -64,7 +57,7 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const Argu
                              {"device", context->device().name},
                              {"dtype", aat::to_string(q.dtype())},
                              {"shape", {{"q", q.shape()}, {"k", k.shape()}}},
-                             {"causal", args.causal},
+                             {"causal", args.inputs.causal},
                              {"tiling", nlohmann::json::parse(result.tiling.to_json())},
                              {"flops", result.flops},
                              {"gpu_ms", result.gpu_ms},
@@ -87,14 +80,9 @@ int run_attention(const aat_host* host, int argc, const char* const* argv) {
                "Hq a multiple of Hkv, D a multiple of 8 up to 256. A row with no visible key gives O = 0, L = -inf.\n"
                "Example: aat run attention --q q.npy --k k.npy --v v.npy --out o.npy --causal --json"};
   Arguments args;
-  app.add_option("--q", args.q, "Queries [B, Hq, Nq, D] (.npy)")->required();
-  app.add_option("--k", args.k, "Keys [B, Hkv, Nk, D] (.npy)")->required();
-  app.add_option("--v", args.v, "Values [B, Hkv, Nk, D] (.npy)")->required();
+  aat::attention::add_input_options(app, args.inputs);
   app.add_option("--out", args.out, "Output O [B, Hq, Nq, D] (.npy)")->required();
   app.add_option("--lse", args.lse, "Also write the row log-sum-exp L [B, Hq, Nq] (f32 .npy)");
-  app.add_flag("--causal", args.causal, "Causal mask, bottom-right aligned: query i sees keys j <= i + Nk - Nq");
-  app.add_option("--scale", args.scale, "Score scale (default 1/sqrt(D))");
-  app.add_option("--key-lengths", args.key_lengths, "i32 [B] .npy: keys j >= length[b] are masked");
   app.add_option("--bias", args.bias, "f32 .npy broadcastable from [B or 1, H or 1, Nq, Nk], added to the scores");
   app.add_option("--splits", args.splits,
                  "Force the K-split count (default: chosen by optimize_tiling). At most one split per key tile "

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "aat/attention/input_options.hpp"
 #include "aat/dtype.hpp"
 #include "aat/npy.hpp"
 #include "aat/tensor_npy.hpp"
@@ -32,9 +33,9 @@ nlohmann::json levels_json(const aat::pattern::LevelCounts& counts) {
 }
 
 struct PatternArguments {
-  std::string q, k, key_lengths, map, density, mode;
-  bool causal = false, json = false;
-  std::optional<float> scale;
+  aat::attention::InputArguments inputs;
+  std::string map, density, mode;
+  bool json = false;
   aat::pattern::PatternOptions options;
 };
 
@@ -45,13 +46,9 @@ int run_pattern(const aat_host* host, int argc, const char* const* argv) {
                "Example: aat run pattern --q q.npy --k k.npy --causal --epsilon 0.01 --map map.npy --json"};
   PatternArguments args;
   auto& o = args.options;
-  app.add_option("--q", args.q, "Queries [B, Hq, Nq, D] (.npy, f32 or f16)")->required();
-  app.add_option("--k", args.k, "Keys [B, Hkv, Nk, D] (.npy, same dtype)")->required();
+  aat::attention::add_input_options(app, args.inputs, false);
   app.add_option("--map", args.map, "Output: levels, u8 [B, Hq, ceil(Nq/Br), ceil(Nk/Bc)] (.npy)")->required();
   app.add_option("--density", args.density, "Output: estimated mass share per block, f32, same shape (.npy)");
-  app.add_flag("--causal", args.causal, "Causal mask, bottom-right aligned");
-  app.add_option("--scale", args.scale, "Score scale (default 1/sqrt(D))");
-  app.add_option("--key-lengths", args.key_lengths, "i32 [B] .npy: keys j >= length[b] are masked");
   aat::pattern::add_rule_options(app, o, args.mode);
   app.add_option("--block-q", o.block_q, "Query rows per tile (default 32)");
   app.add_option("--block-k", o.block_k, "Keys per tile (default 64)");
@@ -68,15 +65,11 @@ int run_pattern(const aat_host* host, int argc, const char* const* argv) {
   return aat::run_plugin_command(app, host, argc, argv, [&](const std::shared_ptr<aat::Context>& context)
                                                             -> aat::Expected<void> {
     AAT_CHECK(aat::pattern::resolve_rule(app, o, args.mode));
-    AAT_TRY(auto q, aat::read_npy_tensor(context, args.q));
-    AAT_TRY(auto k, aat::read_npy_tensor(context, args.k));
-    aat::Tensor lengths;
-    o.causal = args.causal;
-    o.scale = args.scale;
-    if (!args.key_lengths.empty()) {
-      AAT_TRY(lengths, aat::read_npy_tensor(context, args.key_lengths));
-      o.key_lengths = &lengths;
-    }
+    aat::Progress quiet;
+    AAT_TRY(const auto in, aat::attention::read_input_files(context, args.inputs.files, quiet));
+    const aat::Tensor& q = in.q;
+    const aat::Tensor& k = in.k;
+    static_cast<aat::attention::AttentionMask&>(o) = in.mask(args.inputs.causal, args.inputs.scale);
     AAT_TRY(auto pattern, aat::pattern::Pattern::create(context));
     AAT_TRY(auto result, pattern.run(q, k, o));
     AAT_CHECK(write_npy(args.map, result.map.levels));
