@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "aat/attention/input_options.hpp"
 #include "aat/distributed/distributed_attention.hpp"
 #include "aat/plugin_abi.h"
 #include "aat/plugin_define.hpp"
@@ -16,9 +17,9 @@ namespace {
 using aat::distributed::Communicator;
 
 struct Arguments {
-  std::string q, k, v, out, lse, key_lengths, bias, devices, split = "auto";
-  bool causal = false, json = false, distributed = false, everywhere = false;
-  std::optional<float> scale;
+  aat::attention::InputArguments inputs;
+  std::string out, lse, bias, devices, split = "auto";
+  bool json = false, distributed = false, everywhere = false;
   std::optional<std::uint32_t> splits;
   double timeout = 300;
 };
@@ -31,11 +32,11 @@ aat::Expected<aat::attention::MultiDeviceAttention> open_devices(const Arguments
 
 aat::Expected<aat::distributed::RootInputs> read_inputs(const Arguments& args, aat::attention::MultiDeviceOptions& options) {
   aat::distributed::RootInputs in;
-  AAT_TRY(in.q, aat::read_npy(args.q));
-  AAT_TRY(in.k, aat::read_npy(args.k));
-  AAT_TRY(in.v, aat::read_npy(args.v));
-  if (!args.key_lengths.empty()) {
-    AAT_TRY(options.key_lengths, aat::attention::read_key_lengths(args.key_lengths));
+  AAT_TRY(in.q, aat::read_npy(args.inputs.files.q));
+  AAT_TRY(in.k, aat::read_npy(args.inputs.files.k));
+  AAT_TRY(in.v, aat::read_npy(args.inputs.files.v));
+  if (!args.inputs.files.key_lengths.empty()) {
+    AAT_TRY(options.key_lengths, aat::attention::read_key_lengths(args.inputs.files.key_lengths));
   }
   return in;
 }
@@ -57,7 +58,7 @@ void print_report(const Arguments& args, const aat::distributed::DistributedResu
                                    {"split", to_string(r.plan.mode)},
                                    {"reason", r.plan.reason},
                                    {"imbalance", r.plan.imbalance()},
-                                   {"causal", args.causal},
+                                   {"causal", args.inputs.causal},
                                    {"flops", r.flops},
                                    {"slowest_gpu_ms", slowest},
                                    {"data_wall_ms", r.data_wall_ms},
@@ -86,15 +87,16 @@ int run(const Arguments& args) {
   }
   aat::distributed::DistributedOptions options;
   auto& o = options.attention;
-  o.causal = args.causal;
-  o.scale = args.scale;
+  o.causal = args.inputs.causal;
+  o.scale = args.inputs.scale;
   o.splits = args.splits;
   o.mode = aat::attention::parse_shard_mode(args.split).value_or(aat::attention::ShardMode::automatic);
   options.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(args.timeout * 1000));
   // What every rank must agree on. With --inputs-on-every-rank each rank may find its inputs
   // under another path: their shapes are compared instead.
-  nlohmann::json settings{{"out", args.out}, {"lse", args.lse}, {"key_lengths", args.key_lengths}};
-  if (!args.everywhere) settings.update({{"q", args.q}, {"k", args.k}, {"v", args.v}});
+  const aat::attention::InputFiles& files = args.inputs.files;
+  nlohmann::json settings{{"out", args.out}, {"lse", args.lse}, {"key_lengths", files.key_lengths}};
+  if (!args.everywhere) settings.update({{"q", files.q}, {"k", files.k}, {"v", files.v}});
   options.settings = settings.dump();
   auto local = open_devices(args, *comm);
   options.inputs_on_every_rank = args.everywhere;
@@ -137,14 +139,10 @@ int run_attention_distributed(const aat_host*, int argc, const char* const* argv
                "that cannot take part stops all of them with one message; a rank that stalls or dies is named when\n"
                "the --timeout runs out, and the job is ended."};
   Arguments args;
-  app.add_option("--q", args.q, "Queries [B, Hq, Nq, D] (.npy, read by rank 0)")->required();
-  app.add_option("--k", args.k, "Keys [B, Hkv, Nk, D] (.npy)")->required();
-  app.add_option("--v", args.v, "Values [B, Hkv, Nk, D] (.npy)")->required();
+  aat::attention::add_input_options(app, args.inputs);
+  app.get_option("--q")->description("Queries [B, Hq, Nq, D] (.npy, f32 or f16; read by rank 0)");
   app.add_option("--out", args.out, "Output O [B, Hq, Nq, D] (.npy, written by rank 0)")->required();
   app.add_option("--lse", args.lse, "Also write the row log-sum-exp L [B, Hq, Nq] (f32 .npy)");
-  app.add_flag("--causal", args.causal, "Causal mask, bottom-right aligned: query i sees keys j <= i + Nk - Nq");
-  app.add_option("--scale", args.scale, "Score scale (default 1/sqrt(D))");
-  app.add_option("--key-lengths", args.key_lengths, "i32 [B] .npy: keys j >= length[b] are masked");
   app.add_option("--bias", args.bias, "Not supported across ranks (an error naming it)");
   app.add_option("--splits", args.splits, "Force the K-split count inside each device's runs");
   app.add_option("--devices", args.devices,
