@@ -225,7 +225,7 @@ TEST(NpyRoundTrip, EveryDtypeAndRankZeroToFour) {
   }
 }
 
-TEST(NpyRoundTrip, NpyArrayOverload) {
+TEST(NpyRoundTrip, HostArrayOverload) {
   const aat::HostArray array{DType::i32, {3}, bytes_of(std::vector<std::int32_t>{7, -8, 9})};
   const fs::path path = temp_path("array.npy");
   const auto written = aat::write_npy(path, array);

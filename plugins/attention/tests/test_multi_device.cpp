@@ -20,7 +20,7 @@ namespace {
 
 using aat::testing::FailsWith;
 
-HostArray to_npy(DType dtype, std::vector<std::int64_t> shape, const std::vector<float>& values) {
+HostArray host_array(DType dtype, std::vector<std::int64_t> shape, const std::vector<float>& values) {
   HostArray a = zeros(dtype, std::move(shape));
   if (dtype == DType::f16) {
     const auto bits = to_half(values);
@@ -89,8 +89,9 @@ class MultiDevice : public AttentionKernel {
     options.scale = c.scale;
     options.key_lengths = c.lengths;
     options.mode = mode;
-    auto result = unwrap(group(count).run(to_npy(c.dtype, c.q_shape(), in.q), to_npy(c.dtype, c.kv_shape(), in.k),
-                                          to_npy(c.dtype, c.kv_shape(), in.v), options),
+    auto result = unwrap(group(count).run(host_array(c.dtype, c.q_shape(), in.q),
+                                          host_array(c.dtype, c.kv_shape(), in.k),
+                                          host_array(c.dtype, c.kv_shape(), in.v), options),
                          "multi-device run");
     EXPECT_EQ(result.plan.mode, expected_mode.value_or(mode == ShardMode::automatic ? result.plan.mode : mode));
     EXPECT_EQ(result.out.shape, c.q_shape());
@@ -181,8 +182,9 @@ TEST_F(MultiDevice, KeysWithForcedSplitsInsideEachDevice) {
   options.causal = true;
   options.mode = ShardMode::keys;
   options.splits = 3;  // each range's run writes three slots, merged on its device first
-  auto result = unwrap(group(2).run(to_npy(c.dtype, c.q_shape(), in.q), to_npy(c.dtype, c.kv_shape(), in.k),
-                                    to_npy(c.dtype, c.kv_shape(), in.v), options), "run");
+  auto result = unwrap(group(2).run(host_array(c.dtype, c.q_shape(), in.q), host_array(c.dtype, c.kv_shape(), in.k),
+                                    host_array(c.dtype, c.kv_shape(), in.v), options),
+                       "run");
   const auto same = ref::compare(as_f32(result.out), widen(one.out), kSplitAbs, kSplitRel, c.q_shape());
   EXPECT_TRUE(same.ok) << ref::describe(same);
 }
