@@ -82,5 +82,18 @@ TEST(FuzzRegressions, IncludingADeviceFileIsAnErrorNotAHang) {
   EXPECT_THAT(spirv.error().what(), ::testing::HasSubstr("/dev/zero"));
 }
 
+// Found by fuzz_npy: a .npy whose shape has a zero beside dimensions past 2^48, e.g.
+// (2 * 10^18, 0, 38759700887, 661, 3), is a valid empty array; the typed view refused it as too
+// large, depending on where the zero stood.
+TEST(FuzzRegressions, AZeroDimensionBesideHugeOnesIsAnEmptyArray) {
+  const std::int64_t huge = std::int64_t{1} << 60;
+  for (const auto& shape : {std::vector<std::int64_t>{huge, 0, 3}, std::vector<std::int64_t>{0, huge, 3}}) {
+    EXPECT_EQ(unwrap(array_bytes(DType::f32, shape, "array")), 0u);
+    const HostArray array{DType::f32, shape, {}};
+    EXPECT_TRUE(unwrap(array.as<float>()).empty());
+  }
+  EXPECT_FALSE(array_bytes(DType::f32, std::vector<std::int64_t>{huge, 1}, "array").has_value());
+}
+
 }  // namespace
 }  // namespace aat

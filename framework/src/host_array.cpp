@@ -1,5 +1,7 @@
 #include "aat/host_array.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace aat {
@@ -21,12 +23,15 @@ Expected<std::uint64_t> array_bytes(DType dtype, std::span<const std::int64_t> s
   // 2^48 elements: past any device's memory, and far from overflowing 64 bits once multiplied
   // by an element size.
   constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 48;
-  std::uint64_t count = 1;
-  for (const std::int64_t d : shape) {
+  for (const std::int64_t d : shape)
     if (d < 0)
       return fail(ErrorCode::invalid_argument,
                   fmt::format("{}: shape {} has a negative dimension", what, shape_to_string(shape)));
-    if (d != 0 && count > kMaxElements / static_cast<std::uint64_t>(d))
+  // A zero dimension makes an empty array whatever the others are (a .npy may hold (0, 10^18)).
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
+  std::uint64_t count = 1;
+  for (const std::int64_t d : shape) {
+    if (count > kMaxElements / static_cast<std::uint64_t>(d))
       return fail(ErrorCode::invalid_argument, fmt::format("{}: shape {} is too large", what, shape_to_string(shape)));
     count *= static_cast<std::uint64_t>(d);
   }
