@@ -348,12 +348,7 @@ Expected<AdaptiveResult> AdaptiveAttention::run(const Tensor& q, const Tensor& k
     AAT_CHECK(b.bind_or_unused(forward::binding::PartialO, partial_o.buffer()));
     AAT_CHECK(b.bind_or_unused(forward::binding::PartialState, partial_state.buffer()));
     forward::PushConstants push{};
-    push.batch = static_cast<std::uint32_t>(shape.batch);
-    push.q_heads = static_cast<std::uint32_t>(shape.q_heads);
-    push.kv_heads = static_cast<std::uint32_t>(shape.kv_heads);
-    push.q_len = static_cast<std::uint32_t>(shape.q_len);
-    push.kv_len = static_cast<std::uint32_t>(shape.kv_len);
-    push.scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
+    attention::set_problem_push(push, shape, options.scale);
     push.tiles_q = static_cast<std::uint32_t>(result.map.grid.tiles_q);
     push.tiles_k = static_cast<std::uint32_t>(result.map.grid.tiles_k);
     push.block_k = options.block_k;

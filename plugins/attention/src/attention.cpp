@@ -371,14 +371,8 @@ Expected<void> Attention::record_forward(Stream& stream, const Plan& p, const Te
   AAT_CHECK(bindings.bind_or_unused(forward::binding::PartialO, partial_o));
   AAT_CHECK(bindings.bind_or_unused(forward::binding::PartialL, partial_state));
 
-  const float scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
   forward::PushConstants push{};
-  push.batch = static_cast<std::uint32_t>(shape.batch);
-  push.q_heads = static_cast<std::uint32_t>(shape.q_heads);
-  push.kv_heads = static_cast<std::uint32_t>(shape.kv_heads);
-  push.q_len = static_cast<std::uint32_t>(shape.q_len);
-  push.kv_len = static_cast<std::uint32_t>(shape.kv_len);
-  push.scale = scale;
+  set_problem_push(push, shape, options.scale);
   if (options.bias) {
     const auto per_head = static_cast<std::uint32_t>(shape.q_len * shape.kv_len);
     push.bias_stride_h = options.bias->dim(1) == 1 ? 0 : per_head;

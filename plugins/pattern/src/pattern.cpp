@@ -139,16 +139,11 @@ template <class Push>
 Push map_push(const attention::AttentionShape& shape, const BlockGrid& g, const PatternOptions& options) {
   const std::uint32_t group = query_group(options);
   Push push{};
-  push.batch = static_cast<std::uint32_t>(shape.batch);
-  push.q_heads = static_cast<std::uint32_t>(shape.q_heads);
-  push.kv_heads = static_cast<std::uint32_t>(shape.kv_heads);
-  push.q_len = static_cast<std::uint32_t>(shape.q_len);
-  push.kv_len = static_cast<std::uint32_t>(shape.kv_len);
+  attention::set_problem_push(push, shape, options.scale);
   push.block_q = options.block_q;
   push.block_k = options.block_k;
   push.tiles_q = static_cast<std::uint32_t>(g.tiles_q);
   push.tiles_k = static_cast<std::uint32_t>(g.tiles_k);
-  push.scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
   push.sink_tiles = options.sink_tiles;
   push.local_window = options.local_window.value_or(options.block_k);
   push.all_full = thresholds(options).all_full ? 1u : 0u;
@@ -606,12 +601,7 @@ Expected<Tensor> Pattern::record_anchor(Stream& stream, const Tensor& q, const T
   AAT_CHECK(bindings.bind_or_unused(anchor_gen::binding::KeyLengths, options.key_lengths));
   AAT_CHECK(bindings.bind(anchor_gen::binding::Anchor, anchor));
   anchor_gen::PushConstants push{};
-  push.batch = static_cast<std::uint32_t>(shape.batch);
-  push.q_heads = static_cast<std::uint32_t>(shape.q_heads);
-  push.kv_heads = static_cast<std::uint32_t>(shape.kv_heads);
-  push.q_len = static_cast<std::uint32_t>(shape.q_len);
-  push.kv_len = static_cast<std::uint32_t>(shape.kv_len);
-  push.scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
+  attention::set_problem_push(push, shape, options.scale);
   push.sinks = options.anchor_sinks;
   push.window = options.anchor_window;
   AAT_CHECK(bindings.push_struct(push));

@@ -6,6 +6,7 @@
 // accumulation always f32. A row whose every key is masked gives O = 0 and L = -inf.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -29,6 +30,23 @@ struct AttentionMask {
   std::optional<float> scale;           // default 1/sqrt(D)
   const Tensor* key_lengths = nullptr;  // i32 [B]: keys j >= key_lengths[b] are masked (0..Nk)
 };
+
+// The logit scale: the mask's, or 1/sqrt(D).
+inline float logit_scale(const AttentionShape& shape, const std::optional<float>& scale) {
+  return scale.value_or(1.0f / std::sqrt(static_cast<float>(shape.head_dim)));
+}
+
+// Sets the problem fields the push blocks of the attention-shaped kernels (attention, adaptive,
+// the pattern's map and anchor kernels) share: batch, q_heads, kv_heads, q_len, kv_len, scale.
+template <class Push>
+void set_problem_push(Push& push, const AttentionShape& shape, const std::optional<float>& scale) {
+  push.batch = static_cast<std::uint32_t>(shape.batch);
+  push.q_heads = static_cast<std::uint32_t>(shape.q_heads);
+  push.kv_heads = static_cast<std::uint32_t>(shape.kv_heads);
+  push.q_len = static_cast<std::uint32_t>(shape.q_len);
+  push.kv_len = static_cast<std::uint32_t>(shape.kv_len);
+  push.scale = logit_scale(shape, scale);
+}
 
 struct AttentionOptions : AttentionMask {
   // Exact attention with `mask` and every other setting at its default.
