@@ -43,8 +43,8 @@ aat::Expected<void> run(const std::shared_ptr<aat::Context>& context, const CLI:
     args.options.causal = args.inputs.causal;
     args.options.scale = args.inputs.scale;
     args.options.estimator = args.estimator == "tile" ? aat::pattern::Estimator::tile : aat::pattern::Estimator::row;
-    return aat::adaptive::run_on_devices({args.inputs.files.q, args.inputs.files.k, args.inputs.files.v, args.out, args.lse,
-                                          args.inputs.files.key_lengths, args.devices,
+    const auto& files = args.inputs.files;
+    return aat::adaptive::run_on_devices({files.q, files.k, files.v, args.out, args.lse, files.key_lengths, args.devices,
                                           args.split, args.json, args.options});
   }
   AAT_TRY(const auto in, aat::attention::read_input_files(context, args.inputs.files, progress));
