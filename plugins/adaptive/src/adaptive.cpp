@@ -163,6 +163,7 @@ pattern::PatternOptions pattern_options(const AdaptiveOptions& options, std::uin
   po.query_group = options.query_group;
   po.anchor_sinks = options.anchor_sinks;
   po.anchor_window = options.anchor_window;
+  po.bound_groups = options.bound_groups;
   return po;
 }
 

@@ -34,11 +34,13 @@
 // binade comes from the binades' sums, the pivot index from suffix sums inside that binade.
 //
 // How it runs (docs/adaptive.md, "The bound rule's kernel and its cost"): the workgroup takes
-// the query tile's groups R at a time (as many as the pool holds, at most R_MAX):
+// the query tile's groups R_MAX at a time:
 //   A  moments: each invocation one key tile at a time (the tile moments read tile-major, so a
-//      subgroup's loads are contiguous), mu and s2 of the R staged groups; log U to the pool
-//      [R][tv]; Jensen's terms into a running log-sum-exp per group, reduced over the subgroup,
-//      then over the subgroups;
+//      subgroup's loads are contiguous), mu and s2 of the R_MAX staged groups; log U to the
+//      workgroup's rows of Shares [R_MAX][tiles_k] (global memory: a pool in shared memory
+//      held only ~3 groups at 32k keys, and each group more a load of the moments saves a pass
+//      over them); Jensen's terms into a running log-sum-exp per group, reduced over the
+//      subgroup, then over the subgroups;
 //   B  one subgroup per group: Z (Jensen's sum and the anchor); u = U / Z; the binades' sums (a
 //      column per lane, no atomics); per threshold the pivot binade and what is left of t below
 //      it; then slots of tiles from the highest index down, the suffix sums of u inside the
@@ -46,7 +48,7 @@
 //      its level by a shared atomicMin (the flags in the low byte are equal for all writers);
 //      the density (largest u) by a shared atomicMax on u's bits (u >= 0).
 // Per (group, visible key tile): about 13 D / 4 operations in A (2 D floats read, shared by the
-// R groups), about 30 in B plus a few subgroup scans per group.
+// R_MAX groups), about 30 in B plus a few subgroup scans per group.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_EXT_shader_8bit_storage : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -63,8 +65,7 @@ layout(constant_id = 3) const bool CAUSAL = false;
 layout(constant_id = 4) const bool HAS_LENGTHS = false;
 layout(constant_id = 5) const bool GROUPED = false;  // query_group > 1: the rows' variance term
 layout(constant_id = 6) const uint POOL_FLOATS = 2048;  // the shared pool (the host sizes it)
-// Groups the workgroup takes at a time at most: each costs registers (the host asks for no more
-// than its pool holds, so occupancy is not spent on groups that never come).
+// Groups the workgroup takes at a time: each costs registers and R_MAX x STAGE floats of the pool.
 layout(constant_id = 7) const uint R_MAX = 16;
 
 const uint UNROLL_D4 = 4u;  // 4-vectors of the tile moments loaded at once
@@ -80,6 +81,9 @@ layout(std430, binding = 4) writeonly buffer LevelBuffer { uint8_t level[]; } Le
 layout(std430, binding = 5) readonly buffer KSquareBuffer { vec4 x[]; } KSquare;  // mean k^2, as KMean
 layout(std430, binding = 6) readonly buffer QSquareBuffer { vec4 x[]; } QSquare;  // mean q^2, as QMean
 layout(std430, binding = 7) readonly buffer AnchorBuffer { float x[]; } Anchor;    // [B, Hq, Nq]
+// log U, then u, per (group of the batch, key tile): [workgroups of the dispatch, R_MAX, tiles_k].
+// Written and read by this workgroup only (workgroup-scope coherence and barriers).
+layout(std430, binding = 8) workgroupcoherent buffer ShareBuffer { float x[]; } Shares;
 
 layout(push_constant) uniform BoundParams {
   uint batch;
@@ -103,21 +107,26 @@ layout(push_constant) uniform BoundParams {
   uint grouped_len;   // ceil(q_len / G)
   uint anchor_sinks;  // the anchor keys (anchor.glsl), to keep them out of Jensen's sum
   uint anchor_window;
+  uint head_offset;   // the dispatch's first batch x head (the host splits large problems)
+  uint tile_offset;   // the dispatch's first query tile
 } p;
 
 #include "pattern_blocks.glsl"  // sD (largest upper share), sTiles (flags, finest level needed)
 
 // The pool: a scratch area (the staged group moments in A; each subgroup's binade columns in B),
-// the R groups' log Z, each subgroup's part of Jensen's sums [R][subgroups][2], then log U / u of
-// the R groups [R][tv].
+// the R_MAX groups' log Z and each subgroup's part of Jensen's sums [R_MAX][subgroups][2].
 shared float sPool[POOL_FLOATS];
 shared uint sDensityBits[MAX_TILES];  // the largest u of each tile (u >= 0: bits order as values)
-shared uint sTileNan;                 // a NaN estimate or no room: the query tile's blocks all full
+shared uint sTileNan;                 // a NaN estimate: the query tile's blocks all full
 
 // Shared-memory atomics at workgroup scope (the default scope is the device's, which devices
 // with the memory model but not its device scope refuse).
 #define shared_max(x, v) atomicMax(x, v, gl_ScopeWorkgroup, gl_StorageSemanticsShared, gl_SemanticsRelaxed)
 #define shared_min(x, v) atomicMin(x, v, gl_ScopeWorkgroup, gl_StorageSemanticsShared, gl_SemanticsRelaxed)
+// barrier() orders shared memory only; Shares needs the buffer storage class too.
+#define barrier_with_shares() \
+  controlBarrier(gl_ScopeWorkgroup, gl_ScopeWorkgroup, gl_StorageSemanticsShared | gl_StorageSemanticsBuffer, \
+                 gl_SemanticsAcquireRelease)
 
 // End (exclusive) of the anchor window of row a (anchor.glsl).
 uint anchor_window_end(uint a, uint key_limit) {
@@ -133,10 +142,10 @@ void main() {
   const uint threads = gl_WorkGroupSize.x;
   const uint lane = gl_SubgroupInvocationID;
   const uint lanes = gl_SubgroupSize;
-  const uint bh = gl_WorkGroupID.y;
+  const uint bh = p.head_offset + gl_WorkGroupID.y;
   const uint b = bh / p.q_heads;
   const uint kv_head = (bh % p.q_heads) / (p.q_heads / p.kv_heads);
-  const uint i = gl_WorkGroupID.x;
+  const uint i = p.tile_offset + gl_WorkGroupID.x;
   const uint q0 = i * p.block_q;
   const uint q1 = min(q0 + p.block_q, p.q_len);
   const uint key_limit = HAS_LENGTHS ? uint(clamp(KeyLengths.len[b], 0, int(p.kv_len))) : p.kv_len;
@@ -151,9 +160,7 @@ void main() {
   const uint hist_base = gl_SubgroupID * NBINS * hist_stride;  // this subgroup's columns
   const uint log_z_base = max(subgroups * NBINS * hist_stride, R_MAX * STAGE);
   const uint partial_base = log_z_base + R_MAX;
-  const uint values = partial_base + 2u * R_MAX * subgroups;
-  const uint rows_fit = POOL_FLOATS > values ? (POOL_FLOATS - values) / max(tv, 1u) : 0u;
-  const uint R = min(R_MAX, rows_fit);
+  const uint shares_base = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * R_MAX * tk;
   const bool all_full = p.all_full != 0u;
   const float log2_top = log2(p.tail_pool2);
   const vec3 t = vec3(p.tail_pool2, p.tail_pool4, p.tail_skip);
@@ -163,11 +170,11 @@ void main() {
     sDensityBits[j] = 0u;
     sTiles[j] = tile_flags(j) | (LEVEL_SKIP << 8);
   }
-  if (tid == 0u) sTileNan = (R == 0u && !all_full && tv > 0u) ? 1u : 0u;  // no room: keep everything
+  if (tid == 0u) sTileNan = 0u;
   barrier();
 
-  for (uint a0 = 0u; a0 < groups && R > 0u && !all_full; a0 += R) {
-    const uint rows = min(R, groups - a0);
+  for (uint a0 = 0u; a0 < groups && !all_full; a0 += R_MAX) {
+    const uint rows = min(R_MAX, groups - a0);
     // Stage the groups' means (and, for groups, the rows' variances).
     for (uint x = tid; x < rows * D4; x += threads) {
       const uint r = x / D4, d4 = x % D4;
@@ -181,7 +188,7 @@ void main() {
     }
     barrier();
 
-    // Phase A: log U per (group, tile) to the pool; Jensen's terms into a running log-sum-exp.
+    // Phase A: log U per (group, tile) to Shares; Jensen's terms into a running log-sum-exp.
     float jensen_max[R_MAX], jensen_sum[R_MAX];  // per group, this lane's tiles
     [[unroll]] for (uint r = 0u; r < R_MAX; ++r) {
       jensen_max[r] = AAT_NEG_INF;
@@ -246,7 +253,7 @@ void main() {
             }
           }
         }
-        sPool[values + r * tv + j] = log_u;
+        Shares.x[shares_base + r * tk + j] = log_u;
       }
     }
     // Jensen's sums over the subgroup's lanes, to the pool.
@@ -259,7 +266,7 @@ void main() {
         sPool[partial_base + 2u * (r * subgroups + gl_SubgroupID) + 1u] = l;
       }
     }
-    barrier();
+    barrier_with_shares();
 
     // Z per group (a subgroup each, as its phase B): Jensen's sum, and the least anchor mass of
     // the group's rows that see a key.
@@ -293,10 +300,10 @@ void main() {
       const float log_z = sPool[log_z_base + r];
 
       // u in place (NaN: not ranked: unseen, forced, or a NaN estimate); the binades' sums.
-      const uint base = values + r * tv;
+      const uint base = shares_base + r * tk;  // each lane reads back only the u it wrote
       [[unroll]] for (uint bin = 0u; bin < NBINS; ++bin) sPool[hist_base + bin * hist_stride + lane] = 0.0;
       for (uint j = lane; j < tv; j += lanes) {
-        const float log_u = sPool[base + j];
+        const float log_u = Shares.x[base + j];
         float u = uintBitsToFloat(0x7fc00000u);
         if (log_u != AAT_NEG_INF && !isnan(log_u)) {
           // A group with no lower bound (no anchor, no other tile): every tile it sees is needed.
@@ -312,7 +319,7 @@ void main() {
             }
           }
         }
-        sPool[base + j] = u;
+        Shares.x[base + j] = u;
       }
       subgroupMemoryBarrierShared();
       subgroupBarrier();
@@ -345,7 +352,7 @@ void main() {
       const uint slots = (tv + lanes - 1u) / lanes;
       for (uint slot = slots; slot-- > 0u;) {
         const uint j = slot * lanes + lane;
-        const float u = j < tv ? sPool[base + j] : uintBitsToFloat(0x7fc00000u);
+        const float u = j < tv ? Shares.x[base + j] : uintBitsToFloat(0x7fc00000u);
         const bool ranked = !isnan(u);
         const int bin = ranked ? int(binade(log2_top - log2(u))) : int(NBINS);
         const vec3 w = mix(vec3(0.0), vec3(u), equal(ivec3(bin), pivot));
@@ -364,7 +371,7 @@ void main() {
       subgroupMemoryBarrierShared();
       subgroupBarrier();
     }
-    barrier();  // the next batch overwrites the scratch area and the pool
+    barrier_with_shares();  // the next batch overwrites the scratch area, the pool and Shares
   }
   barrier();
 

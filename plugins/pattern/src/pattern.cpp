@@ -49,29 +49,25 @@ struct MapKey {
   bool causal, lengths, row, variance, bound;
   std::uint32_t max_tiles = kMaxKeyTiles;  // the bound rule's kernel: key tiles it holds
   bool grouped = false;                    // the bound rule's kernel: query groups of 2+ rows
+  std::uint32_t groups = 0;                // the bound rule's kernel: groups a pass (0: the default)
   auto operator<=>(const MapKey&) const = default;
 };
 
 // The bound rule's kernel (pattern_bound.comp) runs kBoundSubgroups subgroups per workgroup and
 // holds, per key tile of `max_tiles` (a power of two up to kMaxKeyTiles, so that short rows
 // leave shared memory to the pool), flags, level and density (12 bytes), and a pool: a scratch
-// area (the staged moments of up to kBoundRows groups, D floats each or 2 D for groups of rows;
-// or each subgroup's binade columns, 16 x (subgroup size + 1) floats), log Z and the subgroups'
-// Jensen sums of the groups, and one float per (group, visible key tile) for the R groups it
-// takes at a time. R (at most kBoundRows: the groups share each load of the tile moments) is the
-// most that fits kBoundPoolBytes but at least kBoundMinRows, or as many as the device holds
-// (at least 1); the kernel's registers are sized for R (spec constant R_MAX) and it works out R
-// again from the subgroups it actually gets.
+// area (the staged moments of R groups, D floats each or 2 D for groups of rows; or each
+// subgroup's binade columns, 16 x (subgroup size + 1) floats), then log Z and the subgroups'
+// Jensen sums of the R groups. Its log U per (group, key tile) goes to the Shares buffer, R rows of
+// tiles_k floats per workgroup, so R costs registers and staging only. R: kBoundGroups, or as many
+// as the device's shared memory holds (spec constant R_MAX).
 constexpr std::uint32_t kBoundSubgroups = 4;
-constexpr std::uint32_t kBoundRows = 16;          // R_MAX in the shader at most
-constexpr std::uint32_t kBoundBins = 16;          // NBINS in the shader
-// The pool's share, measured on the H200 (map kernel, f16, causal, H = 8, Br = 64; R groups a
-// load): N = 32k D = 64: R = 1 10.3 ms, 3 5.2, 7 8.1, 11 9.4, 15 7.8; D = 128: R = 1 14.7, 3
-// 7.1, 7 10.6; 16k D = 64: R = 1 2.2, 6 1.6, 14 2.4; 64k D = 64: R = 1 78.7, 3 34.6, 5 33.5,
-// 7 31.0. Some groups a load are needed; beyond that occupancy wins: 16 KiB, at least 3 groups.
-constexpr std::uint64_t kBoundPoolBytes = 16384;
-constexpr std::uint64_t kBoundMinRows = 3;  // fewer groups a load cost more than a larger pool
-constexpr std::uint64_t kBoundFixedBytes = 64;    // flags and margin
+constexpr std::uint32_t kBoundGroups = 16;  // R: query groups a pass over the key tiles' moments
+constexpr std::uint32_t kBoundBins = 16;    // NBINS in the shader
+constexpr std::uint64_t kBoundFixedBytes = 64;  // flags and margin
+// The Shares buffer of one dispatch at most (PatternOptions::bound_scratch_bytes): larger problems
+// are dispatched in parts.
+constexpr std::uint64_t kBoundSharesBytes = std::uint64_t{256} << 20;
 
 std::uint32_t bound_max_tiles(std::int64_t tiles_k) {
   return std::max(32u, std::bit_ceil(static_cast<std::uint32_t>(std::max<std::int64_t>(tiles_k, 1))));
@@ -84,27 +80,33 @@ std::uint32_t bound_workgroup(const DeviceInfo& device) {
   return kBoundSubgroups * std::max(device.limits.subgroup_size, 1u);
 }
 
-// The pool on `device` for rows of `max_tiles` key tiles: its floats and the groups it takes at a
-// time (0 floats: not even one group fits).
+// The pool on `device` for rows of `max_tiles` key tiles: its floats and the groups it takes a
+// pass, at most `wanted` (0 floats: not even one group fits).
 struct BoundPool {
   std::uint32_t floats = 0, rows = 0;
 };
 
-BoundPool bound_pool(const DeviceInfo& device, std::uint32_t head_dim, std::uint32_t max_tiles, bool grouped) {
+std::uint64_t bound_fixed_bytes(std::uint32_t max_tiles) { return std::uint64_t{12} * max_tiles + kBoundFixedBytes; }
+
+std::uint64_t bound_pool_floats(const DeviceInfo& device, std::uint32_t head_dim, bool grouped, std::uint64_t rows) {
   // As many subgroups as the workgroup holds at the device's smallest size, each as wide as the
   // largest (the kernel sizes its areas by the subgroups it gets).
   const std::uint64_t subgroups = std::max<std::uint64_t>(bound_workgroup(device) / std::max(device.limits.min_subgroup_size, 1u), 1);
   const std::uint64_t widest = std::max(device.limits.max_subgroup_size, device.limits.subgroup_size);
-  const std::uint64_t scratch =
-      std::max<std::uint64_t>(subgroups * kBoundBins * (widest + 1), kBoundRows * bound_stage_floats(head_dim, grouped)) +
-      kBoundRows + 2 * kBoundRows * subgroups;
-  const std::uint64_t fixed = std::uint64_t{12} * max_tiles + kBoundFixedBytes;
+  return std::max<std::uint64_t>(subgroups * kBoundBins * (widest + 1), rows * bound_stage_floats(head_dim, grouped)) +
+         rows + 2 * rows * subgroups;
+}
+
+BoundPool bound_pool(const DeviceInfo& device, std::uint32_t head_dim, std::uint32_t max_tiles, bool grouped,
+                     std::uint32_t wanted) {
+  const std::uint64_t fixed = bound_fixed_bytes(max_tiles);
   const std::uint64_t shared = device.limits.max_shared_memory_bytes;
   const std::uint64_t room = shared > fixed ? (shared - fixed) / 4 : 0;
-  if (room < scratch + max_tiles) return {};
-  const std::uint64_t budget = std::max<std::uint64_t>(kBoundPoolBytes / 4, scratch + kBoundMinRows * max_tiles);
-  const std::uint64_t rows = std::clamp<std::uint64_t>((std::min(room, budget) - scratch) / max_tiles, 1, kBoundRows);
-  return {static_cast<std::uint32_t>(scratch + rows * max_tiles), static_cast<std::uint32_t>(rows)};
+  for (std::uint32_t rows = wanted; rows >= 1; --rows) {
+    const std::uint64_t floats = bound_pool_floats(device, head_dim, grouped, rows);
+    if (floats <= room) return {static_cast<std::uint32_t>(floats), rows};
+  }
+  return {};
 }
 
 struct AnchorKey {
@@ -399,14 +401,10 @@ struct Pattern::Pipelines {
 
   Expected<Kernel> map_kernel(const std::shared_ptr<Context>& context, const MapKey& key) {
     if (key.bound) {
-      const BoundPool pool = bound_pool(context->device(), key.head_dim, key.max_tiles, key.grouped);
+      const BoundPool pool = bound_pool(context->device(), key.head_dim, key.max_tiles, key.grouped, key.groups);
       if (pool.floats == 0)
         return fail(ErrorCode::unsupported,
-                    fmt::format("the bound rule's map kernel needs more than {} bytes of shared memory for {} key "
-                                "tiles of a row at D = {}; device '{}' has {}: use a larger block_k",
-                                12 * key.max_tiles + kBoundFixedBytes + 4 * key.max_tiles,
-                                key.max_tiles, key.head_dim, context->device().name,
-                                context->device().limits.max_shared_memory_bytes));
+                    Pattern::bound_map_refusal(context->device(), key.head_dim, key.max_tiles, key.grouped));
       const bound_gen::Specialization spec{.local_size_x = bound_workgroup(context->device()),
                                            .HEAD_DIM = key.head_dim,
                                            .MAX_TILES = key.max_tiles,
@@ -582,6 +580,16 @@ std::string Pattern::bound_rule_refusal(const DeviceInfo& device) {
                      f.subgroup_vote ? "" : "vote", device.name);
 }
 
+std::string Pattern::bound_map_refusal(const DeviceInfo& device, std::uint32_t head_dim, std::int64_t tiles_k,
+                                       bool grouped) {
+  const std::uint32_t max_tiles = bound_max_tiles(tiles_k);
+  if (bound_pool(device, head_dim, max_tiles, grouped, 1).floats > 0) return {};
+  return fmt::format("the bound rule's map kernel needs {} bytes of shared memory for {} key tiles of a row at D = {}; "
+                     "device '{}' has {}: use a larger block_k",
+                     bound_fixed_bytes(max_tiles) + 4 * bound_pool_floats(device, head_dim, grouped, 1), max_tiles,
+                     head_dim, device.name, device.limits.max_shared_memory_bytes);
+}
+
 Expected<Tensor> Pattern::record_anchor(Stream& stream, const Tensor& q, const Tensor& k,
                                         const attention::AttentionShape& shape, const PatternOptions& options) {
   AAT_TRY(Tensor anchor, with_context(Tensor::create(context_, DType::f32, {shape.batch, shape.q_heads, shape.q_len}),
@@ -615,9 +623,26 @@ Expected<void> Pattern::record_bound(Stream& stream, BlockMap& map, const Tensor
                                      const Tensor& k_mean, const Tensor& k_square,
                                      const attention::AttentionShape& shape, const PatternOptions& options) {
   const auto& g = map.grid;
+  const std::uint32_t wanted = options.bound_groups > 0 ? std::min(options.bound_groups, kBoundGroups) : kBoundGroups;
   const MapKey key{static_cast<std::uint32_t>(shape.head_dim), shape.causal, options.key_lengths != nullptr, true,
-                   true, true, bound_max_tiles(g.tiles_k), query_group(options) > 1};
+                   true, true, bound_max_tiles(g.tiles_k), query_group(options) > 1, wanted};
   AAT_TRY(Kernel kernel, pipelines_->map_kernel(context_, key));
+  const std::uint32_t rows = bound_pool(context_->device(), key.head_dim, key.max_tiles, key.grouped, wanted).rows;
+  // The dispatches: whole batch x head rows of query tiles while Shares stays within its budget,
+  // else query tiles of one batch x head at a time.
+  const std::uint64_t tile_bytes = std::uint64_t{4} * rows * static_cast<std::uint64_t>(g.tiles_k);
+  const std::uint64_t wanted_bytes = options.bound_scratch_bytes > 0 ? options.bound_scratch_bytes : kBoundSharesBytes;
+  const std::uint64_t budget = std::min(wanted_bytes, context_->device().limits.max_storage_buffer_range);
+  const std::uint64_t tiles_per_dispatch = std::clamp<std::uint64_t>(budget / tile_bytes, 1, 65535);
+  const std::uint64_t heads = static_cast<std::uint64_t>(shape.batch * shape.q_heads);
+  const std::uint64_t tiles_q = static_cast<std::uint64_t>(g.tiles_q);
+  const std::uint64_t heads_per_dispatch = std::clamp<std::uint64_t>(tiles_per_dispatch / tiles_q, 1, 65535);
+  const std::uint64_t tiles_each = std::min(tiles_q, tiles_per_dispatch);
+  const std::uint64_t workgroups = std::min(heads, heads_per_dispatch) * tiles_each;
+  AAT_TRY(Tensor shares, with_context(Tensor::create(context_, DType::f32,
+                                                     {static_cast<std::int64_t>(workgroups), rows, g.tiles_k}),
+                                      "the bound rule's upper shares (f32 [workgroups, groups, tiles_k])"));
+
   Bindings bindings(kernel);
   AAT_CHECK(bindings.bind(bound_gen::binding::QMean, q_rows));
   AAT_CHECK(bindings.bind(bound_gen::binding::QSquare, q_square));
@@ -627,6 +652,7 @@ Expected<void> Pattern::record_bound(Stream& stream, BlockMap& map, const Tensor
   AAT_CHECK(bindings.bind_or_unused(bound_gen::binding::KeyLengths, options.key_lengths));
   AAT_CHECK(bindings.bind(bound_gen::binding::Density, map.density));
   AAT_CHECK(bindings.bind(bound_gen::binding::Levels, map.levels));
+  AAT_CHECK(bindings.bind(bound_gen::binding::Shares, shares));
   const LevelThresholds t = thresholds(options);
   auto push = map_push<bound_gen::PushConstants>(shape, g, options);
   push.tail_pool2 = static_cast<float>(t.tail_pool2);
@@ -634,8 +660,18 @@ Expected<void> Pattern::record_bound(Stream& stream, BlockMap& map, const Tensor
   push.tail_skip = static_cast<float>(t.tail_skip);
   push.anchor_sinks = options.anchor_sinks;
   push.anchor_window = options.anchor_window;
-  AAT_CHECK(bindings.push_struct(push));
-  return stream.dispatch(bindings, map_grid(shape, g), "pattern.map");
+  for (std::uint64_t h = 0; h < heads; h += std::min(heads, heads_per_dispatch)) {
+    const std::uint64_t h_count = std::min(heads - h, heads_per_dispatch);
+    for (std::uint64_t i = 0; i < tiles_q; i += tiles_each) {
+      push.head_offset = static_cast<std::uint32_t>(h);
+      push.tile_offset = static_cast<std::uint32_t>(i);
+      AAT_CHECK(bindings.push_struct(push));
+      const Workgroups grid{static_cast<std::uint32_t>(std::min(tiles_q - i, tiles_each)),
+                            static_cast<std::uint32_t>(h_count), 1};
+      AAT_CHECK(stream.dispatch(bindings, grid, "pattern.map"));
+    }
+  }
+  return {};
 }
 
 Expected<PatternResult> Pattern::run(const Tensor& q, const Tensor& k, const PatternOptions& options) {

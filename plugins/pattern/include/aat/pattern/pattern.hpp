@@ -97,6 +97,13 @@ struct PatternOptions : attention::AttentionMask {
   // diagonal key a + Nk - Nq (the visible ones).
   std::uint32_t anchor_sinks = 4;
   std::uint32_t anchor_window = 32;
+  // bound rule, speed only: query groups the map kernel estimates in one pass over the key
+  // tiles' moments (0: the default, 16; at most 16, fewer where shared memory is short).
+  std::uint32_t bound_groups = 0;
+  // bound rule: device memory for the map kernel's scratch (log U per group and key tile) per
+  // dispatch (0: 256 MiB); a larger problem is dispatched in parts (whole heads, or ranges of
+  // one head's query tiles), so this bounds memory, not the problem.
+  std::uint64_t bound_scratch_bytes = 0;
 };
 
 // Thresholds of the levels. mass rule: on the ranked mass before a block (pattern_map.comp);
@@ -198,6 +205,10 @@ class Pattern {
   // in compute shaders), or empty. `record` refuses the bound rule there with this message; the
   // mass rule runs anywhere.
   static std::string bound_rule_refusal(const DeviceInfo& device);
+  // Why the bound rule's map kernel cannot hold rows of `tiles_k` key tiles at `head_dim` in the
+  // shared memory of `device` (query groups of several rows when `grouped`), or empty.
+  static std::string bound_map_refusal(const DeviceInfo& device, std::uint32_t head_dim, std::int64_t tiles_k,
+                                       bool grouped);
 
  private:
   // The bound rule's dispatches: the anchor masses, and the map from the pooled moments.

@@ -35,6 +35,10 @@ void add_rule_options(CLI::App& app, Options& o, std::string& mode) {
                  "bound rule: keys ending at each row's diagonal in its anchor (default 32)");
   app.add_option("--query-group", o.query_group,
                  "Query rows per group of the row estimate (default: 1 with the bound rule, 4 with the mass rule)");
+  app.add_option("--bound-groups", o.bound_groups,
+                 "bound rule, speed only: query groups the map kernel estimates per pass over the key tiles "
+                 "(1..16; default 16, fewer where the device's shared memory is short)")
+      ->check(CLI::Range(1u, 16u));
 }
 
 // Sets o.mode from the parsed options; an error naming the conflict.
