@@ -14,7 +14,7 @@
 // states, a fully masked row gives O = 0 and L = -inf, NaN in a row stays in that row.
 //
 // Spec constants: the workgroup size and BLOCK_Q x BLOCK_KV come from the host's tiling
-// (tiling.cpp), HEAD_DIM is the true D (any multiple of 8 up to 256; padded to 16 here).
+// (tiling.cpp), HEAD_DIM is the true D (any multiple of 8 up to 256; padded to COLUMN_GRANULE here).
 // Include from a .comp that defines AAT_ROW_SUM_ON_TENSOR_CORES or not (see below).
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_EXT_shader_16bit_storage : require
@@ -32,8 +32,11 @@ layout(constant_id = 3) const uint HEAD_DIM = 128;
 // Bounds handling of the K/V tile loads: gl_CooperativeMatrixClampModeConstantNV (1) where
 // Nk or D is not a multiple of the tile, Undefined (0) where every load is in bounds.
 layout(constant_id = 8) const uint KV_CLAMP = 1;
+// Column counts are multiples of this (16, or 32 over 256 invocations: the device's flexible
+// dimensions, coopmat2_column_granule in tiling.cpp).
+layout(constant_id = 9) const uint COLUMN_GRANULE = 16;
 
-const uint D_PAD = (HEAD_DIM + 15) / 16 * 16;
+const uint D_PAD = (HEAD_DIM + COLUMN_GRANULE - 1) / COLUMN_GRANULE * COLUMN_GRANULE;
 
 layout(std430, binding = 0) readonly buffer QBuffer { float16_t q[]; } Q;
 layout(std430, binding = 1) readonly buffer KBuffer { float16_t k[]; } K;
@@ -50,11 +53,11 @@ const float M_START = -1.7014117e38;  // -FLT_MAX / 2
 #define TILE_F32 ROWS_X(BLOCK_KV)
 #define OUT_F32 ROWS_X(D_PAD)
 // The running row statistics (max m, sum l, rescale alpha), each value smeared over its row:
-// over a whole key tile, or (AAT_NARROW_ROW_STATS) over one 16-column block, which costs a
-// quarter of the exp2 calls for alpha and a quarter of the row-sum products at Bc = 64, for
-// one more row broadcast of m per tile.
+// over a whole key tile, or (AAT_NARROW_ROW_STATS) over one block of COLUMN_GRANULE columns,
+// which costs a quarter of the exp2 calls for alpha and a quarter of the row-sum products at
+// Bc = 64 (a half at 256 invocations), for one more row broadcast of m per tile.
 #ifdef AAT_NARROW_ROW_STATS
-#define STATS_COLS 16
+#define STATS_COLS COLUMN_GRANULE
 #else
 #define STATS_COLS BLOCK_KV
 #endif
@@ -67,6 +70,7 @@ float combine_sum(const in float a, const in float b) { return a + b; }
 float combine_first(const in float a, const in float b) { return a; }
 
 float elem_exp2(const in uint32_t row, const in uint32_t col, const in float x) { return exp2(x); }
+float16_t elem_exp2_half(const in uint32_t row, const in uint32_t col, const in float16_t x) { return exp2(x); }
 float elem_max(const in uint32_t row, const in uint32_t col, const in float a, const in float b) { return aat_max(a, b); }
 
 // -inf where key kv0 + col is hidden from query q0 + row: past the key limit, or causally.
@@ -158,8 +162,15 @@ void main() {
 #else
     const TILE_F32 m_tile = m_run;
 #endif
+#ifdef AAT_HALF_PROB
+    // f16 arithmetic for the tile's exponentials (twice the f32 rate where the ALUs pair halves).
+    coopmat<float16_t, gl_ScopeWorkgroup, BLOCK_Q, BLOCK_KV, gl_MatrixUseAccumulator> prob =
+        coopmat<float16_t, gl_ScopeWorkgroup, BLOCK_Q, BLOCK_KV, gl_MatrixUseAccumulator>(s - m_tile);
+    coopMatPerElementNV(prob, prob, elem_exp2_half);
+#else
     TILE_F32 prob;
     coopMatPerElementNV(prob, s - m_tile, elem_exp2);
+#endif
 
     const coopmat<float16_t, gl_ScopeWorkgroup, BLOCK_Q, BLOCK_KV, gl_MatrixUseA> prob_a =
         coopmat<float16_t, gl_ScopeWorkgroup, BLOCK_Q, BLOCK_KV, gl_MatrixUseA>(prob);

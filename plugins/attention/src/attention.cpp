@@ -11,6 +11,7 @@
 #include "aat/bindings.hpp"
 #include "attention/attention_cm2.bindings.hpp"
 #include "attention/attention_cm2_mma_rowsum.bindings.hpp"
+#include "attention/attention_cm2_half_prob.bindings.hpp"
 #include "attention/attention_cm2_narrow_stats.bindings.hpp"
 #include "attention/attention_coopmat_khr_d128.bindings.hpp"
 #include "attention/attention_coopmat_khr_d64.bindings.hpp"
@@ -39,7 +40,7 @@ struct ForwardKey {
   DType dtype;
   std::uint32_t head_dim, block_q, block_kv, workgroup, variant;
   bool causal, lengths, bias, partials;
-  bool kv_aligned;  // Nk a multiple of Bc and D of 16: K/V tile loads need no bounds checks
+  bool kv_aligned;  // Nk a multiple of Bc and D of the column granule: K/V tile loads need no bounds checks
   auto operator<=>(const ForwardKey&) const = default;
 };
 
@@ -107,22 +108,26 @@ Expected<Kernel> forward_kernel(const std::shared_ptr<Context>& context, const F
   std::string name;
   if (key.path == KernelPath::cooperative_matrix2) {
     // Each variant is a kernel of its own: 0 row sums by reduction, 1 by P x ones on the tensor
-    // cores, 2 the same with row statistics 16 columns wide.
+    // cores, 2 the same with row statistics 16 columns wide, 3 as 2 with P's exponentials in f16.
     const auto set = [&](auto& s) {
       s.local_size_x = key.workgroup;
       s.BLOCK_Q = key.block_q;
       s.HEAD_DIM = key.head_dim;
       s.KV_CLAMP = key.kv_aligned ? 0 : 1;  // gl_CooperativeMatrixClampMode{Undefined,Constant}NV
+      s.COLUMN_GRANULE = coopmat2_column_granule(key.workgroup);
     };
-    constexpr std::string_view kVariantNames[] = {"", "_mma_rowsum", "_narrow_stats"};
-    program = key.variant == 2
+    constexpr std::string_view kVariantNames[] = {"", "_mma_rowsum", "_narrow_stats", "_half_prob"};
+    program = key.variant == 3
+                  ? forward_program<gen::attention_cm2_half_prob::Specialization>(
+                        gen::attention_cm2_half_prob::spirv(), key, set)
+              : key.variant == 2
                   ? forward_program<gen::attention_cm2_narrow_stats::Specialization>(
                         gen::attention_cm2_narrow_stats::spirv(), key, set)
               : key.variant == 1
                   ? forward_program<gen::attention_cm2_mma_rowsum::Specialization>(gen::attention_cm2_mma_rowsum::spirv(),
                                                                                    key, set)
                   : forward_program<gen::attention_cm2::Specialization>(gen::attention_cm2::spirv(), key, set);
-    name = fmt::format("attention.forward_cm2{}_d{}", kVariantNames[std::min<std::uint32_t>(key.variant, 2)],
+    name = fmt::format("attention.forward_cm2{}_d{}", kVariantNames[std::min<std::uint32_t>(key.variant, 3)],
                        key.head_dim);
   } else if (key.path == KernelPath::decode) {
     program = forward_program<gen::attention_decode_f16::Specialization>(
@@ -255,7 +260,8 @@ Expected<Attention::Plan> Attention::plan(const Tensor& q, const Tensor& k, cons
                        options.key_lengths != nullptr,
                        options.bias != nullptr,
                        partials || tiling.splits > 1,
-                       shape.kv_len % tiling.block_kv == 0 && shape.head_dim % 16 == 0};
+                       shape.kv_len % tiling.block_kv == 0 &&
+                           shape.head_dim % coopmat2_column_granule(tiling.workgroup_size) == 0};
   AAT_TRY(plan.kernel, forward_kernel(context_, key));
   return plan;
 }

@@ -366,17 +366,36 @@ TEST_F(AttentionKernel, Coopmat2PathMatchesReferenceAndScalarPath) {
   for (std::int64_t d : {32, 40, 64, 80, 96, 128, 256}) expect_path_matches(KernelPath::cooperative_matrix2, d);
 }
 
-// Every coopmat2 kernel variant (how row sums and row statistics are formed) computes the same
+// Every coopmat2 kernel variant (how row sums, row statistics and P's exponentials are formed) computes the same
 // attention: each against the reference on edges, masks and splits.
 TEST_F(AttentionKernel, Coopmat2VariantsMatchReference) {
   AttentionShape probe;
   probe.dtype = DType::f16;
   probe.head_dim = 64;
   if (!coopmat2_supported(context()->device(), probe)) GTEST_SKIP() << "the coopmat2 path cannot run here";
-  for (std::uint32_t variant : {0u, 1u, 2u}) {
+  for (std::uint32_t variant : {0u, 1u, 2u, 3u}) {
     AttentionOptions extra;
     extra.tiling.variant = variant;
     for (std::int64_t d : {40, 64, 128}) expect_path_matches(KernelPath::cooperative_matrix2, d, extra, {{130, 257}});
+  }
+}
+
+// The 128-row tile over 256 invocations (chosen for D <= 64 causal at long N) against the
+// reference on the same edges: query tiles of 128 rows cut by Nq, the diagonal inside a tile.
+TEST_F(AttentionKernel, Coopmat2TallTileMatchesReference) {
+  AttentionShape probe;
+  probe.dtype = DType::f16;
+  probe.head_dim = 64;
+  if (!coopmat2_supported(context()->device(), probe)) GTEST_SKIP() << "the coopmat2 path cannot run here";
+  if (context()->device().features.cooperative_matrix2.workgroup_scope_max_workgroup_size < 256)
+    GTEST_SKIP() << "workgroup-scope matrices over 256 invocations cannot run here";
+  for (std::uint32_t variant : {2u, 3u}) {
+    AttentionOptions extra;
+    extra.tiling.block_q = 128;
+    extra.tiling.workgroup_size = 256;
+    extra.tiling.variant = variant;
+    for (std::int64_t d : {32, 40, 64})  // D = 40: columns padded to the 32-column granule
+      expect_path_matches(KernelPath::cooperative_matrix2, d, extra, {{1, 200}, {130, 257}, {300, 300}});
   }
 }
 

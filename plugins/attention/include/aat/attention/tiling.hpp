@@ -82,6 +82,12 @@ Tiling optimize_tiling_for(const DeviceInfo& device, const AttentionShape& shape
 // rows, an additive bias, whose rows are per query head).
 std::optional<AttentionShape> pack_gqa_rows(const AttentionShape& shape, KernelPath path, bool bias);
 
+// The multiple the coopmat2 kernel rounds its matrices' column counts (D, the row statistics) up
+// to for a workgroup of `workgroup_size` invocations: NVIDIA's flexible dimensions allow N in
+// steps of 16 up to 128 invocations and of 32 at 256 (VkCooperativeMatrixFlexibleDimensions-
+// PropertiesNV on the H200, driver 580); the validation layer checks it.
+std::uint32_t coopmat2_column_granule(std::uint32_t workgroup_size);
+
 // The shared memory of the forward kernel `path` runs for `dtype`, D and a tile (decode: Br the
 // rows of a K/V head, Bc the subgroup; the subgroup-scope tensor-core kernels: Br is theirs, 64),
 // asked of that kernel's reflection (aat-bindgen's Specialization::shared_bytes), never repeated
