@@ -62,7 +62,10 @@ struct MapKey {
 // tiles_k floats per workgroup, so R costs registers and staging only. R: kBoundGroups, or as many
 // as the device's shared memory holds (spec constant R_MAX).
 constexpr std::uint32_t kBoundSubgroups = 4;
-constexpr std::uint32_t kBoundGroups = 16;  // R: query groups a pass over the key tiles' moments
+// R: query groups a pass over the key tiles' moments. On the H200 (whole pattern stage, f16,
+// causal, H = 8) R = 16 was the fastest or within 8% of R = 4 and 8 at 16k-64k, D = 64 and 128
+// (docs/adaptive.md, "The bound rule's kernel and its cost").
+constexpr std::uint32_t kBoundGroups = 16;
 constexpr std::uint32_t kBoundBins = 16;    // NBINS in the shader
 constexpr std::uint64_t kBoundFixedBytes = 64;  // flags and margin
 // The Shares buffer of one dispatch at most (PatternOptions::bound_scratch_bytes): larger problems
