@@ -150,6 +150,33 @@ TEST(AttentionTiling, Coopmat2TakesTallTilesOnlyForLongCausalNarrowHeads) {
   EXPECT_EQ(rows(16384, 64, true), 64u);
 }
 
+// Over 256 invocations the coopmat2 kernel's column counts step by 32 (coopmat2_column_granule):
+// a tile override that breaks that is refused naming the step; 128 x 64 is accepted.
+TEST(AttentionTiling, Coopmat2OverridesKeepTheColumnGranule) {
+  DeviceInfo device = h100_large_shared();
+  device.features.cooperative_matrix2.workgroup_scope_max_workgroup_size = 256;
+  const auto shape = make_shape(1, 8, 8, 4096, 4096, 64, true, DType::f16);
+  const Tiling base = optimize_tiling_for(device, shape, KernelPath::cooperative_matrix2);
+  EXPECT_EQ(coopmat2_column_granule(128), 16u);
+  EXPECT_EQ(coopmat2_column_granule(256), 32u);
+  TilingOverride change;
+  change.block_q = 128;
+  change.block_kv = 48;
+  change.workgroup_size = 256;
+  const auto refused = apply_override(device, shape, base, change);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(std::string(refused.error().what()).find("over 256 invocations each must be a multiple of 32"),
+            std::string::npos)
+      << refused.error().what();
+  change.block_kv = 64;
+  const auto accepted = apply_override(device, shape, base, change);
+  ASSERT_TRUE(accepted) << accepted.error().what();
+  EXPECT_EQ(accepted->block_q, 128u);
+  change.workgroup_size = 128;
+  change.block_kv = 48;  // 16-column steps over 128 invocations
+  EXPECT_TRUE(apply_override(device, shape, base, change));
+}
+
 // A big prefill fills any device on its own: no split (the merge would be pure overhead).
 TEST(AttentionTiling, BigPrefillDoesNotSplit) {
   for (const auto& device : all_devices()) {
