@@ -13,6 +13,8 @@
 //   AAT_BENCH_TILING=Br,Bc,wg,variant   impose tile sizes / kernel variant (0 or empty: keep)
 //   AAT_BENCH_WARMUP_MS=300        warm up at least this long (GPU time) before timing
 //   AAT_BENCH_STATISTICS=1         print the driver's statistics of each kernel (registers, ...)
+//   AAT_VALIDATION=1               with the validation layer: a shape whose warm-up drew a
+//                                  validation error reports that error instead of a time
 //
 // Times are GPU times from timestamp queries (manual time), after warm-up runs that absorb
 // pipeline creation (lavapipe JIT-compiles on first dispatch) and let clocks settle.
@@ -143,6 +145,14 @@ void BM_Attention(benchmark::State& state) {
     }
     warmed_ms += warm->gpu_ms;
     if (warm->gpu_ms <= 0 && run >= 2) break;  // no timestamps on this device
+  }
+  // Under AAT_VALIDATION=1 a configuration the layer objects to is an error, not a timing: a
+  // tile the device does not allow can still run, fast and wrong (tune_attention.py --validate).
+  for (const std::string& message : f.context->take_validation_messages()) {
+    if (message.rfind("validation error", 0) == 0) {
+      state.SkipWithError(message.substr(0, 600).c_str());
+      return;
+    }
   }
   f.context->reset_peak_memory();
   if (std::getenv("AAT_BENCH_STATISTICS")) {  // the driver's view of the kernel: registers, spills

@@ -24,13 +24,17 @@ DEFAULT_CANDIDATES = ["cooperative_matrix2:64,64,128,0", "cooperative_matrix2:64
                       "cooperative_matrix2:128,32,256,0", "cooperative_matrix_khr", "cooperative_matrix_nv"]
 
 
-def run(bench, shapes, candidate, statistics):
+def run(bench, shapes, candidate, statistics, validate=False):
     path, _, tiling = candidate.partition(":")
     env = dict(os.environ, AAT_BENCH_SHAPES=";".join(shapes), AAT_BENCH_PATH=path, AAT_BENCH_TILING=tiling,
-               AAT_BENCH_WARMUP_MS="300")
-    if statistics:
+               AAT_BENCH_WARMUP_MS="0" if validate else "300")
+    if statistics and not validate:
         env["AAT_BENCH_STATISTICS"] = "1"
-    out = subprocess.run([bench, "--benchmark_format=json"], env=env, capture_output=True, text=True)
+    args = [bench, "--benchmark_format=json"]
+    if validate:  # the layer checks pipelines and dispatches: one short run per shape is enough
+        env["AAT_VALIDATION"] = "1"
+        args.append("--benchmark_min_time=0.001")
+    out = subprocess.run(args, env=env, capture_output=True, text=True)
     if statistics and out.stderr:
         print(out.stderr, file=sys.stderr, end="")
     if out.returncode != 0:
@@ -49,11 +53,26 @@ def main():
     parser.add_argument("--candidates", default=";".join(DEFAULT_CANDIDATES), help="path[:Br,Bc,wg,variant];...")
     parser.add_argument("--statistics", action="store_true", help="print the driver's statistics of each kernel")
     parser.add_argument("--json", default="", help="write every number here")
+    parser.add_argument("--validate", action="store_true",
+                        help="first run each candidate once per shape under the Vulkan validation layer "
+                             "(AAT_VALIDATION=1; the layer must be installed) and report a configuration it "
+                             "objects to as invalid instead of timing it: the driver may run a tile shape it "
+                             "does not allow, fast and wrong")
     args = parser.parse_args()
     shapes = [s for s in args.shapes.split(";") if s]
     table = {}
     for candidate in [c for c in args.candidates.split(";") if c]:
+        invalid = {}
+        if args.validate:
+            checked = run(args.aat_bench, shapes, candidate, False, validate=True)
+            if "error" in checked:
+                table[candidate] = checked
+                print(f"{candidate}: {json.dumps(checked)}", flush=True)
+                continue
+            invalid = {name: f"invalid: {value}" for name, value in checked.items()
+                       if isinstance(value, str) and value.startswith("validation error")}
         table[candidate] = run(args.aat_bench, shapes, candidate, args.statistics)
+        table[candidate].update(invalid)
         print(f"{candidate}: {json.dumps(table[candidate])}", flush=True)
     best = {}
     for candidate, found in table.items():

@@ -50,7 +50,7 @@ for s in "$@"; do
     suite=*) AAT_VALIDATION=1 AAT_ATTENTION_PATH=${s#suite=} step "suite-${s#suite=}" "${LIMIT_SUITE:-400}" "$bin/attention_tests" ;;
     adaptive) AAT_VALIDATION=1 step adaptive 300 "$bin/adaptive_tests" ;;
     plan) AAT_VALIDATION=1 step pattern 200 "$bin/pattern_tests"; AAT_VALIDATION=1 step router 100 "$bin/router_tests" ;;
-    tune) TAIL=14 step tune "${LIMIT_TUNE:-300}" python3 bench/tune_attention.py --aat-bench "$bin/bench_attention" --statistics \
+    tune) TAIL=14 step tune "${LIMIT_TUNE:-300}" python3 bench/tune_attention.py --aat-bench "$bin/bench_attention" --statistics --validate \
             --json "$out/tune.json" ${AAT_TUNE_ARGS:-} ;;
     compare|compare-quick)
       peer=()
