@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "aat/stream.hpp"
+#include "context_state.hpp"
 
 namespace aat {
 
@@ -96,9 +97,12 @@ Expected<Kernel> create_kernel(const std::shared_ptr<Context>& context, Spirv sp
                                std::span<const NamedValue> spec) {
   KernelOptions options;
   if (!spec.empty()) {
-    AAT_TRY(const KernelInterface interface, reflect(spirv));
+    if (!context) return fail(ErrorCode::invalid_argument, "create_kernel: no context");
+    // The context's program cache reflects the module once; Kernel::create below finds it there.
+    ContextState& state = *context->shared_state();
+    AAT_TRY(const auto program, state.kernels.program(state, spirv, name));
     for (const NamedValue& value : spec) {
-      AAT_TRY(const Value v, spec_constant_value(interface, name, value));
+      AAT_TRY(const Value v, spec_constant_value(program->interface, name, value));
       options.spec.emplace_back(value.name, v);
     }
   }
