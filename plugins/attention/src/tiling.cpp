@@ -242,7 +242,8 @@ Tiling optimize_tiling_for(const DeviceInfo& device, const AttentionShape& shape
       // Workgroup-scope matrices: 64 query rows over four subgroups; 64 keys a tile, 32 past
       // D = 128 where the row's registers (O, P, S) would spill. The driver stages operands.
       // At D <= 64, causal and long, 128 rows over eight subgroups (each K/V tile feeds twice the
-      // rows): +7-8% on the H200 at N = 16k and 32k, -5% at 4k non-causal (docs/performance.md).
+      // rows): 211 TFLOP/s on the H200 at N = 16k against 196-199 with 64 rows; no gain
+      // non-causal, and shorter N is not measured cleanly yet (docs/performance.md).
       t.block_q = 64;
       t.block_kv = head_dim <= 128 ? 64 : 32;
       t.workgroup_size = kCoopmat2Workgroup;
