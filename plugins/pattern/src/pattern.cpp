@@ -663,7 +663,7 @@ Expected<void> Pattern::record_bound(Stream& stream, BlockMap& map, const Tensor
   push.tail_skip = static_cast<float>(t.tail_skip);
   push.anchor_sinks = options.anchor_sinks;
   push.anchor_window = options.anchor_window;
-  for (std::uint64_t h = 0; h < heads; h += std::min(heads, heads_per_dispatch)) {
+  for (std::uint64_t h = 0; h < heads; h += heads_per_dispatch) {
     const std::uint64_t h_count = std::min(heads - h, heads_per_dispatch);
     for (std::uint64_t i = 0; i < tiles_q; i += tiles_each) {
       push.head_offset = static_cast<std::uint32_t>(h);

@@ -457,6 +457,7 @@ TEST_F(PatternBound, HoldsTheLongestRowAndRefusesByName) {
     EXPECT_EQ(levels.back(), static_cast<std::uint8_t>(BlockLevel::full));
   } else {
     EXPECT_THAT(r.error().what(), ::testing::HasSubstr("shared memory"));
+    EXPECT_THAT(r.error().what(), ::testing::HasSubstr("larger block_k"));
   }
   EXPECT_EQ(Pattern::bound_map_refusal(aat::testing::lavapipe_like(), 256, kTiles, true), "");
   const DeviceInfo small = aat::testing::synthetic_device("16K device", DeviceType::discrete_gpu, 16 * 1024, 1024, 32, 8);
