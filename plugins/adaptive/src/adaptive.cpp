@@ -164,6 +164,7 @@ pattern::PatternOptions pattern_options(const AdaptiveOptions& options, std::uin
   po.anchor_sinks = options.anchor_sinks;
   po.anchor_window = options.anchor_window;
   po.bound_groups = options.bound_groups;
+  po.bound_moments = options.bound_moments;
   return po;
 }
 

@@ -10,13 +10,17 @@
 #include <fmt/format.h>
 
 #include "aat/bindings.hpp"
+#include "aat/kernel_family.hpp"
 #include "pattern/anchor_f16.bindings.hpp"
 #include "pattern/anchor_f32.bindings.hpp"
+#include "pattern/key_operands.bindings.hpp"
 #include "pattern/pattern_bound.bindings.hpp"
+#include "pattern/pattern_bound_coopmat.bindings.hpp"
 #include "pattern/pattern_map.bindings.hpp"
 #include "pattern/pool_f16.bindings.hpp"
 #include "pattern/pool_f16_f32.bindings.hpp"
 #include "pattern/pool_f32.bindings.hpp"
+#include "pattern/row_operands.bindings.hpp"
 
 namespace aat::pattern {
 
@@ -25,6 +29,9 @@ namespace {
 namespace pool_gen = plugin_gen::pattern::pool_f32;  // the three pooling kernels share one interface
 namespace map_gen = plugin_gen::pattern::pattern_map;
 namespace bound_gen = plugin_gen::pattern::pattern_bound;
+namespace bound_tc_gen = plugin_gen::pattern::pattern_bound_coopmat;
+namespace key_operands_gen = plugin_gen::pattern::key_operands;
+namespace row_operands_gen = plugin_gen::pattern::row_operands;
 namespace anchor_gen = plugin_gen::pattern::anchor_f32;  // f16 shares the interface
 static_assert(sizeof(plugin_gen::pattern::pool_f16::PushConstants) == sizeof(pool_gen::PushConstants));
 static_assert(sizeof(plugin_gen::pattern::pool_f16_f32::PushConstants) == sizeof(pool_gen::PushConstants));
@@ -50,6 +57,8 @@ struct MapKey {
   std::uint32_t max_tiles = kMaxKeyTiles;  // the bound rule's kernel: key tiles it holds
   bool grouped = false;                    // the bound rule's kernel: query groups of 2+ rows
   std::uint32_t groups = 0;                // the bound rule's kernel: groups a pass (0: the default)
+  bool tensor = false;                     // the bound rule's kernel: the moments on the tensor cores
+  bool q_split = false;                    // ... with Q's low f16 part (Q not f16)
   auto operator<=>(const MapKey&) const = default;
 };
 
@@ -111,6 +120,36 @@ BoundPool bound_pool(const DeviceInfo& device, std::uint32_t head_dim, std::uint
   }
   return {};
 }
+
+// The bound rule's tensor-core kernel (pattern_bound_coopmat.comp, bound_moments_coopmat.glsl):
+// 4 subgroups of 32, the query tile's rows 64 at a time (16 a subgroup, their operands in
+// registers: D <= 128), the pool as the invocation kernel's without the staging area.
+constexpr std::uint32_t kTensorRows = 64;  // 16 per subgroup
+constexpr std::uint32_t kTensorMaxHeadDim = 128;
+constexpr std::uint32_t kTensorLanes = 32;
+constexpr std::uint32_t kTensorWorkgroup = kBoundSubgroups * kTensorLanes;
+constexpr std::uint32_t kTensorPoolFloats =
+    kBoundSubgroups * kBoundBins * (kTensorLanes + 1) + kTensorRows + 2 * kTensorRows * kBoundSubgroups;
+constexpr std::uint32_t kOperandWorkgroup = 64;  // row_operands.comp, key_operands.comp
+
+// Fills the tensor-core kernel's generated Specialization (a generic lambda: a build without a
+// coopmat_khr compiler declares the struct without members).
+auto tensor_spec(std::uint32_t head_dim, std::uint32_t max_tiles, bool causal, bool lengths, bool q_split) {
+  return [=](auto& s) {
+    s.local_size_x = kTensorWorkgroup;
+    s.HEAD_DIM = head_dim;
+    s.MAX_TILES = max_tiles;
+    s.CAUSAL = causal;
+    s.HAS_LENGTHS = lengths;
+    s.GROUPED = false;
+    s.POOL_FLOATS = kTensorPoolFloats;
+    s.R_MAX = kTensorRows;
+    s.Q_SPLIT = q_split;
+  };
+}
+
+// Key tiles rounded up to whole 16-tile matrices (the key operands' rows).
+std::int64_t tensor_tiles_pad(std::int64_t tiles_k) { return (tiles_k + 15) / 16 * 16; }
 
 struct AnchorKey {
   DType dtype;
@@ -190,6 +229,14 @@ std::optional<Mode> parse_mode(std::string_view name) {
   if (name == "mass") return Mode::mass;
   if (name == "bound") return Mode::bound;
   return std::nullopt;
+}
+
+std::string_view to_string(MomentsPath path) {
+  switch (path) {
+    case MomentsPath::invocations: return "invocations";
+    case MomentsPath::tensor_cores: return "tensor-cores";
+  }
+  return "?";
 }
 
 std::uint32_t pool_size(BlockLevel level) {
@@ -403,6 +450,14 @@ struct Pattern::Pipelines {
   }
 
   Expected<Kernel> map_kernel(const std::shared_ptr<Context>& context, const MapKey& key) {
+    if (key.bound && key.tensor) {
+      KernelOptions options{.spec = specialization_entries<bound_tc_gen::Specialization>(
+                                tensor_spec(key.head_dim, key.max_tiles, key.causal, key.lengths, key.q_split))};
+      // Written for 32-lane subgroups: ask for them where the size can vary.
+      const auto& limits = context->device().limits;
+      if (limits.min_subgroup_size != limits.max_subgroup_size) options.required_subgroup_size = kTensorLanes;
+      return Kernel::create(context, bound_tc_gen::spirv(), "pattern.bound_coopmat", options);
+    }
     if (key.bound) {
       const BoundPool pool = bound_pool(context->device(), key.head_dim, key.max_tiles, key.grouped, key.groups);
       if (pool.floats == 0)
@@ -426,6 +481,16 @@ struct Pattern::Pipelines {
                                        .ROW_ESTIMATE = key.row,
                                        .VARIANCE = key.variance};
     return Kernel::create(context, map_gen::spirv(), "pattern.map", {.spec = spec.entries()});
+  }
+
+  Expected<Kernel> key_operands_kernel(const std::shared_ptr<Context>& context, std::uint32_t head_dim) {
+    const key_operands_gen::Specialization spec{.local_size_x = kOperandWorkgroup, .HEAD_DIM = head_dim};
+    return Kernel::create(context, key_operands_gen::spirv(), "pattern.key_operands", {.spec = spec.entries()});
+  }
+
+  Expected<Kernel> row_operands_kernel(const std::shared_ptr<Context>& context, std::uint32_t head_dim) {
+    const row_operands_gen::Specialization spec{.local_size_x = kOperandWorkgroup, .HEAD_DIM = head_dim};
+    return Kernel::create(context, row_operands_gen::spirv(), "pattern.row_operands", {.spec = spec.entries()});
   }
 
  private:
@@ -549,7 +614,15 @@ Expected<BlockMap> Pattern::record(Stream& stream, const Tensor& q, const Tensor
       AAT_TRY(q_square, record_pool(stream, q, group, DType::f32, nullptr, "pattern.pool", true));
     }
     AAT_TRY(map.anchor, record_anchor(stream, q, k, shape, options));
-    AAT_CHECK(record_bound(stream, map, q_rows, q_square, k_mean, k_square, shape, options));
+    if (options.bound_moments == MomentsPath::tensor_cores) {
+      const std::string why = tensor_moments_refusal(context_->device(), static_cast<std::uint32_t>(shape.head_dim),
+                                                     g.tiles_k, group);
+      if (!why.empty()) return fail(ErrorCode::unsupported, why);
+      AAT_TRY(const TensorOperands operands, record_tensor_operands(stream, q_rows, k_mean, k_square, shape, g.tiles_k));
+      AAT_CHECK(record_bound(stream, map, q_rows, q_square, k_mean, k_square, shape, options, &operands));
+    } else {
+      AAT_CHECK(record_bound(stream, map, q_rows, q_square, k_mean, k_square, shape, options, nullptr));
+    }
     return map;
   }
 
@@ -593,6 +666,85 @@ std::string Pattern::bound_map_refusal(const DeviceInfo& device, std::uint32_t h
                      head_dim, device.name, device.limits.max_shared_memory_bytes);
 }
 
+std::string Pattern::tensor_moments_refusal(const DeviceInfo& device, std::uint32_t head_dim, std::int64_t tiles_k,
+                                            std::uint32_t query_group) {
+  if (!bound_tc_gen::compiled)
+    return "this build has no tensor-core map kernel (no shader compiler for coopmat_khr kernels was found when it "
+           "was built)";
+  if (!can_run(device, KernelFamily::coopmat_khr))
+    return fmt::format("device '{}' offers no VK_KHR_cooperative_matrix with a 16x16x16 f16 shape, f16 arithmetic and "
+                       "the Vulkan memory model, which the tensor-core map kernel needs", device.name);
+  if (!device.features.subgroup_shuffle)
+    return fmt::format("device '{}' offers no subgroup shuffles, which the tensor-core map kernel needs", device.name);
+  const auto& limits = device.limits;
+  if (limits.subgroup_size != kTensorLanes &&
+      !(device.features.subgroup_size_control && limits.min_subgroup_size <= kTensorLanes &&
+        limits.max_subgroup_size >= kTensorLanes))
+    return fmt::format("the tensor-core map kernel needs subgroups of {} lanes; device '{}' runs {} to {}", kTensorLanes,
+                       device.name, limits.min_subgroup_size, limits.max_subgroup_size);
+  if (query_group != 1)
+    return fmt::format("the tensor-core map kernel estimates single query rows; query_group is {}", query_group);
+  if (head_dim > kTensorMaxHeadDim)
+    return fmt::format("the tensor-core map kernel keeps its rows' operands in registers, for D <= {}; D is {}",
+                       kTensorMaxHeadDim, head_dim);
+  const auto bytes = specialization_shared_bytes<bound_tc_gen::Specialization>(
+      tensor_spec(head_dim, bound_max_tiles(tiles_k), false, false, true));
+  if (!bytes) return "the tensor-core map kernel: " + bytes.error().message();
+  if (*bytes > limits.max_shared_memory_bytes)
+    return fmt::format("the tensor-core map kernel needs {} bytes of shared memory at D = {} and {} key tiles; device "
+                       "'{}' has {}", *bytes, head_dim, tiles_k, device.name, limits.max_shared_memory_bytes);
+  return {};
+}
+
+Expected<TensorOperands> Pattern::record_tensor_operands(Stream& stream, const Tensor& q_rows, const Tensor& k_mean,
+                                                         const Tensor& k_square,
+                                                         const attention::AttentionShape& shape, std::int64_t tiles_k) {
+  const std::int64_t d_pad = (shape.head_dim + 15) / 16 * 16;
+  const std::int64_t key_heads = shape.batch * shape.kv_heads, tiles_pad = tensor_tiles_pad(tiles_k);
+  // Rows past Nq: a 16-row matrix may start at any row of a query tile.
+  const std::int64_t row_heads = shape.batch * shape.q_heads, rows_pad = shape.q_len + 16;
+  TensorOperands out;
+  AAT_TRY(out.rows, with_context(Tensor::create(context_, DType::f16, {row_heads, 4, rows_pad, d_pad}),
+                                 "the tensor-core map kernel's query operands (f16 [B x Hq, 4, Nq + 16, D])"));
+  AAT_TRY(out.row_scales, with_context(Tensor::create(context_, DType::f32, {row_heads, rows_pad}),
+                                       "the tensor-core map kernel's query scales (f32 [B x Hq, Nq + 16])"));
+  AAT_TRY(out.keys, with_context(Tensor::create(context_, DType::f16, {key_heads, 4, d_pad, tiles_pad}),
+                                 "the tensor-core map kernel's key operands (f16 [B x Hkv, 4, D, tiles])"));
+  AAT_TRY(out.key_scales, with_context(Tensor::create(context_, DType::f32, {key_heads, tiles_pad, 2}),
+                                       "the tensor-core map kernel's key scales (f32 [B x Hkv, tiles, 2])"));
+  if (row_heads == 0 || key_heads == 0) return out;
+  const auto head_dim = static_cast<std::uint32_t>(shape.head_dim);
+  {
+    AAT_TRY(Kernel kernel, pipelines_->row_operands_kernel(context_, head_dim));
+    Bindings bindings(kernel);
+    AAT_CHECK(bindings.bind(row_operands_gen::binding::Q, q_rows));
+    AAT_CHECK(bindings.bind(row_operands_gen::binding::Operands, out.rows));
+    AAT_CHECK(bindings.bind(row_operands_gen::binding::Scales, out.row_scales));
+    row_operands_gen::PushConstants push{};
+    push.heads = static_cast<std::uint32_t>(row_heads);
+    push.rows = static_cast<std::uint32_t>(shape.q_len);
+    push.rows_pad = static_cast<std::uint32_t>(rows_pad);
+    AAT_CHECK(bindings.push_struct(push));
+    AAT_CHECK(stream.dispatch(bindings,
+                              grid_2d(ceil_div(static_cast<std::uint64_t>(row_heads * rows_pad), kOperandWorkgroup)),
+                              "pattern.row_operands"));  // kOperandWorkgroup rows a workgroup
+  }
+  AAT_TRY(Kernel kernel, pipelines_->key_operands_kernel(context_, head_dim));
+  Bindings bindings(kernel);
+  AAT_CHECK(bindings.bind(key_operands_gen::binding::KMean, k_mean));
+  AAT_CHECK(bindings.bind(key_operands_gen::binding::KSquare, k_square));
+  AAT_CHECK(bindings.bind(key_operands_gen::binding::Operands, out.keys));
+  AAT_CHECK(bindings.bind(key_operands_gen::binding::Scales, out.key_scales));
+  key_operands_gen::PushConstants push{};
+  push.heads = static_cast<std::uint32_t>(key_heads);
+  push.tiles_k = static_cast<std::uint32_t>(tiles_k);
+  push.tiles_pad = static_cast<std::uint32_t>(tiles_pad);
+  AAT_CHECK(bindings.push_struct(push));
+  AAT_CHECK(stream.dispatch(bindings, grid_2d(ceil_div(static_cast<std::uint64_t>(key_heads * tiles_pad), kOperandWorkgroup)),
+                            "pattern.key_operands"));
+  return out;
+}
+
 Expected<Tensor> Pattern::record_anchor(Stream& stream, const Tensor& q, const Tensor& k,
                                         const attention::AttentionShape& shape, const PatternOptions& options) {
   AAT_TRY(Tensor anchor, with_context(Tensor::create(context_, DType::f32, {shape.batch, shape.q_heads, shape.q_len}),
@@ -624,13 +776,25 @@ Expected<Tensor> Pattern::record_anchor(Stream& stream, const Tensor& q, const T
 
 Expected<void> Pattern::record_bound(Stream& stream, BlockMap& map, const Tensor& q_rows, const Tensor& q_square,
                                      const Tensor& k_mean, const Tensor& k_square,
-                                     const attention::AttentionShape& shape, const PatternOptions& options) {
+                                     const attention::AttentionShape& shape, const PatternOptions& options,
+                                     const TensorOperands* operands) {
   const auto& g = map.grid;
+  const bool tensor = operands != nullptr;
   const std::uint32_t wanted = options.bound_groups > 0 ? std::min(options.bound_groups, kBoundGroups) : kBoundGroups;
-  const MapKey key{static_cast<std::uint32_t>(shape.head_dim), shape.causal, options.key_lengths != nullptr, true,
-                   true, true, bound_max_tiles(g.tiles_k), query_group(options) > 1, wanted};
+  const MapKey key{static_cast<std::uint32_t>(shape.head_dim),
+                   shape.causal,
+                   options.key_lengths != nullptr,
+                   true,
+                   true,
+                   true,
+                   bound_max_tiles(g.tiles_k),
+                   query_group(options) > 1,
+                   tensor ? kTensorRows : wanted,
+                   tensor,
+                   tensor && shape.dtype != DType::f16};  // f16 queries have no low part
   AAT_TRY(Kernel kernel, pipelines_->map_kernel(context_, key));
-  const std::uint32_t rows = bound_pool(context_->device(), key.head_dim, key.max_tiles, key.grouped, wanted).rows;
+  const std::uint32_t rows =
+      tensor ? kTensorRows : bound_pool(context_->device(), key.head_dim, key.max_tiles, key.grouped, wanted).rows;
   // The dispatches: whole batch x head rows of query tiles while Shares stays within its budget,
   // else query tiles of one batch x head at a time.
   const std::uint64_t tile_bytes = std::uint64_t{4} * rows * static_cast<std::uint64_t>(g.tiles_k);
@@ -647,10 +811,19 @@ Expected<void> Pattern::record_bound(Stream& stream, BlockMap& map, const Tensor
                                       "the bound rule's upper shares (f32 [workgroups, groups, tiles_k])"));
 
   Bindings bindings(kernel);
-  AAT_CHECK(bindings.bind(bound_gen::binding::QMean, q_rows));
-  AAT_CHECK(bindings.bind(bound_gen::binding::QSquare, q_square));
-  AAT_CHECK(bindings.bind(bound_gen::binding::KMean, k_mean));
-  AAT_CHECK(bindings.bind(bound_gen::binding::KSquare, k_square));
+  // The two kernels share their bindings (pattern_bound.glsl) but the moments, which the tensor-core
+  // one reads as key operands: bound by name, since a build without its compiler declares no names.
+  if (tensor) {
+    AAT_CHECK(bindings.bind("RowOperands", operands->rows));
+    AAT_CHECK(bindings.bind("RowScales", operands->row_scales));
+    AAT_CHECK(bindings.bind("KeyOperands", operands->keys));
+    AAT_CHECK(bindings.bind("KeyScales", operands->key_scales));
+  } else {
+    AAT_CHECK(bindings.bind(bound_gen::binding::QMean, q_rows));
+    AAT_CHECK(bindings.bind(bound_gen::binding::QSquare, q_square));
+    AAT_CHECK(bindings.bind(bound_gen::binding::KMean, k_mean));
+    AAT_CHECK(bindings.bind(bound_gen::binding::KSquare, k_square));
+  }
   AAT_CHECK(bindings.bind(bound_gen::binding::Anchor, map.anchor));
   AAT_CHECK(bindings.bind_or_unused(bound_gen::binding::KeyLengths, options.key_lengths));
   AAT_CHECK(bindings.bind(bound_gen::binding::Density, map.density));

@@ -102,6 +102,20 @@ rc=0; "$AAT" run pattern --q s_q.npy --k bad_k.npy --map e.npy >out.txt 2>err.tx
   || fail "head dim mismatch: rc $rc, $(cat err.txt)"
 rc=0; "$AAT" run pattern --q s_q.npy --k s_k.npy --block-k 30 --map e.npy >out.txt 2>err.txt || rc=$?
 [[ $rc -eq 1 ]] && grep -q "block_k" err.txt && pass "bad block-k is an error" || fail "block-k 30: rc $rc, $(cat err.txt)"
+# --moments tensor-cores: the same map where the device has cooperative matrices (the GPU suite
+# compares the two kernels with the reference), else an error naming what is missing.
+rc=0; "$AAT" run pattern --q s_q.npy --k s_k.npy --causal --moments tensor-cores --map t.npy >out.txt 2>err.txt || rc=$?
+if [[ $rc -eq 0 ]]; then
+  expect_ok "pattern --moments invocations" "$AAT" run pattern --q s_q.npy --k s_k.npy --causal --moments invocations \
+    --map i.npy
+  check "the tensor-core and invocation kernels give the same map here" '
+import numpy as np
+assert (np.load("t.npy") == np.load("i.npy")).mean() > 0.99'
+elif [[ $rc -eq 1 ]] && grep -q "tensor-core map kernel" err.txt; then
+  pass "--moments tensor-cores where the device cannot is an error naming why"
+else
+  fail "--moments tensor-cores: rc $rc, $(cat err.txt)"
+fi
 [[ ! -e e.npy ]] && pass "no map written on error" || fail "a map was written despite the error"
 
 cli_finish

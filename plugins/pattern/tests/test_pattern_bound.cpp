@@ -226,6 +226,63 @@ TEST(PatternBoundReference, TheTrueMassLeftOutStaysUnderEpsilon) {
     }
 }
 
+// Cases the invocation kernel's tests and the tensor-core kernel's share.
+BoundCase lengths_case() {  // key lengths (one empty batch), ragged tiles, uneven shares
+  BoundCase c;
+  c.B = 3;
+  c.Nq = 77;
+  c.Nk = 301;
+  c.D = 16;
+  c.causal = true;
+  c.lengths = {301, 0, 130};
+  c.options.block_k = 20;
+  c.options.epsilon = 0.1;
+  c.options.pool2_share = 0.3;
+  c.options.pool4_share = 0.3;
+  return c;
+}
+
+BoundCase decode_case() {
+  BoundCase c;
+  c.Hq = 8;
+  c.Hkv = 2;
+  c.Nq = 1;
+  c.Nk = 1000;
+  c.causal = true;
+  return c;
+}
+
+// Rows of 256 alike key tiles: their u fall in few binades, so the drops are decided inside the
+// pivot binade, by index, across several subgroup-wide slots of tiles. A map row per query row,
+// no halo: the row's own drops show.
+BoundCase many_tiles_case() {
+  BoundCase c;
+  c.Hq = c.Hkv = 2;
+  c.Nq = 48;
+  c.Nk = 4096;
+  c.D = 32;
+  c.options.block_q = 1;
+  c.options.block_k = 16;
+  c.options.halo = 0;
+  c.options.epsilon = 0.3;
+  return c;
+}
+
+Inputs many_tiles_inputs(const BoundCase& c) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  Inputs in;
+  in.q.resize(static_cast<std::size_t>(c.Hq * c.Nq * c.D));
+  for (auto& x : in.q) x = normal(rng);
+  in.k.resize(static_cast<std::size_t>(c.Hkv * c.Nk * c.D));
+  for (std::size_t x = 0; x < in.k.size(); ++x) {
+    const std::size_t row = x / static_cast<std::size_t>(c.D);
+    if (row % 16 == 0 && x % static_cast<std::size_t>(c.D) == 0) normal(rng);  // decorrelate the tiles' draws
+    in.k[x] = normal(rng);
+  }
+  return in;
+}
+
 // =============================================================================================
 // The GPU map against the reference.
 
@@ -280,20 +337,7 @@ TEST_F(PatternBound, MatchesTheReferenceInPartsAndWithFewerGroupsAPass) {
   }
 }
 
-TEST_F(PatternBound, MatchesTheReferenceWithLengthsAndRaggedTiles) {
-  BoundCase c;
-  c.B = 3;
-  c.Nq = 77;
-  c.Nk = 301;
-  c.D = 16;
-  c.causal = true;
-  c.lengths = {301, 0, 130};
-  c.options.block_k = 20;
-  c.options.epsilon = 0.1;
-  c.options.pool2_share = 0.3;
-  c.options.pool4_share = 0.3;
-  expect_matches_reference(c);
-}
+TEST_F(PatternBound, MatchesTheReferenceWithLengthsAndRaggedTiles) { expect_matches_reference(lengths_case()); }
 
 TEST_F(PatternBound, MatchesTheReferenceMoreQueriesThanKeysWithoutSinksOrWindow) {
   BoundCase c;
@@ -309,15 +353,7 @@ TEST_F(PatternBound, MatchesTheReferenceMoreQueriesThanKeysWithoutSinksOrWindow)
   expect_matches_reference(c);
 }
 
-TEST_F(PatternBound, MatchesTheReferenceForDecode) {
-  BoundCase c;
-  c.Hq = 8;
-  c.Hkv = 2;
-  c.Nq = 1;
-  c.Nk = 1000;
-  c.causal = true;
-  expect_matches_reference(c);
-}
+TEST_F(PatternBound, MatchesTheReferenceForDecode) { expect_matches_reference(decode_case()); }
 
 // The anchor kernel stages its rows' window keys in shared memory; a window too long for that
 // (here 64 + 1500 keys of D = 64 in f32: more than 32 KiB) is read from the buffer instead.
@@ -337,29 +373,9 @@ TEST_F(PatternBound, AnchorsMatchTheReferenceStagedOrNot) {
   }
 }
 
-// Long rows of alike key tiles: their u fall in few binades, so the drops are decided inside the
-// pivot binade, by index, across several subgroup-wide slots of tiles (256 tiles a row).
 TEST_F(PatternBound, MatchesTheReferenceWithManyTilesInOneBinade) {
-  BoundCase c;
-  c.Hq = c.Hkv = 2;
-  c.Nq = 48;
-  c.Nk = 4096;
-  c.D = 32;
-  c.options.block_q = 1;  // a map row per query row, no halo: the row's own drops show
-  c.options.block_k = 16;
-  c.options.halo = 0;
-  c.options.epsilon = 0.3;
-  std::mt19937 rng(11);
-  std::normal_distribution<float> normal;
-  Inputs in;
-  in.q.resize(static_cast<std::size_t>(c.Hq * c.Nq * c.D));
-  for (auto& x : in.q) x = normal(rng);
-  in.k.resize(static_cast<std::size_t>(c.Hkv * c.Nk * c.D));
-  for (std::size_t x = 0; x < in.k.size(); ++x) {
-    const std::size_t row = x / static_cast<std::size_t>(c.D);
-    if (row % 16 == 0 && x % static_cast<std::size_t>(c.D) == 0) normal(rng);  // decorrelate the tiles' draws
-    in.k[x] = normal(rng);
-  }
+  const BoundCase c = many_tiles_case();
+  const Inputs in = many_tiles_inputs(c);
   const GpuMap gpu = expect_matches_reference(c, in);
   EXPECT_GT(count(gpu.levels, 0), 0);
   EXPECT_GT(count(gpu.levels, 1), 0);
@@ -474,6 +490,252 @@ TEST(PatternMode, ParsesAndPrints) {
   EXPECT_FALSE(parse_mode("Bound"));
   EXPECT_EQ(to_string(Mode::bound), "bound");
   EXPECT_EQ(PatternOptions{}.mode, Mode::bound);
+}
+
+// =============================================================================================
+// The moments on the tensor cores (pattern_bound_coopmat.comp, bound_moments_coopmat.glsl): f16
+// products of operands split into high and low parts after power-of-two scaling. Each case runs
+// with the moments on the tensor cores and on the invocations, both against the reference at
+// the tolerances above (the split keeps about 22 bits, f32's invocation kernel 24). Where the
+// device cannot (lavapipe: no cooperative matrices) the tests below it say why.
+
+bool tensor_moments_run_here(const DeviceInfo& device) { return Pattern::tensor_moments_refusal(device, 64, 64, 1).empty(); }
+
+class PatternBoundTensorMoments : public PatternBound {
+ protected:
+  void expect_both_match_reference(BoundCase c, const Inputs& in) {
+    for (MomentsPath path : {MomentsPath::tensor_cores, MomentsPath::invocations}) {
+      c.options.bound_moments = path;
+      SCOPED_TRACE(std::string("moments on the ") + std::string(to_string(path)));
+      expect_matches_reference(c, in);
+    }
+  }
+  void expect_both_match_reference(const BoundCase& c) { expect_both_match_reference(c, make_inputs(c)); }
+};
+
+#define SKIP_WITHOUT_TENSOR_MOMENTS()                                                                 \
+  if (!tensor_moments_run_here(context()->device()))                                                  \
+  GTEST_SKIP() << Pattern::tensor_moments_refusal(context()->device(), 64, 64, 1)
+
+// Head dims that are and are not multiples of 16 (the operands are zero-padded) up to 128 (the
+// kernel's limit: the rows' operands stay in registers), f32 (Q split too) and f16, causal GQA with ragged tiles; query tiles of 16, 64 and 128 rows (two passes of
+// 64); key tiles of 64 and 32.
+TEST_F(PatternBoundTensorMoments, MatchesTheReferenceAcrossHeadDimsAndTiles) {
+  SKIP_WITHOUT_TENSOR_MOMENTS();
+  for (std::int64_t d : {32, 40, 64, 96, 128})
+    for (DType dtype : {DType::f32, DType::f16}) {
+      BoundCase c;
+      c.B = 2;
+      c.Hq = 4;
+      c.Hkv = 2;
+      c.Nq = c.Nk = 300;
+      c.D = d;
+      c.dtype = dtype;
+      c.causal = true;
+      c.options.block_q = d == 64 ? 128 : d == 128 ? 16 : 64;
+      c.options.block_k = d == 40 ? 32 : 64;
+      c.options.epsilon = 0.1;
+      expect_both_match_reference(c);
+    }
+}
+
+TEST_F(PatternBoundTensorMoments, MatchesTheReferenceWithLengthsMoreQueriesThanKeysAndDecode) {
+  SKIP_WITHOUT_TENSOR_MOMENTS();
+  expect_both_match_reference(lengths_case());
+  BoundCase wide;
+  wide.Nq = 150;
+  wide.Nk = 100;
+  wide.causal = true;  // the first 50 rows see no key
+  wide.options.block_q = 64;
+  wide.options.anchor_window = 0;
+  expect_both_match_reference(wide);
+  expect_both_match_reference(decode_case());
+}
+
+// Queries 300 times larger and keys 300 times smaller than make_inputs': the scores are the same
+// size, but q^2 (up to ~1e6) overflows f16 and the keys' variances (~1e-5) fall below its normal
+// range unless the operands are scaled; both ways round, and a NaN query row.
+TEST_F(PatternBoundTensorMoments, ScalesOperandsPastTheRangeOfF16) {
+  SKIP_WITHOUT_TENSOR_MOMENTS();
+  BoundCase c;
+  c.Nq = 128;
+  c.Nk = 640;
+  c.D = 64;
+  c.causal = true;
+  c.options.block_q = 64;
+  c.options.epsilon = 0.05;
+  for (float factor : {300.0f, 1.0f / 300.0f}) {
+    SCOPED_TRACE("queries x " + std::to_string(factor));
+    Inputs in = make_inputs(c);
+    for (auto& x : in.q) x *= factor;
+    for (auto& x : in.k) x /= factor;
+    expect_both_match_reference(c, in);
+  }
+  Inputs in = make_inputs(c);
+  in.q[static_cast<std::size_t>(70 * c.D + 5)] = std::numeric_limits<float>::quiet_NaN();  // row 70: tile 1
+  c.options.bound_moments = MomentsPath::tensor_cores;
+  const GpuMap gpu = expect_matches_reference(c, in);
+  const std::int64_t tk = c.Nk / c.options.block_k;
+  for (std::int64_t j = 0; j < tk; ++j) {
+    if (gpu.levels[static_cast<std::size_t>(tk + j)] == 4) continue;  // masked
+    EXPECT_EQ(gpu.levels[static_cast<std::size_t>(tk + j)], 0) << j;
+  }
+}
+
+TEST_F(PatternBoundTensorMoments, MatchesTheReferenceWithManyTilesInOneBinade) {
+  SKIP_WITHOUT_TENSOR_MOMENTS();
+  expect_both_match_reference(many_tiles_case());  // make_inputs' tiles (this ran on the H200)
+}
+
+// The operand kernels (row_operands.comp, key_operands.comp; they need no cooperative matrix, so
+// this runs on lavapipe too): every row and key tile scaled by a power of two just above its
+// largest magnitude, split into f16 high and low parts that give the scaled value back to 2^-21
+// of the largest; zero past D and past the rows and tiles; a non-finite row or tile: NaN scale,
+// zero operands.
+TEST_F(PatternBound, TensorOperandsAreScaledHighAndLowParts) {
+  const std::int64_t B = 1, H = 2, N = 70, D = 20, Bk = 16, tiles = (N + Bk - 1) / Bk, d_pad = 32;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  std::vector<float> q(static_cast<std::size_t>(B * H * N * D)), k(q.size());
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    const float row_size = std::ldexp(1.0f, static_cast<int>(i / D % 40) - 20);  // 2^-20 .. 2^19
+    q[i] = row_size * normal(rng);
+    k[i] = 1000.0f * normal(rng);
+  }
+  q[static_cast<std::size_t>(3 * D + 7)] = std::numeric_limits<float>::infinity();  // row 3 of head 0
+  const Tensor tq = aat::testing::upload_floats(context(), DType::f32, {B, H, N, D}, q);
+  const Tensor tk = aat::testing::upload_floats(context(), DType::f32, {B, H, N, D}, k);
+  Stream stream = unwrap(Stream::create(context()));
+  const Tensor k_mean = unwrap(pattern().record_pool(stream, tk, Bk, DType::f32, nullptr, "pool", false, true));
+  const Tensor k_square = unwrap(pattern().record_pool(stream, tk, Bk, DType::f32, nullptr, "pool", true, true));
+  attention::AttentionShape shape;
+  shape.batch = B;
+  shape.q_heads = shape.kv_heads = H;
+  shape.q_len = shape.kv_len = N;
+  shape.head_dim = D;
+  const TensorOperands ops = unwrap(pattern().record_tensor_operands(stream, tq, k_mean, k_square, shape, tiles));
+  unwrap(stream.run());
+  const auto halves = [](const Tensor& t) { return from_half(unwrap(t.download_values<std::uint16_t>())); };
+  const auto rows = halves(ops.rows), keys = halves(ops.keys);
+  const auto row_scales = unwrap(ops.row_scales.download_values<float>());
+  const auto key_scales = unwrap(ops.key_scales.download_values<float>());
+  const std::int64_t rows_pad = N + 16, tiles_pad = 16;
+  ASSERT_EQ(rows.size(), static_cast<std::size_t>(B * H * 4 * rows_pad * d_pad));
+  ASSERT_EQ(keys.size(), static_cast<std::size_t>(B * H * 4 * tiles_pad * d_pad));
+  // Plane p of row r: hi + lo against the wanted value; the scale a power of two just above top.
+  // Rows: [head][plane][row][d]; keys coordinate-major: [head][plane][d][tile].
+  const auto check = [&](const std::vector<float>& planes, std::int64_t count, std::int64_t head, std::int64_t r,
+                         int plane, double scale, const std::vector<double>& want) {
+    const bool keys_layout = &planes == &keys;
+    double worst = 0;
+    for (std::int64_t d = 0; d < d_pad; ++d) {
+      const auto at = [&](int pl) {
+        return static_cast<std::size_t>(keys_layout ? ((head * 4 + pl) * d_pad + d) * count + r
+                                                    : ((head * 4 + pl) * count + r) * d_pad + d);
+      };
+      const double got = static_cast<double>(planes[at(plane)]) + static_cast<double>(planes[at(plane + 1)]);
+      const double w = d < D ? want[static_cast<std::size_t>(d)] / scale : 0.0;
+      worst = std::max(worst, std::abs(got - w));
+    }
+    return worst;
+  };
+  for (std::int64_t head = 0; head < B * H; ++head) {
+    for (std::int64_t r = 0; r < rows_pad; ++r) {
+      const double scale = row_scales[static_cast<std::size_t>(head * rows_pad + r)];
+      std::vector<double> value(D, 0.0), square(D, 0.0);
+      double top = 0;
+      for (std::int64_t d = 0; r < N && d < D; ++d) {
+        value[static_cast<std::size_t>(d)] = q[static_cast<std::size_t>((head * N + r) * D + d)];
+        top = std::max(top, std::abs(value[static_cast<std::size_t>(d)]));
+      }
+      SCOPED_TRACE("head " + std::to_string(head) + " row " + std::to_string(r));
+      if (head == 0 && r == 3) {
+        EXPECT_TRUE(std::isnan(scale));
+        EXPECT_EQ(check(rows, rows_pad, head, r, 0, 1.0, std::vector<double>(D, 0.0)), 0.0);
+        continue;
+      }
+      if (top == 0) {
+        EXPECT_EQ(scale, 1.0);
+      } else {
+        EXPECT_TRUE(top < scale && scale <= 2 * top) << top << " " << scale;
+      }
+      for (std::int64_t d = 0; d < D; ++d) square[static_cast<std::size_t>(d)] = value[static_cast<std::size_t>(d)] * value[static_cast<std::size_t>(d)] / scale;
+      EXPECT_LE(check(rows, rows_pad, head, r, 0, scale, value), std::ldexp(1.0, -21));
+      EXPECT_LE(check(rows, rows_pad, head, r, 2, scale, square), std::ldexp(1.0, -21));
+    }
+    for (std::int64_t j = 0; j < tiles_pad; ++j) {
+      const double mean_scale = key_scales[static_cast<std::size_t>((head * tiles_pad + j) * 2)];
+      const double var_scale = key_scales[static_cast<std::size_t>((head * tiles_pad + j) * 2 + 1)];
+      std::vector<double> mean(D, 0.0), var(D, 0.0);
+      double top_mean = 0, top_var = 0;
+      for (std::int64_t d = 0; j < tiles && d < D; ++d) {
+        double sum = 0, sum2 = 0;
+        const std::int64_t k0 = j * Bk, k1 = std::min(N, k0 + Bk);
+        for (std::int64_t key = k0; key < k1; ++key) {
+          const double x = k[static_cast<std::size_t>((head * N + key) * D + d)];
+          sum += x;
+          sum2 += x * x;
+        }
+        mean[static_cast<std::size_t>(d)] = sum / static_cast<double>(k1 - k0);
+        var[static_cast<std::size_t>(d)] = std::max(0.0, sum2 / static_cast<double>(k1 - k0) - mean[static_cast<std::size_t>(d)] * mean[static_cast<std::size_t>(d)]);
+        top_mean = std::max(top_mean, std::abs(mean[static_cast<std::size_t>(d)]));
+        top_var = std::max(top_var, var[static_cast<std::size_t>(d)]);
+      }
+      SCOPED_TRACE("head " + std::to_string(head) + " tile " + std::to_string(j));
+      if (j >= tiles) {
+        EXPECT_EQ(mean_scale, 1.0);
+        EXPECT_EQ(var_scale, 1.0);
+      } else {
+        EXPECT_TRUE(top_mean < mean_scale && mean_scale <= 2 * top_mean) << top_mean << " " << mean_scale;
+        EXPECT_TRUE(top_var < var_scale && var_scale <= 2 * top_var) << top_var << " " << var_scale;
+      }
+      // The moments come from f32 sums: the mean to ~1e-6 of the keys' size, the variance (a
+      // difference of f32 means of squares) to ~1e-6 of the mean square.
+      EXPECT_LE(check(keys, tiles_pad, head, j, 0, mean_scale, mean), 1e-5);
+      EXPECT_LE(check(keys, tiles_pad, head, j, 2, var_scale, var), 1e-5);
+    }
+  }
+}
+
+// Asking for the tensor cores where they cannot run is an error naming why; the reasons by name
+// on synthetic devices.
+TEST_F(PatternBound, TensorMomentsAreRefusedByName) {
+  BoundCase c;
+  c.options.bound_moments = MomentsPath::tensor_cores;
+  const Inputs in = make_inputs(c);
+  const Tensor q = aat::testing::upload_floats(context(), c.dtype, {c.B, c.Hq, c.Nq, c.D}, in.q);
+  const Tensor k = aat::testing::upload_floats(context(), c.dtype, {c.B, c.Hkv, c.Nk, c.D}, in.k);
+  const std::string why = Pattern::tensor_moments_refusal(context()->device(), static_cast<std::uint32_t>(c.D), 8, 1);
+  const auto r = pattern().run(q, k, c.options);
+  if (why.empty()) {
+    EXPECT_TRUE(r) << r.error().what();
+  } else {
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), ErrorCode::unsupported);
+    EXPECT_THAT(r.error().what(), ::testing::HasSubstr(why));
+  }
+  c.options.query_group = 4;
+  const auto grouped = pattern().run(q, k, c.options);
+  ASSERT_FALSE(grouped);
+  EXPECT_THAT(grouped.error().what(), ::testing::HasSubstr(why.empty() ? "query_group is 4" : why));
+
+  DeviceInfo device = aat::testing::nvidia_like_48k();
+  EXPECT_THAT(Pattern::tensor_moments_refusal(device, 64, 512, 1),
+              ::testing::AnyOf(::testing::HasSubstr("no VK_KHR_cooperative_matrix"), ::testing::HasSubstr("this build")));
+  device.features.cooperative_matrix_khr = device.features.shader_float16 = device.features.storage_buffer_16bit =
+      device.features.vulkan_memory_model = true;
+  if (Pattern::tensor_moments_refusal(device, 64, 512, 1).starts_with("this build")) return;
+  EXPECT_THAT(Pattern::tensor_moments_refusal(device, 64, 512, 1), ::testing::HasSubstr("no subgroup shuffles"));
+  device.features.subgroup_shuffle = true;
+  // 48 KiB (what an NVIDIA GPU gives a Vulkan kernel) holds rows of 64k keys at D = 128 (1024
+  // tiles of 64); the longest rows at D = 128 need more (the invocation kernel runs them).
+  EXPECT_EQ(Pattern::tensor_moments_refusal(device, 64, 512, 1), "");
+  EXPECT_EQ(Pattern::tensor_moments_refusal(device, 128, 1024, 1), "");
+  EXPECT_THAT(Pattern::tensor_moments_refusal(device, 128, kMaxKeyTiles, 1), ::testing::HasSubstr("bytes of shared memory"));
+  EXPECT_THAT(Pattern::tensor_moments_refusal(device, 256, 512, 1), ::testing::HasSubstr("D <= 128"));
+  EXPECT_THAT(Pattern::tensor_moments_refusal(device, 64, 512, 2), ::testing::HasSubstr("single query rows"));
+  device.limits.subgroup_size = device.limits.min_subgroup_size = device.limits.max_subgroup_size = 64;
+  EXPECT_THAT(Pattern::tensor_moments_refusal(device, 64, 512, 1), ::testing::HasSubstr("subgroups of 32"));
 }
 
 }  // namespace

@@ -61,6 +61,7 @@ struct AdaptiveOptions : attention::AttentionMask {
   std::uint32_t anchor_sinks = 4;        // bound rule: the anchor keys (PatternOptions)
   std::uint32_t anchor_window = 32;
   std::uint32_t bound_groups = 0;        // bound rule, speed only (PatternOptions)
+  pattern::MomentsPath bound_moments = pattern::MomentsPath::invocations;  // bound rule, speed only (PatternOptions)
   std::uint32_t item_slots = 0;          // router; 0: from the device (at most max_item_slots)
   // The plan kernel: cooperative_matrix2 (tensor cores: f16, D <= 128, 64-key tiles, a device
   // with VK_NV_cooperative_matrix2) or scalar; unset: tensor cores where they run, else scalar.

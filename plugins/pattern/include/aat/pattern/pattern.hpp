@@ -36,6 +36,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "aat/attention/attention.hpp"
@@ -66,6 +67,15 @@ std::string_view to_string(Estimator estimator);
 enum class Mode : std::uint8_t { mass, bound };
 std::string_view to_string(Mode mode);
 std::optional<Mode> parse_mode(std::string_view name);  // "mass", "bound"
+
+// Where the bound rule's map kernel computes the moments of each (query row, key tile) (docs/
+// adaptive.md, "The bound rule's kernel and its cost"): f32 dot products on the invocations (any
+// device; the default), or f16 matrix products of split operands on the tensor cores through
+// VK_KHR_cooperative_matrix (16x16x16 f16, subgroups of 32, D <= 128, groups of one query row),
+// which is correct to the same tolerances but slower on the H200 (1.1-1.4x the map kernel's time:
+// the moments are no longer what limits it).
+enum class MomentsPath : std::uint8_t { invocations, tensor_cores };
+std::string_view to_string(MomentsPath path);
 
 // causal, scale and key_lengths as for attention (attention::AttentionMask).
 struct PatternOptions : attention::AttentionMask {
@@ -104,6 +114,9 @@ struct PatternOptions : attention::AttentionMask {
   // dispatch (0: 256 MiB); a larger problem is dispatched in parts (whole heads, or ranges of
   // one head's query tiles), so this bounds memory, not the problem.
   std::uint64_t bound_scratch_bytes = 0;
+  // bound rule, speed only: where the map kernel computes the moments (the maps agree to the
+  // suite's tolerances either way; tensor_cores is an error where the device cannot).
+  MomentsPath bound_moments = MomentsPath::invocations;
 };
 
 // Thresholds of the levels. mass rule: on the ranked mass before a block (pattern_map.comp);
@@ -178,6 +191,11 @@ struct PatternResult {
 };
 
 // Prepared pipelines for one context (built on first use per configuration). Not thread-safe.
+// The operands of the bound rule's tensor-core map kernel (split f16 planes and their scales).
+struct TensorOperands {
+  Tensor rows, row_scales, keys, key_scales;
+};
+
 class Pattern {
  public:
   static Expected<Pattern> create(const std::shared_ptr<Context>& context);
@@ -209,6 +227,16 @@ class Pattern {
   // shared memory of `device` (query groups of several rows when `grouped`), or empty.
   static std::string bound_map_refusal(const DeviceInfo& device, std::uint32_t head_dim, std::int64_t tiles_k,
                                        bool grouped);
+  // Why the bound rule's map kernel cannot compute the moments on the tensor cores of `device`
+  // for this problem (groups of `query_group` rows, rows of `tiles_k` key tiles), or empty.
+  static std::string tensor_moments_refusal(const DeviceInfo& device, std::uint32_t head_dim, std::int64_t tiles_k,
+                                            std::uint32_t query_group);
+
+  // Records the tensor-core map kernel's operands (row_operands.comp, key_operands.comp) from Q's
+  // rows in f32 [B, Hq, Nq, D] and the key tiles' tile-major moments (record_pool's, f32).
+  Expected<TensorOperands> record_tensor_operands(Stream& stream, const Tensor& q_rows, const Tensor& k_mean,
+                                                  const Tensor& k_square, const attention::AttentionShape& shape,
+                                                  std::int64_t tiles_k);
 
  private:
   // The bound rule's dispatches: the anchor masses, and the map from the pooled moments.
@@ -216,7 +244,7 @@ class Pattern {
                                  const PatternOptions& options);
   Expected<void> record_bound(Stream& stream, BlockMap& map, const Tensor& q_rows, const Tensor& q_square,
                               const Tensor& k_mean, const Tensor& k_square, const attention::AttentionShape& shape,
-                              const PatternOptions& options);
+                              const PatternOptions& options, const TensorOperands* operands);
   struct Pipelines;
   std::shared_ptr<Context> context_;
   std::shared_ptr<Pipelines> pipelines_;

@@ -1,6 +1,6 @@
 // The command-line options of the level rule, shared by `aat run pattern` and
 // `aat run adaptive-attention`: --mode, --epsilon (bound rule), --mass (mass rule), the pooled
-// shares, the anchor keys and the query group. `Options` is PatternOptions or AdaptiveOptions (the same fields).
+// shares, the anchor keys, the query group and the map kernel's speed knobs. `Options` is PatternOptions or AdaptiveOptions (the same fields).
 //
 // The rule: --mode when given; else the mass rule when --mass is given, else the bound rule
 // (the default). --mass with the bound rule, or --epsilon with the mass rule, is an error.
@@ -39,6 +39,15 @@ void add_rule_options(CLI::App& app, Options& o, std::string& mode) {
                  "bound rule, speed only: query groups the map kernel estimates per pass over the key tiles "
                  "(1..16; default 16, fewer where the device's shared memory is short)")
       ->check(CLI::Range(1u, 16u));
+  app.add_option_function<std::string>(
+         "--moments",
+         [&o](const std::string& name) {
+           o.bound_moments = name == "tensor-cores" ? MomentsPath::tensor_cores : MomentsPath::invocations;
+         },
+         "bound rule, speed only: where the map kernel computes the moments: invocations (the default) or "
+         "tensor-cores (VK_KHR_cooperative_matrix; an error where the device cannot; slower on the H200, "
+         "docs/adaptive.md)")
+      ->check(CLI::IsMember({"invocations", "tensor-cores"}));
 }
 
 // Sets o.mode from the parsed options; an error naming the conflict.
