@@ -811,8 +811,9 @@ Expected<void> Pattern::record_bound(Stream& stream, BlockMap& map, const Tensor
                                       "the bound rule's upper shares (f32 [workgroups, groups, tiles_k])"));
 
   Bindings bindings(kernel);
-  // The two kernels share their bindings (pattern_bound.glsl) but the moments, which the tensor-core
-  // one reads as key operands: bound by name, since a build without its compiler declares no names.
+  // The two kernels share their bindings (pattern_bound.glsl) but Q's rows and the key moments,
+  // which the tensor-core one reads as split operands (record_tensor_operands): those bound by
+  // name, since a build without its compiler declares no names.
   if (tensor) {
     AAT_CHECK(bindings.bind("RowOperands", operands->rows));
     AAT_CHECK(bindings.bind("RowScales", operands->row_scales));
