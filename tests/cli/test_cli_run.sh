@@ -144,4 +144,21 @@ if expect_ok "aat reflect --json" "$AAT" reflect "$SAXPY" --json; then
     && pass "reflect --json parses" || fail "reflect --json output: $(cat out.txt)"
 fi
 
+# reflect --statistics: the driver's view of the pipeline built with the --spec values, or an error
+# naming the device where the driver reports none (lavapipe); --spec alone is refused.
+expect_error "reflect --spec without --statistics" "--spec is for --statistics" \
+  "$AAT" reflect "$SAXPY" --spec local_size_x=128
+expect_error "reflect --statistics with an unknown constant" "nope" \
+  "$AAT" reflect "$SAXPY" --statistics --spec nope=1
+rc=0
+"$AAT" reflect "$SAXPY" --statistics --spec local_size_x=128 >out.txt 2>err.txt || rc=$?
+if [[ $rc -eq 0 ]]; then
+  grep -q "^driver statistics:" out.txt && pass "reflect --statistics prints the driver's statistics" \
+    || fail "reflect --statistics output: $(cat out.txt)"
+elif [[ $rc -eq 1 ]] && grep -qF "does not report pipeline statistics" err.txt; then
+  pass "reflect --statistics names the device without pipeline statistics ($(cat err.txt))"
+else
+  fail "reflect --statistics: exit status $rc (stderr: $(cat err.txt))"
+fi
+
 cli_finish

@@ -106,14 +106,6 @@ std::pair<std::string, std::string> split_assignment(const std::string& text) {
   return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
-Expected<std::pair<std::string, std::string>> assignment(const std::string& option, const std::string& text,
-                                                          const char* form) {
-  const auto eq = text.find('=');
-  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
-    return fail(ErrorCode::parse, fmt::format("{} '{}': expected {}", option, text, form));
-  return std::pair{text.substr(0, eq), text.substr(eq + 1)};
-}
-
 Expected<std::uint64_t> parse_count(std::string_view text, std::string_view what) {
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -27,6 +28,10 @@ nlohmann::json version_json();
 void report(GlobalOptions& global, const Error& error);
 // robust_buffer_access: enable it where the device offers it (ContextOptions::robust_buffer_access).
 Expected<std::shared_ptr<Context>> open_context(const GlobalOptions& global, bool robust_buffer_access = false);
+// `option`'s argument `text` split at its first '=' into two non-empty parts; else a parse error
+// naming the option and the expected `form` ("NAME=VALUE").
+Expected<std::pair<std::string, std::string>> assignment(const std::string& option, const std::string& text,
+                                                          const char* form);
 
 void add_devices_command(CLI::App& app, GlobalOptions& global);
 void add_reflect_command(CLI::App& app, GlobalOptions& global);

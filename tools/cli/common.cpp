@@ -16,6 +16,14 @@ Expected<std::shared_ptr<Context>> open_context(const GlobalOptions& global, boo
   return Context::create(options);
 }
 
+Expected<std::pair<std::string, std::string>> assignment(const std::string& option, const std::string& text,
+                                                          const char* form) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
+    return fail(ErrorCode::parse, fmt::format("{} '{}': expected {}", option, text, form));
+  return std::pair{text.substr(0, eq), text.substr(eq + 1)};
+}
+
 bool parse_run_arguments(CLI::App& app, const std::vector<std::string>& args) {
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes a vector last-first
