@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <span>
 
 #include <unistd.h>
 
@@ -147,6 +148,43 @@ TEST_F(ShaderRunTest, SaxpyF32ReadsTheBoundInputBack) {
   EXPECT_EQ(result.workgroups, (std::array<std::uint32_t, 3>{16, 1, 1}));  // ceil(1000 / 64)
   if (context()->device().limits.timestamp_period_ns > 0) EXPECT_GT(result.gpu_ms, 0.0);
   else EXPECT_EQ(result.gpu_ms, 0.0);
+}
+
+// Inputs read where they lie: views of the caller's vectors, no owner, no host copy.
+TEST_F(ShaderRunTest, BorrowedInputsAreReadWhereTheyLie) {
+  const std::uint32_t n = 333;
+  auto request = saxpy_request(n, -2.0f);
+  request.inputs.clear();
+  request.inputs.emplace_back("X", HostArrayView(DType::f32, {n}, std::as_bytes(std::span(x_))));
+  request.inputs.emplace_back("Y", HostArrayView(DType::f32, {n}, std::as_bytes(std::span(y_))));
+  EXPECT_FALSE(request.inputs[0].second.owner);
+  EXPECT_EQ(request.inputs[0].second.data.data(), reinterpret_cast<const std::byte*>(x_.data()));
+  const auto result = unwrap(run_shader(context(), request));
+  const auto out = values_of<float>(result.outputs[0].second);
+  for (std::uint32_t i = 0; i < n; ++i) ASSERT_FLOAT_EQ(out[i], -2.0f * x_[i] + y_[i]) << "at " << i;
+}
+
+// A view made from a HostArray owns it: the temporary the request was built from is gone.
+TEST_F(ShaderRunTest, AViewOfATemporaryArrayOwnsIt) {
+  const std::uint32_t n = 64;
+  auto request = saxpy_request(n, 0.5f);
+  const HostArrayView& x = request.inputs[0].second;
+  ASSERT_TRUE(x.owner);
+  EXPECT_EQ(x.data.size(), n * sizeof(float));
+  EXPECT_NE(x.data.data(), reinterpret_cast<const std::byte*>(x_.data()));  // its own bytes
+  const HostArrayView copy = x;  // a copy shares the owner, so the bytes outlive the request
+  request = {};
+  float first = 0;
+  std::memcpy(&first, copy.data.data(), sizeof first);
+  EXPECT_EQ(first, x_[0]);
+}
+
+// A view whose bytes disagree with its dtype and shape is refused before anything is uploaded.
+TEST_F(ShaderRunTest, AViewShorterThanItsShapeIsRefused) {
+  auto request = saxpy_request(10, 1.0f);
+  request.inputs[0].second = HostArrayView(DType::f32, {10}, std::as_bytes(std::span(x_).first(9)));
+  const Error error = expect_failure(request, ErrorCode::invalid_argument);
+  EXPECT_THAT(error.what(), AllOf(HasSubstr("binding 'X'"), HasSubstr("should hold 40 bytes but holds 36")));
 }
 
 TEST_F(ShaderRunTest, SpecConstantChangesTheLocalSizeAndWorkgroups) {

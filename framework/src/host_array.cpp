@@ -19,6 +19,12 @@ constexpr DType viewed_dtype() {
 
 }  // namespace
 
+HostArrayView::HostArrayView(HostArray array) : dtype(array.dtype), shape(array.shape) {
+  auto held = std::make_shared<const HostArray>(std::move(array));
+  data = held->data;
+  owner = std::move(held);
+}
+
 Expected<std::uint64_t> array_bytes(DType dtype, std::span<const std::int64_t> shape, std::string_view what) {
   // 2^48 elements: past any device's memory, and far from overflowing 64 bits once multiplied
   // by an element size.

@@ -15,11 +15,11 @@ namespace {
 // What one binding gets: an input's data, or a zero-filled array.
 struct Planned {
   ArrayArg array;
-  const HostArray* input = nullptr;
+  const HostArrayView* input = nullptr;
   std::vector<std::int64_t> shape;
 };
 
-Expected<Planned> plan_input(const std::string& name, const HostArray& input) {
+Expected<Planned> plan_input(const std::string& name, const HostArrayView& input) {
   const std::string what = fmt::format("binding '{}'", name);
   AAT_TRY(const std::uint64_t bytes, array_bytes(input.dtype, input.shape, what));
   if (bytes != input.data.size())
@@ -89,7 +89,8 @@ Expected<ShaderRunResult> run(const std::shared_ptr<Context>& context, const Sha
     const std::string what = fmt::format("binding '{}'", p.array.name);
     Tensor tensor;
     if (p.input) {
-      AAT_TRY(tensor, with_context(Tensor::from_host(context, *p.input), "uploading " + what));
+      AAT_TRY(tensor, with_context(Tensor::create(context, p.array.dtype, p.shape), "allocating " + what));
+      AAT_CHECK(with_context(tensor.upload(p.input->data), "uploading " + what));
     } else {
       AAT_TRY(tensor, with_context(Tensor::create(context, p.array.dtype, p.shape), "allocating " + what));
       invocation.zero_fill.push_back(tensor);

@@ -323,16 +323,19 @@ std::array<std::uint64_t, 3> to_grid(const py::object& grid) {
   return out;
 }
 
-// aat.run(shader, ...): the arrays copied into host arrays and run through run_shader, which
-// checks the request (the one invocation path) before anything is uploaded.
+// aat.run(shader, ...): the arrays run through run_shader, which checks the request (the one
+// invocation path) before anything is uploaded, and uploads each array from NumPy's memory
+// (`held` keeps the arrays, and any contiguous copies made of them, alive until it returns).
 py::dict run(const std::string& shader, py::dict bindings, py::object outputs, py::object push, py::object spec,
              py::object grid, std::optional<ContextPtr> context) {
   const ContextPtr ctx = context && *context ? *context : default_robust_context();
   aat::ShaderRunRequest request;
+  std::vector<NumpyView> held;
+  held.reserve(bindings.size());
   for (auto [key, value] : bindings) {
     const std::string name = py::str(key);
-    const NumpyView view = numpy_view(value, "binding '" + name + "'");
-    request.inputs.emplace_back(name, aat::HostArray{view.dtype, view.shape, {view.data, view.data + view.bytes}});
+    const NumpyView& view = held.emplace_back(numpy_view(value, "binding '" + name + "'"));
+    request.inputs.emplace_back(name, aat::HostArrayView(view.dtype, view.shape, {view.data, view.bytes}));
   }
   if (!outputs.is_none()) {
     if (py::isinstance<py::dict>(outputs)) {

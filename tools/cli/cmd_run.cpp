@@ -182,10 +182,14 @@ Expected<void> check_binding_name(const KernelInterface& interface, const std::s
   return {};
 }
 
-// An input array, refused from its header when the device cannot hold it (before it is read).
-Expected<HostArray> read_input(const Context& context, const std::filesystem::path& path) {
+// An input array, refused from its header when the device cannot hold it (before it is read); a
+// regular file stays mapped and is uploaded from the mapping (no copy on the host).
+Expected<HostArrayView> read_input(const Context& context, const std::filesystem::path& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return read_npy(path);
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    AAT_TRY(HostArray array, read_npy(path));
+    return HostArrayView(std::move(array));
+  }
   AAT_TRY(const MappedNpy file, MappedNpy::open(path));
   const std::uint64_t limit = context.device().limits.max_allocation_bytes;
   if (limit && file.header().data_bytes > limit)
@@ -193,8 +197,8 @@ Expected<HostArray> read_input(const Context& context, const std::filesystem::pa
                 fmt::format("'{}' holds {}[{}], {} bytes, more than device '{}' can allocate at once ({} bytes)",
                             path.string(), to_string(file.header().dtype), shape_to_string(file.header().shape),
                             file.header().data_bytes, context.device().name, limit));
-  const auto data = file.data();
-  return HostArray{file.header().dtype, file.header().shape, std::vector<std::byte>(data.begin(), data.end())};
+  auto mapping = std::make_shared<const MappedNpy>(file);
+  return HostArrayView(file.header().dtype, file.header().shape, mapping->data(), mapping);
 }
 
 std::string triple(const std::array<std::uint32_t, 3>& v) { return fmt::format("{}x{}x{}", v[0], v[1], v[2]); }
@@ -248,7 +252,7 @@ Expected<void> run_file(GlobalOptions& global, const std::filesystem::path& file
   progress.stage("reading inputs", static_cast<double>(args.binds.size()));
   for (const auto& text : args.binds) {
     AAT_TRY(auto parts, assignment("--bind", text, "NAME=FILE.npy"));
-    AAT_TRY(HostArray array, with_context(read_input(*context, parts.second), fmt::format("--bind {}", parts.first)));
+    AAT_TRY(HostArrayView array, with_context(read_input(*context, parts.second), fmt::format("--bind {}", parts.first)));
     request.inputs.emplace_back(parts.first, std::move(array));
     progress.advance(static_cast<double>(request.inputs.size()));
   }

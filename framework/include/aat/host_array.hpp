@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -36,6 +37,24 @@ struct HostArray {
   // error otherwise: the fields are public, so a hand-built array may disagree with itself).
   template <class T>
   Expected<std::span<const T>> as() const;
+};
+
+// An array an upload reads where it lies: its dtype, shape and bytes, borrowed from whoever holds
+// them (a mapped .npy file, a NumPy array, a caller's buffer), so nothing is copied on the host.
+// `owner`, where set, keeps the bytes alive as long as the view; where empty, the caller must
+// (for run_shader: until it returns). Made from a HostArray it takes the array over and owns it,
+// so `inputs.emplace_back("X", make_array(...))` with a temporary is safe.
+struct HostArrayView {
+  DType dtype = DType::f32;
+  std::vector<std::int64_t> shape;
+  std::span<const std::byte> data;  // C order, little-endian
+  std::shared_ptr<const void> owner;
+
+  HostArrayView() = default;
+  HostArrayView(HostArray array);  // NOLINT(google-explicit-constructor): an owned array is a view too
+  HostArrayView(DType type, std::vector<std::int64_t> dims, std::span<const std::byte> bytes,
+                std::shared_ptr<const void> holder = {})
+      : dtype(type), shape(std::move(dims)), data(bytes), owner(std::move(holder)) {}
 };
 
 // Bytes of `shape` elements of `dtype`; invalid_argument for a negative dimension or a count past

@@ -35,8 +35,10 @@ struct ShaderOutput {
 struct ShaderRunRequest {
   Spirv spirv;
   std::string kernel_name = "shader";  // used in messages and timings
-  // Arrays uploaded into new device buffers, bound by binding name (instance or block name).
-  std::vector<std::pair<std::string, HostArray>> inputs;
+  // Arrays uploaded into new device buffers, bound by binding name (instance or block name),
+  // read where they lie (HostArrayView: a HostArray given here is owned by the view; borrowed
+  // memory must outlive run_shader).
+  std::vector<std::pair<std::string, HostArrayView>> inputs;
   std::vector<ShaderOutput> outputs;
   // Push-constant members by name: one value for a scalar, one per component for vectors/arrays.
   std::vector<NamedValue> push;
