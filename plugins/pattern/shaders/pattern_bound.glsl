@@ -27,10 +27,12 @@
 // largest u_aj over the groups that see the tile (forced tiles included). A NaN anywhere in the tile's estimates makes its row of blocks
 // full; all_full (epsilon 0) makes every visible block full.
 // The ranking: by the *binade* of u below tail_pool2, b(u) = floor(log2(tail_pool2 / u)) (capped
-// at NBINS - 1; a u above tail_pool2 is never dropped), then by index (lower j ranked first).
+// at NBINS - 1; a u above tail_pool2 is never dropped), then inside a binade by (j mod L, j div L)
+// for subgroups of L lanes (lower first): by the lane that holds the tile, then its slot.
 // Any ranking keeps the bound (the dropped tiles are a prefix of the ranking whose u sum to at
 // most t); ranking by u itself drops a few more tiles, but this one needs no sort: the pivot
-// binade comes from the binades' sums, the pivot index from suffix sums inside that binade.
+// binade comes from the binades' sums, the pivot tile from each lane's sums inside that binade
+// (one scan over the lanes) and the lane's running sum over its own slots.
 //
 // How it runs (docs/adaptive.md, "The bound rule's kernel and its cost"): the workgroup takes
 // the query tile's groups R_MAX at a time:
@@ -42,12 +44,12 @@
 //      subgroup, then over the subgroups;
 //   B  one subgroup per group: Z (Jensen's sum and the anchor); u = U / Z; the binades' sums (a
 //      column per lane, no atomics); per threshold the pivot binade and what is left of t below
-//      it; then slots of tiles from the highest index down, the suffix sums of u inside the
-//      pivot binade (subgroup scans, only where a slot holds one): each tile's need, folded into
+//      it; one scan of the lanes' sums in the pivot binades; then each lane its slots from the
+//      highest down, a running sum of u inside the pivot binades: each tile's need, folded into
 //      its level by a shared atomicMin (the flags in the low byte are equal for all writers);
 //      the density (largest u) by a shared atomicMax on u's bits (u >= 0).
 // Per (group, visible key tile): about 13 D / 4 operations in A (2 D floats read, shared by the
-// R_MAX groups), about 30 in B plus a few subgroup scans per group.
+// R_MAX groups), about 30 in B plus a few subgroup reductions per group.
 //
 // Two kernels share this body: pattern_bound.comp (A on the invocations, above) and
 // pattern_bound_coopmat.comp (AAT_BOUND_TENSOR_MOMENTS: A as matrix products on the tensor cores,
@@ -374,25 +376,28 @@ void main() {
         }
         below += sum;
       }
-      // Slots of `lanes` tiles, the highest index first: inside the pivot binade a tile is
-      // dropped at t_k while the suffix sum of u (its own included) stays within room_k.
-      vec3 carry = vec3(0.0);
+      // Inside the pivot binade a tile is dropped at t_k while the sum of u over the binade's
+      // tiles ranked at or after it stays within room_k. There the ranking is by lane, then slot
+      // (lower first), so that sum is what the lanes above this one hold in the binade (their
+      // columns: one scan) plus this lane's running sum from its highest slot down, and the slots
+      // need no subgroup operation (ranking by index did: a scan or two per slot).
+      vec3 carry = vec3(0.0);  // the pivot binades' sums over the lanes above this one
+      {
+        vec3 own = vec3(0.0);
+        [[unroll]] for (uint k = 0u; k < 3u; ++k)
+          if (pivot[k] >= 0) own[k] = sPool[hist_base + uint(pivot[k]) * hist_stride + lane];
+        carry = subgroupAdd(own) - subgroupInclusiveAdd(own);
+      }
       const uint slots = (tv + lanes - 1u) / lanes;
       for (uint slot = slots; slot-- > 0u;) {
         const uint j = slot * lanes + lane;
-        const float u = j < tv ? Shares.x[base + j] : uintBitsToFloat(0x7fc00000u);
-        const bool ranked = !isnan(u);
-        const int bin = ranked ? int(binade(log2_top - log2(u))) : int(NBINS);
-        const vec3 w = mix(vec3(0.0), vec3(u), equal(ivec3(bin), pivot));
-        vec3 suffix = vec3(0.0);
-        if (subgroupAny(any(notEqual(w, vec3(0.0))))) {
-          const vec3 total = subgroupAdd(w);
-          suffix = carry + total - subgroupExclusiveAdd(w);
-          carry += total;
-        }
-        if (!ranked) continue;
+        if (j >= tv) continue;
+        const float u = Shares.x[base + j];
+        if (isnan(u)) continue;  // not ranked
+        const int bin = int(binade(log2_top - log2(u)));
+        carry += mix(vec3(0.0), vec3(u), equal(ivec3(bin), pivot));
         const bvec3 dropped = bvec3(uvec3(greaterThan(ivec3(bin), pivot)) |
-                                    uvec3(equal(ivec3(bin), pivot)) * uvec3(lessThanEqual(suffix, room)));
+                                    uvec3(equal(ivec3(bin), pivot)) * uvec3(lessThanEqual(carry, room)));
         const uint need = !dropped.x ? LEVEL_FULL : !dropped.y ? LEVEL_POOL2 : !dropped.z ? LEVEL_POOL4 : LEVEL_SKIP;
         if (need != LEVEL_SKIP) shared_min(sTiles[j], tile_flags(j) | (need << 8));
       }

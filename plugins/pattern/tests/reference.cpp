@@ -369,7 +369,7 @@ Map bound_map(const Problem& p, std::span<const float> q, std::span<const float>
             if (!forced(p, i, j)) ranked.push_back(j);
           }
           // Ranked by the binade of u below tail_pool2 (above it: -1, never dropped; the last
-          // binade takes everything below), then by index. A u within 1e-3 binades of a binade
+          // binade takes everything below), then by lane and slot (Problem::rank_lanes). A u within 1e-3 binades of a binade
           // edge may land on the other side in f32: the tiles of its row in the binades beside
           // that edge get no margin.
           const auto binade_of = [&](std::size_t j, double* edge_distance) {
@@ -387,7 +387,8 @@ Map bound_map(const Problem& p, std::span<const float> q, std::span<const float>
           }
           std::stable_sort(ranked.begin(), ranked.end(), [&](std::int64_t x, std::int64_t y) {
             const int bx = bin[static_cast<std::size_t>(x)], by = bin[static_cast<std::size_t>(y)];
-            return bx < by || (bx == by && x < y);
+            const auto order = [&](std::int64_t j) { return std::pair{j % p.rank_lanes, j / p.rank_lanes}; };
+            return bx < by || (bx == by && order(x) < order(y));
           });
           double tail = 0;
           for (auto it = ranked.rbegin(); it != ranked.rend(); ++it) {

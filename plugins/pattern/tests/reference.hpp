@@ -67,6 +67,9 @@ struct Problem {
   bool bound = false;
   double tail_pool2 = 0.01, tail_pool4 = 0.005, tail_skip = 0.0025;
   std::int64_t anchor_sinks = 4, anchor_window = 32;
+  // Inside a binade tiles rank by (j mod rank_lanes, j div rank_lanes): the lane of a subgroup of
+  // rank_lanes that holds the tile in pattern_bound.glsl, then its slot (the device's subgroup size).
+  std::int64_t rank_lanes = 1;
 
   std::int64_t tiles_q() const { return (q_len + block_q - 1) / block_q; }
   std::int64_t tiles_k() const { return (kv_len + block_k - 1) / block_k; }
