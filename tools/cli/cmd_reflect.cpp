@@ -77,11 +77,7 @@ void add_reflect_command(CLI::App& app, GlobalOptions& global) {
                   "(e.g. --spec local_size_x=128)")
       ->type_name("NAME=VALUE");
   cmd->callback([&global, args] {
-    CompileOptions options;
-    for (const auto& d : args->defines) {
-      const auto eq = d.find('=');
-      options.defines.emplace_back(d.substr(0, eq), eq == std::string::npos ? "1" : d.substr(eq + 1));
-    }
+    const CompileOptions options = compile_options(args->defines);
     if (!args->specs.empty() && !args->statistics)
       return report(global, Error{ErrorCode::invalid_argument, "--spec is for --statistics (the interface is "
                                                                "reflected before specialization)"});

@@ -100,12 +100,6 @@ std::unique_ptr<CLI::App> make_shader_app(ShaderArgs& args) {
   return app;
 }
 
-std::pair<std::string, std::string> split_assignment(const std::string& text) {
-  const auto eq = text.find('=');
-  if (eq == std::string::npos) return {text, {}};
-  return {text.substr(0, eq), text.substr(eq + 1)};
-}
-
 Expected<std::uint64_t> parse_count(std::string_view text, std::string_view what) {
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -206,11 +200,7 @@ std::string triple(const std::array<std::uint32_t, 3>& v) { return fmt::format("
 Expected<void> run_file(GlobalOptions& global, const std::filesystem::path& file, const ShaderArgs& args) {
   Progress progress(Progress::choose(args.quiet, args.progress), file.filename().string());
   progress.stage("compiling");
-  CompileOptions compile;
-  for (const auto& d : args.defines) {
-    auto [name, value] = split_assignment(d);
-    compile.defines.emplace_back(name, d.find('=') == std::string::npos ? "1" : value);
-  }
+  CompileOptions compile = compile_options(args.defines);
   for (const auto& dir : args.includes) compile.include_dirs.emplace_back(dir);
   AAT_TRY(Spirv spirv, load_shader(file, compile));
   AAT_TRY(KernelInterface interface, with_context(reflect(spirv), fmt::format("reflecting '{}'", file.string())));

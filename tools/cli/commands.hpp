@@ -13,6 +13,7 @@
 #include "aat/context.hpp"
 #include "aat/error.hpp"
 #include "aat/plugin.hpp"
+#include "aat/shader.hpp"
 
 namespace aat::cli {
 
@@ -32,6 +33,8 @@ Expected<std::shared_ptr<Context>> open_context(const GlobalOptions& global, boo
 // naming the option and the expected `form` ("NAME=VALUE").
 Expected<std::pair<std::string, std::string>> assignment(const std::string& option, const std::string& text,
                                                           const char* form);
+// GLSL compile options from -D arguments, NAME[=VALUE] each (VALUE "1" where none is given).
+CompileOptions compile_options(const std::vector<std::string>& defines);
 
 void add_devices_command(CLI::App& app, GlobalOptions& global);
 void add_reflect_command(CLI::App& app, GlobalOptions& global);

@@ -24,6 +24,15 @@ Expected<std::pair<std::string, std::string>> assignment(const std::string& opti
   return std::pair{text.substr(0, eq), text.substr(eq + 1)};
 }
 
+CompileOptions compile_options(const std::vector<std::string>& defines) {
+  CompileOptions options;
+  for (const auto& d : defines) {
+    const auto eq = d.find('=');
+    options.defines.emplace_back(d.substr(0, eq), eq == std::string::npos ? "1" : d.substr(eq + 1));
+  }
+  return options;
+}
+
 bool parse_run_arguments(CLI::App& app, const std::vector<std::string>& args) {
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes a vector last-first
