@@ -6,6 +6,8 @@
 # The interpreter that has numpy on Debian (a venv's python3 may come first on PATH).
 PY=/usr/bin/python3
 failures=0
+# The scripts' Python snippets import this folder's modules (qkv_inputs).
+export PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
 
 pass() { echo "ok   - $*"; }
 fail() { echo "FAIL - $*" >&2; failures=$((failures + 1)); }
@@ -23,6 +25,18 @@ cli_enter_workdir() {
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/aat_$1.XXXXXX")
   trap 'rm -rf "$WORK"' EXIT
   cd "$WORK"
+}
+
+# cli_start NAME AAT_BINARY [SOURCE_DIR]: the usual start of a script that checks with numpy.
+# Sets AAT (made absolute: the script runs in its work folder) and SRC, exits 77 without numpy,
+# and enters a fresh work folder named after NAME.
+cli_start() {
+  local name=$1 usage="usage: ${0##*/} AAT_BINARY SOURCE_DIR"
+  AAT=$(realpath "${2:?$usage}")
+  SRC=${3:-}
+  [[ -z $SRC ]] || SRC=$(realpath "$SRC")
+  cli_require_numpy
+  cli_enter_workdir "$name"
 }
 
 # expect_ok NAME CMD...: CMD must exit 0 (stdout kept in out.txt, stderr in err.txt).

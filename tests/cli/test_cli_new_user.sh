@@ -4,11 +4,8 @@
 # Usage: test_cli_new_user.sh AAT_BINARY SOURCE_DIR
 set -euo pipefail
 
-AAT=${1:?usage: test_cli_new_user.sh AAT_BINARY SOURCE_DIR}
-SRC=${2:?usage: test_cli_new_user.sh AAT_BINARY SOURCE_DIR}
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cli_require_numpy
-cli_enter_workdir cli_new_user
+cli_start cli_new_user "$@"
 
 lavapipe=0
 "$AAT" devices 2>/dev/null | grep '^\*' | grep -q llvmpipe && lavapipe=1

@@ -5,11 +5,8 @@
 # Usage: test_demo_job.sh AAT_BINARY SOURCE_DIR
 set -euo pipefail
 
-AAT=${1:?usage: test_demo_job.sh AAT_BINARY SOURCE_DIR}
-SRC=${2:?usage: test_demo_job.sh AAT_BINARY SOURCE_DIR}
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cli_require_numpy
-cli_enter_workdir demo_job
+cli_start demo_job "$@"
 
 if expect_ok "scripts/demo_job.sh at N = 1024" bash "$SRC/scripts/demo_job.sh" "$AAT" "$WORK/out" 1024; then
   for needle in "AAT's report:  IFQ" "CER" "AE" "exact attention:    max |O - O_numpy|" \

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -66,6 +67,21 @@ T unwrap(Expected<T> value, const char* what = "") {
   }
   if constexpr (!std::is_void_v<T>) return std::move(*value);
 }
+
+// A device test whose suites share one T, made by T::create(context) on first use and released
+// when a suite ends: a plugin's pipelines are built once per suite, not once per test.
+template <class T>
+class SharedObjectTest : public DeviceTest {
+ protected:
+  static void TearDownTestSuite() { object_.reset(); }
+  T& shared() {
+    if (!object_) object_ = unwrap(T::create(context()), "the suite's shared object: create");
+    return *object_;
+  }
+
+ private:
+  static inline std::optional<T> object_;
+};
 
 // A tensor of `dtype` (f32, or f16 rounded from the values) holding `values`, C order.
 inline Tensor upload_floats(const std::shared_ptr<Context>& context, DType dtype, std::vector<std::int64_t> shape,

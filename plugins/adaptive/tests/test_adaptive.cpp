@@ -21,6 +21,7 @@
 
 #include "aat/pattern/synthetic.hpp"
 #include "aat/plugin.hpp"
+#include "case_shape.hpp"
 #include "device_test.hpp"
 #include "reference.hpp"
 
@@ -46,7 +47,7 @@ struct Case {
   std::int64_t B = 1, Hq = 1, Hkv = 1, Nq = 128, Nk = 128, D = 32;
   DType dtype = DType::f32;
   bool causal = false;
-  std::vector<std::int32_t> lengths;
+  std::vector<std::int32_t> lengths{};
   AdaptiveOptions options = plan_always();
   std::uint32_t seed = 1;
   std::string name() const {
@@ -76,44 +77,27 @@ Inputs random_inputs(const Case& c) {
 
 // Cases both kernels run (the scalar suite as given; TensorCorePlan in f16 on tensor cores).
 Case key_lengths_case() {  // batch 1 sees no key; items split the rows
-  Case c;
-  c.B = 3;
-  c.Nq = 70;
-  c.Nk = 200;
-  c.D = 64;
-  c.dtype = DType::f16;
-  c.causal = true;
-  c.lengths = {200, 0, 77};
+  Case c{.B = 3, .Nq = 70, .Nk = 200, .D = 64, .dtype = DType::f16, .causal = true, .lengths = {200, 0, 77}};
   c.options.mass = 1.0;
   c.options.item_slots = 100;
   return c;
 }
 
 Case early_rows_case() {  // causal, Nq > Nk: the first 90 rows see no key
-  Case c;
-  c.Nq = 150;
-  c.Nk = 60;
-  c.causal = true;
+  Case c{.Nq = 150, .Nk = 60, .causal = true};
   c.options.mass = 1.0;
   return c;
 }
 
 Case decode_case() {
-  Case c;
-  c.Hq = 8;
-  c.Nq = 1;
-  c.Nk = 1000;
-  c.causal = true;
+  Case c{.Hq = 8, .Nq = 1, .Nk = 1000, .causal = true};
   c.options.mass = 1.0;
   c.options.item_slots = 256;
   return c;
 }
 
 Case pooled_ragged_case() {  // every level, a ragged last key tile: pools of fewer keys
-  Case c;
-  c.Nq = 256;
-  c.Nk = 2 * 64 * 5 + 6;
-  c.causal = true;
+  Case c{.Nq = 256, .Nk = 2 * 64 * 5 + 6, .causal = true};
   c.options.mass = 0.3;
   c.options.pool2_share = 0.4;
   c.options.pool4_share = 0.4;
@@ -122,14 +106,7 @@ Case pooled_ragged_case() {  // every level, a ragged last key tile: pools of fe
 }
 
 Case pooled_lengths_case() {  // pooled blocks split across items, key lengths
-  Case c;
-  c.B = 2;
-  c.Hq = 2;
-  c.Nq = 96;
-  c.Nk = 700;
-  c.D = 64;
-  c.dtype = DType::f16;
-  c.lengths = {700, 389};
+  Case c{.B = 2, .Hq = 2, .Nq = 96, .Nk = 700, .D = 64, .dtype = DType::f16, .lengths = {700, 389}};
   c.options.mass = 0.2;
   c.options.item_slots = 96;
   return c;
@@ -145,13 +122,9 @@ struct GpuRun {
   AdaptiveResult result;
 };
 
-class AdaptiveTest : public aat::testing::DeviceTest {
+class AdaptiveTest : public aat::testing::SharedObjectTest<AdaptiveAttention> {
  protected:
-  static void TearDownTestSuite() { adaptive_.reset(); }
-  AdaptiveAttention& adaptive() {
-    if (!adaptive_) adaptive_ = unwrap(AdaptiveAttention::create(context()), "AdaptiveAttention::create");
-    return *adaptive_;
-  }
+  AdaptiveAttention& adaptive() { return shared(); }
 
   struct Device {
     Tensor q, k, v, lengths;
@@ -183,16 +156,8 @@ class AdaptiveTest : public aat::testing::DeviceTest {
   GpuRun expect_matches_reference(const Case& c, const Inputs& in) {
     SCOPED_TRACE(c.name());
     GpuRun gpu = run(c, in);
-    ref::Problem p;
-    p.batch = c.B;
-    p.q_heads = c.Hq;
-    p.kv_heads = c.Hkv;
-    p.q_len = c.Nq;
-    p.kv_len = c.Nk;
-    p.head_dim = c.D;
-    p.causal = c.causal;
+    auto p = aat::testing::shaped_as<ref::Problem>(c);
     if (c.options.scale) p.scale = *c.options.scale;
-    p.key_lengths = c.lengths;
     p.block_q = gpu.result.block_q;
     p.block_k = c.options.block_k;
     const auto want = ref::attention_over_map(p, in.q, in.k, in.v, gpu.levels);
@@ -219,7 +184,6 @@ class AdaptiveTest : public aat::testing::DeviceTest {
     return gpu;
   }
 
-  static inline std::optional<AdaptiveAttention> adaptive_;
 };
 
 // Rows [first, end) of the flattened [B H Nq] saw no key: O = 0, L = -inf.
@@ -243,9 +207,7 @@ void expect_every_level(const GpuRun& gpu) {
 // Every block full: exact attention.
 
 TEST_F(AdaptiveTest, DensePlanIsExactAttention) {
-  Case c;
-  c.Nq = 100;
-  c.Nk = 300;
+  Case c{.Nq = 100, .Nk = 300};
   c.options.mass = 1.0;
   const Inputs in = random_inputs(c);
   const GpuRun gpu = expect_matches_reference(c, in);
@@ -259,12 +221,7 @@ TEST_F(AdaptiveTest, DensePlanIsExactAttention) {
 }
 
 TEST_F(AdaptiveTest, DensePlanIsExactCausalGqaSplitIntoItems) {
-  Case c;
-  c.B = 2;
-  c.Hq = 4;
-  c.Hkv = 2;
-  c.Nq = c.Nk = 333;
-  c.causal = true;
+  Case c{.B = 2, .Hq = 4, .Hkv = 2, .Nq = 333, .Nk = 333, .causal = true};
   c.options.mass = 1.0;
   c.options.item_slots = 64;  // split every query tile into 64-key items: partial states + merge
   const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
@@ -284,10 +241,7 @@ TEST_F(AdaptiveTest, DensePlanIsExactForDecode) {
 // 4096 keys per query row: one workgroup per query tile would run past llvmpipe's loop limit
 // (adaptive::max_item_slots); the default items stay under it.
 TEST_F(AdaptiveTest, LongKeyRowsStayExactWithDefaultItems) {
-  Case c;
-  c.Nq = 64;
-  c.Nk = 4096;
-  c.D = 64;
+  Case c{.Nq = 64, .Nk = 4096, .D = 64};
   c.options.mass = 1.0;
   const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
   EXPECT_GE(gpu.result.items, 2 * (context()->device().type == DeviceType::cpu ? 4 : 1));
@@ -295,19 +249,14 @@ TEST_F(AdaptiveTest, LongKeyRowsStayExactWithDefaultItems) {
 
 // D = 128 has twice the loop iterations per key as D = 64: the cap follows the tiling.
 TEST_F(AdaptiveTest, LongKeyRowsStayExactAtHeadDim128) {
-  Case c;
-  c.Nq = 32;
-  c.Nk = 3000;
-  c.D = 128;
+  Case c{.Nq = 32, .Nk = 3000, .D = 128};
   c.options.mass = 1.0;
   expect_matches_reference(c, random_inputs(c));
 }
 
 TEST_F(AdaptiveTest, TooManyItemSlotsAreRefusedOnCpuDevices) {
   if (!attention::has_loop_iteration_limit(context()->device())) GTEST_SKIP() << "not a CPU device";
-  Case c;
-  c.Nq = 32;
-  c.Nk = 8192;
+  Case c{.Nq = 32, .Nk = 8192};
   c.options.mass = 1.0;
   c.options.item_slots = 8192;
   Device d = upload_case(c, random_inputs(c));
@@ -338,9 +287,7 @@ TEST_F(AdaptiveTest, RunsPooledBlocksSplitAcrossItemsWithLengthsF16) {
 }
 
 TEST_F(AdaptiveTest, PropagatesNaNLikeExactAttention) {
-  Case c;
-  c.Nq = 64;
-  c.Nk = 256;
+  Case c{.Nq = 64, .Nk = 256};
   c.options.mass = 1.0;
   Inputs in = random_inputs(c);
   in.q[static_cast<std::size_t>(5 * c.D)] = std::numeric_limits<float>::quiet_NaN();  // row 5: NaN scores
@@ -359,16 +306,7 @@ class TensorCorePlan : public AdaptiveTest {
   std::string tensor_core_case(Case& c) {
     c.dtype = DType::f16;
     c.options.path = attention::KernelPath::cooperative_matrix2;
-    attention::AttentionShape shape;
-    shape.batch = c.B;
-    shape.q_heads = c.Hq;
-    shape.kv_heads = c.Hkv;
-    shape.q_len = c.Nq;
-    shape.kv_len = c.Nk;
-    shape.head_dim = c.D;
-    shape.dtype = c.dtype;
-    shape.causal = c.causal;
-    return tensor_core_refusal(context()->device(), shape, c.options);
+    return tensor_core_refusal(context()->device(), aat::testing::shaped_as<attention::AttentionShape>(c), c.options);
   }
 };
 
@@ -380,11 +318,7 @@ class TensorCorePlan : public AdaptiveTest {
 TEST_F(TensorCorePlan, DenseRaggedTilesAndHeadDims) {
   for (const std::int64_t d : {32, 64, 80, 128})
     for (const bool causal : {false, true}) {
-      Case c;
-      c.Nq = 200;
-      c.Nk = 233;
-      c.D = d;
-      c.causal = causal;
+      Case c{.Nq = 200, .Nk = 233, .D = d, .causal = causal};
       c.options.mass = 1.0;
       AAT_TENSOR_CORE_CASE(c);
       const GpuRun gpu = expect_matches_reference(c, random_inputs(c));
@@ -394,13 +328,7 @@ TEST_F(TensorCorePlan, DenseRaggedTilesAndHeadDims) {
 }
 
 TEST_F(TensorCorePlan, DenseCausalGqaSplitIntoItems) {
-  Case c;
-  c.B = 2;
-  c.Hq = 4;
-  c.Hkv = 2;
-  c.Nq = c.Nk = 300;
-  c.D = 128;
-  c.causal = true;
+  Case c{.B = 2, .Hq = 4, .Hkv = 2, .Nq = 300, .Nk = 300, .D = 128, .causal = true};
   c.options.mass = 1.0;
   c.options.item_slots = 64;  // every item one block: partial states and the merge
   AAT_TENSOR_CORE_CASE(c);
@@ -438,10 +366,7 @@ TEST_F(TensorCorePlan, PooledBlocksSplitAcrossItemsWithLengths) {
 }
 
 TEST_F(TensorCorePlan, LargeScoresAndNaN) {
-  Case c;
-  c.Nq = 64;
-  c.Nk = 256;
-  c.D = 64;
+  Case c{.Nq = 64, .Nk = 256, .D = 64};
   c.options.mass = 0.5;
   AAT_TENSOR_CORE_CASE(c);
   Inputs in = random_inputs(c);
@@ -455,9 +380,7 @@ TEST_F(TensorCorePlan, LargeScoresAndNaN) {
 // Where the device runs it, f16 problems take the tensor-core kernel without being asked;
 // forcing it elsewhere (or on f32) is refused with the reason.
 TEST_F(TensorCorePlan, ChosenByDefaultOrRefusedWithTheReason) {
-  Case c;
-  c.Nq = c.Nk = 128;
-  c.D = 64;
+  Case c{.Nq = 128, .Nk = 128, .D = 64};
   c.options.mass = 1.0;
   const std::string why = tensor_core_case(c);
   Device d = upload_case(c, random_inputs(c));
@@ -492,10 +415,7 @@ TEST_F(AdaptiveTest, StructuredInputsKeepQualityAtAFractionOfTheCost) {
   spec.length = 1024;
   spec.seed = 3;
   const auto in = pattern::structured_inputs(spec);
-  Case c;
-  c.Nq = c.Nk = 1024;
-  c.D = 64;
-  c.causal = true;
+  Case c{.Nq = 1024, .Nk = 1024, .D = 64, .causal = true};
   Device d = upload_case(c, Inputs{in.q, in.k, in.v});
   const AdaptiveResult r = unwrap(adaptive().run(d.q, d.k, d.v, d.options));
   const Report report = unwrap(adaptive().report(d.q, d.k, d.v, d.options, r));
@@ -513,10 +433,7 @@ TEST_F(AdaptiveTest, StructuredInputsKeepQualityAtAFractionOfTheCost) {
 
 TEST_F(AdaptiveTest, GaussianInputsKeepNearlyEverything) {
   const auto in = pattern::gaussian_inputs(1, 1, 1024, 64, 4);
-  Case c;
-  c.Nq = c.Nk = 1024;
-  c.D = 64;
-  c.causal = true;
+  Case c{.Nq = 1024, .Nk = 1024, .D = 64, .causal = true};
   Device d = upload_case(c, Inputs{in.q, in.k, in.v});
   const AdaptiveResult r = unwrap(adaptive().run(d.q, d.k, d.v, d.options));
   const Report report = unwrap(adaptive().report(d.q, d.k, d.v, d.options, r));

@@ -8,14 +8,11 @@
 # Exits 77 (CTest SKIP_RETURN_CODE) when /usr/bin/python3 or numpy is missing.
 set -euo pipefail
 
-AAT=${1:?usage: test_cli_adaptive.sh AAT_BINARY SOURCE_DIR}
-SRC=${2:?usage: test_cli_adaptive.sh AAT_BINARY SOURCE_DIR}
 source "$(dirname "${BASH_SOURCE[0]}")/../../../tests/cli/lib.sh"
+cli_start cli_adaptive "$@"
 REF_DIR="$SRC/plugins/attention/tests"
-cli_require_numpy
 [[ -f $REF_DIR/make_reference_data.py ]] || { echo "FAIL - $REF_DIR/make_reference_data.py not found" >&2; exit 1; }
-export PYTHONPATH="$REF_DIR"  # the checks import make_reference_data
-cli_enter_workdir cli_adaptive
+export PYTHONPATH="$REF_DIR:$PYTHONPATH"  # the checks import make_reference_data
 
 "$PY" - <<'EOF'
 import numpy as np

@@ -6,11 +6,8 @@
 # Exits 77 (CTest SKIP_RETURN_CODE) when /usr/bin/python3 or numpy is missing.
 set -euo pipefail
 
-AAT=${1:?usage: test_cli_adaptive_devices.sh AAT_BINARY SOURCE_DIR}
-SRC=${2:?usage: test_cli_adaptive_devices.sh AAT_BINARY SOURCE_DIR}
-source "$SRC/tests/cli/lib.sh"
-cli_require_numpy
-cli_enter_workdir cli_adaptive_devices
+source "$(dirname "${BASH_SOURCE[0]}")/../../../tests/cli/lib.sh"
+cli_start cli_adaptive_devices "$@"
 
 "$PY" - <<'EOF2'
 import numpy as np

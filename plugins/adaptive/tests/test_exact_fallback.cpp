@@ -20,19 +20,14 @@ using aat::testing::unwrap;
 using aat::testing::upload_floats;
 
 
-class ExactFallback : public aat::testing::DeviceTest {
+class ExactFallback : public aat::testing::SharedObjectTest<AdaptiveAttention> {
  protected:
-  static void TearDownTestSuite() { adaptive_.reset(); }
-  AdaptiveAttention& adaptive() {
-    if (!adaptive_) adaptive_ = unwrap(AdaptiveAttention::create(context()), "AdaptiveAttention::create");
-    return *adaptive_;
-  }
+  AdaptiveAttention& adaptive() { return shared(); }
   std::vector<float> exact(const Tensor& q, const Tensor& k, const Tensor& v, bool causal) {
     attention::AttentionOptions o;
     o.causal = causal;
     return unwrap(unwrap(adaptive().exact().run(q, k, v, o)).out.download_f32());
   }
-  static inline std::optional<AdaptiveAttention> adaptive_;
 };
 
 TEST_F(ExactFallback, GaussianInputsRunExactAttentionAndSaySo) {

@@ -45,14 +45,9 @@ const char* levels_text(const AdaptiveResult& r, char* buffer, std::size_t size)
   return buffer;
 }
 
-class Families : public aat::testing::DeviceTest, public ::testing::WithParamInterface<FamilyCase> {
+class Families : public aat::testing::SharedObjectTest<AdaptiveAttention>, public ::testing::WithParamInterface<FamilyCase> {
  protected:
-  static void TearDownTestSuite() { adaptive_.reset(); }
-  AdaptiveAttention& adaptive() {
-    if (!adaptive_) adaptive_ = unwrap(AdaptiveAttention::create(context()), "AdaptiveAttention::create");
-    return *adaptive_;
-  }
-  static inline std::optional<AdaptiveAttention> adaptive_;
+  AdaptiveAttention& adaptive() { return shared(); }
 };
 
 TEST_P(Families, DefaultsKeepIfqAboveRequirement) {

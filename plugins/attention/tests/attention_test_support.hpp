@@ -40,6 +40,7 @@
 #include "aat/attention/attention.hpp"
 #include "aat/kernel_family.hpp"
 #include "aat/dtype.hpp"
+#include "case_shape.hpp"
 #include "device_test.hpp"
 #include "reference.hpp"
 
@@ -72,11 +73,11 @@ struct Case {
   std::int64_t B = 1, Hq = 1, Hkv = 1, Nq = 1, Nk = 1, D = 64;
   DType dtype = DType::f32;
   bool causal = false;
-  std::vector<std::int32_t> lengths;    // empty: none
+  std::vector<std::int32_t> lengths{};  // empty: none
   std::int64_t bias_b = 0, bias_h = 0;  // bias dims [bias_b, bias_h, Nq, Nk]; 0: no bias
-  std::optional<std::uint32_t> splits;
-  std::optional<float> scale;
-  std::optional<KernelPath> path;
+  std::optional<std::uint32_t> splits{};
+  std::optional<float> scale{};
+  std::optional<KernelPath> path{};
   std::uint32_t seed = 1;
 
   bool has_bias() const { return bias_b > 0; }
@@ -125,16 +126,8 @@ inline Inputs random_inputs(const Case& c) {
 }
 
 inline ref::Result reference_for(const Case& c, const Inputs& in) {
-  ref::Problem p;
-  p.batch = c.B;
-  p.q_heads = c.Hq;
-  p.kv_heads = c.Hkv;
-  p.q_len = c.Nq;
-  p.kv_len = c.Nk;
-  p.head_dim = c.D;
-  p.causal = c.causal;
+  auto p = aat::testing::shaped_as<ref::Problem>(c);
   if (c.scale) p.scale = static_cast<double>(*c.scale);
-  p.key_lengths = c.lengths;
   if (c.has_bias()) {
     p.bias = in.bias;
     p.bias_batch = c.bias_b;
@@ -168,12 +161,7 @@ struct Comparisons {
 // AAT_ATTENTION_PATH=<path name> runs every case that path can take on it (the rest on the
 // default path): how the whole suite is run once per kernel path on a GPU (docs/performance.md).
 // AAT_ATTENTION_VARIANT=<n> runs the coopmat2 cases on that kernel variant (Tiling::variant).
-inline AttentionShape shape_of(const Case& c) {
-  AttentionShape shape;
-  shape.batch = c.B, shape.q_heads = c.Hq, shape.kv_heads = c.Hkv, shape.q_len = c.Nq, shape.kv_len = c.Nk;
-  shape.head_dim = c.D, shape.dtype = c.dtype, shape.causal = c.causal;
-  return shape;
-}
+inline AttentionShape shape_of(const Case& c) { return aat::testing::shaped_as<AttentionShape>(c); }
 
 inline std::optional<KernelPath> forced_path(const DeviceInfo& device, const Case& c) {
   const char* name = std::getenv("AAT_ATTENTION_PATH");
@@ -187,14 +175,9 @@ inline std::optional<KernelPath> forced_path(const DeviceInfo& device, const Cas
 // ---------------------------------------------------------------------------------------------
 // The device fixture: one Attention for the whole suite (pipelines are built once per config).
 
-class AttentionKernel : public aat::testing::DeviceTest {
+class AttentionKernel : public aat::testing::SharedObjectTest<Attention> {
  protected:
-  static void TearDownTestSuite() { attention_.reset(); }
-
-  Attention& attention() {
-    if (!attention_) attention_ = unwrap(Attention::create(context()), "Attention::create");
-    return *attention_;
-  }
+  Attention& attention() { return shared(); }
 
   // A case's inputs on the device; options() points at the masks held here.
   struct DeviceInputs {
@@ -292,10 +275,8 @@ class AttentionKernel : public aat::testing::DeviceTest {
                                {{1, 200}, {63, 65}, {65, 63}, {130, 257}, {128, 128}}) {
     for (auto [nq, nk] : sizes) {
       for (bool causal : {false, true}) {
-        Case c;
-        c.B = 2, c.Hq = 4, c.Hkv = 2, c.Nq = nq, c.Nk = nk, c.D = d, c.dtype = DType::f16, c.causal = causal;
-        c.seed = static_cast<std::uint32_t>(d * 1000 + nq + nk + causal);
-        c.path = path;
+        Case c{.B = 2, .Hq = 4, .Hkv = 2, .Nq = nq, .Nk = nk, .D = d, .dtype = DType::f16, .causal = causal,
+            .path = path, .seed = static_cast<std::uint32_t>(d * 1000 + nq + nk + causal)};
         const Inputs in = random_inputs(c);
         auto [tensor, want] = expect_matches_reference(c, in, extra);
         EXPECT_EQ(tensor.tiling.path, path) << c.name();
@@ -332,7 +313,6 @@ class AttentionKernel : public aat::testing::DeviceTest {
     EXPECT_THAT(result.error().what(), HasSubstr(std::string(needle)));
   }
 
-  static inline std::optional<Attention> attention_;
 };
 
 // Every element of rows [b, h, i] of the GPU output with no visible key: O exactly 0, L = -inf.

@@ -25,9 +25,9 @@ namespace aat::attention::reference {
 struct Problem {
   std::int64_t batch = 1, q_heads = 1, kv_heads = 1, q_len = 1, kv_len = 1, head_dim = 64;
   bool causal = false;
-  std::optional<double> scale;               // default 1 / sqrt(D)
-  std::span<const std::int32_t> key_lengths; // empty: no length mask; else one per batch
-  std::span<const float> bias;               // empty: no bias
+  std::optional<double> scale{};               // default 1 / sqrt(D)
+  std::span<const std::int32_t> key_lengths{}; // empty: no length mask; else one per batch
+  std::span<const float> bias{};               // empty: no bias
   std::int64_t bias_batch = 1, bias_heads = 1;  // the bias's first two dims (1 = broadcast)
 
   std::int64_t q_elements() const { return batch * q_heads * q_len * head_dim; }

@@ -12,43 +12,36 @@ TEST_F(AttentionKernel, NoMaskMatchesReference) {
   // Sizes that are not multiples of any tile, each batch/head count kept small.
   for (auto [n, b, h, d] : std::vector<std::array<std::int64_t, 4>>{
            {1, 2, 3, 64}, {7, 2, 2, 64}, {63, 2, 2, 64}, {65, 2, 3, 64}, {257, 1, 2, 32}}) {
-    Case c;
-    c.B = b, c.Hq = c.Hkv = h, c.Nq = c.Nk = n, c.D = d;
-    c.seed = static_cast<std::uint32_t>(n);
+    Case c{.B = b, .Hq = h, .Hkv = h, .Nq = n, .Nk = n, .D = d, .seed = static_cast<std::uint32_t>(n)};
     expect_matches_reference(c);
   }
 }
 
 TEST_F(AttentionKernel, NqDifferentFromNkMatchesReference) {
   for (auto [nq, nk] : std::vector<std::array<std::int64_t, 2>>{{1, 257}, {7, 65}, {65, 7}, {63, 1}, {33, 129}}) {
-    Case c;
-    c.B = 2, c.Hq = c.Hkv = 2, c.Nq = nq, c.Nk = nk, c.D = 32;
-    c.seed = static_cast<std::uint32_t>(nq * 1000 + nk);
+    Case c{.B = 2, .Hq = 2, .Hkv = 2, .Nq = nq, .Nk = nk, .D = 32, .seed = static_cast<std::uint32_t>(nq * 1000 + nk)};
     expect_matches_reference(c);
   }
 }
 
 TEST_F(AttentionKernel, CustomScaleMatchesReference) {
-  Case c;
-  c.B = 1, c.Hq = c.Hkv = 2, c.Nq = 17, c.Nk = 40, c.D = 32, c.scale = 0.3f;
+  Case c{.B = 1, .Hq = 2, .Hkv = 2, .Nq = 17, .Nk = 40, .D = 32, .scale = 0.3f};
   expect_matches_reference(c);
 }
 
 TEST_F(AttentionKernel, CausalMatchesReference) {
   for (auto [n, b, h, d] : std::vector<std::array<std::int64_t, 4>>{
            {1, 2, 2, 64}, {7, 2, 2, 64}, {63, 2, 2, 64}, {65, 2, 3, 64}, {257, 1, 2, 32}}) {
-    Case c;
-    c.B = b, c.Hq = c.Hkv = h, c.Nq = c.Nk = n, c.D = d, c.causal = true;
-    c.seed = static_cast<std::uint32_t>(100 + n);
+    Case c{.B = b, .Hq = h, .Hkv = h, .Nq = n, .Nk = n, .D = d, .causal = true,
+        .seed = static_cast<std::uint32_t>(100 + n)};
     expect_matches_reference(c);
   }
 }
 
 TEST_F(AttentionKernel, CausalWithFewerQueriesThanKeys) {
   for (auto [nq, nk] : std::vector<std::array<std::int64_t, 2>>{{1, 257}, {7, 65}, {63, 257}, {16, 17}, {33, 40}}) {
-    Case c;
-    c.B = 1, c.Hq = c.Hkv = 2, c.Nq = nq, c.Nk = nk, c.D = 32, c.causal = true;
-    c.seed = static_cast<std::uint32_t>(200 + nq + nk);
+    Case c{.B = 1, .Hq = 2, .Hkv = 2, .Nq = nq, .Nk = nk, .D = 32, .causal = true,
+        .seed = static_cast<std::uint32_t>(200 + nq + nk)};
     expect_matches_reference(c);
   }
 }
@@ -56,9 +49,8 @@ TEST_F(AttentionKernel, CausalWithFewerQueriesThanKeys) {
 // Query i sees keys j <= i + Nk - Nq: rows i < Nq - Nk see nothing.
 TEST_F(AttentionKernel, CausalWithMoreQueriesThanKeysMasksEarlyRows) {
   for (auto [nq, nk] : std::vector<std::array<std::int64_t, 2>>{{65, 7}, {257, 63}, {7, 1}, {40, 33}}) {
-    Case c;
-    c.B = 2, c.Hq = c.Hkv = 1, c.Nq = nq, c.Nk = nk, c.D = 32, c.causal = true;
-    c.seed = static_cast<std::uint32_t>(300 + nq + nk);
+    Case c{.B = 2, .Hq = 1, .Hkv = 1, .Nq = nq, .Nk = nk, .D = 32, .causal = true,
+        .seed = static_cast<std::uint32_t>(300 + nq + nk)};
     const auto [gpu, want] = expect_matches_reference(c);
     for (std::int64_t b = 0; b < c.B; ++b)
       for (std::int64_t i = 0; i < nq - nk; ++i) expect_masked_row(c, gpu, b, 0, i);
@@ -68,10 +60,8 @@ TEST_F(AttentionKernel, CausalWithMoreQueriesThanKeysMasksEarlyRows) {
 TEST_F(AttentionKernel, KeyLengthsMaskTrailingKeys) {
   for (DType dtype : {DType::f32, DType::f16}) {
     for (bool causal : {false, true}) {
-      Case c;
-      c.B = 5, c.Hq = c.Hkv = 2, c.Nq = 33, c.Nk = 65, c.D = 32, c.dtype = dtype, c.causal = causal;
-      c.lengths = {65, 1, 0, 37, 64};
-      c.seed = causal ? 401 : 400;
+      Case c{.B = 5, .Hq = 2, .Hkv = 2, .Nq = 33, .Nk = 65, .D = 32, .dtype = dtype, .causal = causal,
+          .lengths = {65, 1, 0, 37, 64}, .seed = causal ? 401u : 400u};
       const auto [gpu, want] = expect_matches_reference(c);
       for (std::int64_t h = 0; h < c.Hq; ++h)
         for (std::int64_t i = 0; i < c.Nq; ++i) expect_masked_row(c, gpu, 2, h, i);  // length 0
@@ -84,54 +74,29 @@ TEST_F(AttentionKernel, KeyLengthsMaskTrailingKeys) {
 
 // Causal with Nq > Nk and short key lengths: a mix of rows masked by each rule.
 TEST_F(AttentionKernel, KeyLengthsWithCausalMoreQueriesThanKeys) {
-  Case c;
-  c.B = 3, c.Hq = c.Hkv = 1, c.Nq = 70, c.Nk = 50, c.D = 16, c.causal = true;
-  c.lengths = {50, 10, 0};
-  c.seed = 410;
+  Case c{.B = 3, .Hq = 1, .Hkv = 1, .Nq = 70, .Nk = 50, .D = 16, .causal = true, .lengths = {50, 10, 0}, .seed = 410};
   expect_matches_reference(c);
 }
 
-TEST_F(AttentionKernel, BiasFullShape) {
-  Case c;
-  c.B = 2, c.Hq = c.Hkv = 3, c.Nq = 33, c.Nk = 65, c.D = 32, c.bias_b = 2, c.bias_h = 3;
-  c.seed = 500;
-  expect_matches_reference(c);
-}
-
-TEST_F(AttentionKernel, BiasBroadcastOverBatchAndHeads) {
-  Case c;
-  c.B = 2, c.Hq = c.Hkv = 3, c.Nq = 33, c.Nk = 65, c.D = 32, c.bias_b = 1, c.bias_h = 1;
-  c.seed = 501;
-  expect_matches_reference(c);
-}
-
-TEST_F(AttentionKernel, BiasBroadcastOverHeads) {
-  Case c;
-  c.B = 2, c.Hq = c.Hkv = 3, c.Nq = 33, c.Nk = 65, c.D = 32, c.bias_b = 2, c.bias_h = 1;
-  c.seed = 502;
-  expect_matches_reference(c);
-}
-
-TEST_F(AttentionKernel, BiasBroadcastOverBatch) {
-  Case c;
-  c.B = 2, c.Hq = c.Hkv = 3, c.Nq = 33, c.Nk = 65, c.D = 32, c.bias_b = 1, c.bias_h = 3;
-  c.seed = 503;
-  expect_matches_reference(c);
+// The bias [bias_b, bias_h, Nq, Nk]: full, and broadcast over batch and heads, heads, batch.
+TEST_F(AttentionKernel, BiasFullAndBroadcastShapes) {
+  for (auto [bias_b, bias_h, seed] :
+       std::vector<std::array<std::int64_t, 3>>{{2, 3, 500}, {1, 1, 501}, {2, 1, 502}, {1, 3, 503}}) {
+    Case c{.B = 2, .Hq = 3, .Hkv = 3, .Nq = 33, .Nk = 65, .D = 32, .bias_b = bias_b, .bias_h = bias_h,
+        .seed = static_cast<std::uint32_t>(seed)};
+    expect_matches_reference(c);
+  }
 }
 
 TEST_F(AttentionKernel, BiasWithCausalGqaAndKeyLengths) {
-  Case c;
-  c.B = 2, c.Hq = 4, c.Hkv = 2, c.Nq = 40, c.Nk = 70, c.D = 32, c.causal = true, c.bias_b = 2, c.bias_h = 1;
-  c.lengths = {70, 45};
-  c.seed = 504;
+  Case c{.B = 2, .Hq = 4, .Hkv = 2, .Nq = 40, .Nk = 70, .D = 32, .causal = true, .lengths = {70, 45}, .bias_b = 2,
+      .bias_h = 1, .seed = 504};
   expect_matches_reference(c);
 }
 
 // A bias of -inf masks a key like any mask; a row whose every bias is -inf has no visible key.
 TEST_F(AttentionKernel, MinusInfinityBiasMasks) {
-  Case c;
-  c.B = 1, c.Hq = c.Hkv = 1, c.Nq = 9, c.Nk = 40, c.D = 16, c.bias_b = 1, c.bias_h = 1;
-  c.seed = 505;
+  Case c{.B = 1, .Hq = 1, .Hkv = 1, .Nq = 9, .Nk = 40, .D = 16, .bias_b = 1, .bias_h = 1, .seed = 505};
   Inputs in = random_inputs(c);
   const float inf = std::numeric_limits<float>::infinity();
   for (std::int64_t j = 0; j < c.Nk; ++j) {
@@ -144,18 +109,15 @@ TEST_F(AttentionKernel, MinusInfinityBiasMasks) {
 
 TEST_F(AttentionKernel, GroupedQueryAttention) {
   for (bool causal : {false, true}) {
-    Case c;
-    c.B = 2, c.Hq = 8, c.Hkv = 2, c.Nq = 33, c.Nk = 65, c.D = 32, c.causal = causal;
-    c.seed = causal ? 601 : 600;
+    Case c{.B = 2, .Hq = 8, .Hkv = 2, .Nq = 33, .Nk = 65, .D = 32, .causal = causal, .seed = causal ? 601u : 600u};
     expect_matches_reference(c);
   }
 }
 
 TEST_F(AttentionKernel, MultiQueryAttention) {
   for (auto [nq, nk] : std::vector<std::array<std::int64_t, 2>>{{1, 257}, {65, 65}}) {
-    Case c;
-    c.B = 1, c.Hq = 8, c.Hkv = 1, c.Nq = nq, c.Nk = nk, c.D = 32, c.causal = true;
-    c.seed = static_cast<std::uint32_t>(610 + nq);
+    Case c{.B = 1, .Hq = 8, .Hkv = 1, .Nq = nq, .Nk = nk, .D = 32, .causal = true,
+        .seed = static_cast<std::uint32_t>(610 + nq)};
     expect_matches_reference(c);
   }
 }
@@ -180,17 +142,13 @@ TEST_F(AttentionKernel, HeadDimsF16) {
 
 TEST_F(AttentionKernel, F16SizesMasksAndGqa) {
   for (std::int64_t n : {1, 7, 63, 65, 257}) {
-    Case c;
-    c.B = 1, c.Hq = 4, c.Hkv = 2, c.Nq = c.Nk = n, c.D = 64, c.dtype = DType::f16, c.causal = true;
+    Case c{.B = 1, .Hq = 4, .Hkv = 2, .Nq = n, .Nk = n, .D = 64, .dtype = DType::f16, .causal = true};
     if (n == 257) c.D = 16;
     c.seed = static_cast<std::uint32_t>(900 + n);
     expect_matches_reference(c);
   }
-  Case c;
-  c.B = 2, c.Hq = 8, c.Hkv = 1, c.Nq = 20, c.Nk = 70, c.D = 64, c.dtype = DType::f16, c.causal = true;
-  c.lengths = {70, 33};
-  c.bias_b = 1, c.bias_h = 8;
-  c.seed = 950;
+  Case c{.B = 2, .Hq = 8, .Hkv = 1, .Nq = 20, .Nk = 70, .D = 64, .dtype = DType::f16, .causal = true,
+      .lengths = {70, 33}, .bias_b = 1, .bias_h = 8, .seed = 950};
   expect_matches_reference(c);
 }
 
@@ -218,10 +176,8 @@ TEST_F(AttentionKernel, LargeLogitsDoNotOverflow) {
   for (DType dtype : {DType::f32, DType::f16}) {
     for (float offset : {1e4f, -1e4f}) {
       for (bool causal : {false, true}) {
-        Case c;
-        c.B = 1, c.Hq = c.Hkv = 2, c.Nq = 33, c.Nk = 65, c.D = 32, c.dtype = dtype, c.causal = causal;
-        c.scale = 1.0f;
-        c.seed = 1000;
+        Case c{.B = 1, .Hq = 2, .Hkv = 2, .Nq = 33, .Nk = 65, .D = 32, .dtype = dtype, .causal = causal,
+            .scale = 1.0f, .seed = 1000};
         const Inputs in = large_logit_inputs(c, offset);
         const auto [gpu, want] = expect_matches_reference(c, in);
         expect_all_finite(c, gpu);
@@ -237,9 +193,7 @@ TEST_F(AttentionKernel, LargeLogitsDoNotOverflow) {
 // exp(lse_s - max lse), i.e. ~1e-4 in O, far above the unsplit kernel's ~1e-6 here.)
 TEST_F(AttentionKernel, LargeLogitsThroughSplitKMerge) {
   for (float offset : {1e4f, -1e4f}) {
-    Case c;
-    c.B = 1, c.Hq = c.Hkv = 2, c.Nq = 3, c.Nk = 257, c.D = 32, c.scale = 1.0f, c.splits = 4;
-    c.seed = 1001;
+    Case c{.B = 1, .Hq = 2, .Hkv = 2, .Nq = 3, .Nk = 257, .D = 32, .splits = 4, .scale = 1.0f, .seed = 1001};
     const auto [gpu, want] = expect_matches_reference(c, large_logit_inputs(c, offset));
     expect_all_finite(c, gpu);
   }
@@ -265,10 +219,8 @@ TEST_F(AttentionKernel, SplitKMatchesUnsplit) {
       {1, 300, 3, false, {0, 299}},  // batch 0 fully masked in every split
   };
   for (const auto& s : cases) {
-    Case c;
-    c.B = s.lengths.empty() ? 1 : 2, c.Hq = 4, c.Hkv = 2, c.Nq = s.nq, c.Nk = s.nk, c.D = 32, c.causal = s.causal;
-    c.lengths = s.lengths;
-    c.seed = static_cast<std::uint32_t>(1100 + s.nk + s.nq);
+    Case c{.B = s.lengths.empty() ? 1 : 2, .Hq = 4, .Hkv = 2, .Nq = s.nq, .Nk = s.nk, .D = 32, .causal = s.causal,
+        .lengths = s.lengths, .seed = static_cast<std::uint32_t>(1100 + s.nk + s.nq)};
     const Inputs in = random_inputs(c);
     c.splits = s.splits;
     const auto [split, want] = expect_matches_reference(c, in);
@@ -293,9 +245,7 @@ TEST_F(AttentionKernel, SplitKMatchesUnsplit) {
 }
 
 TEST_F(AttentionKernel, SplitKF16AndDefaultChoice) {
-  Case c;
-  c.B = 1, c.Hq = 8, c.Hkv = 2, c.Nq = 1, c.Nk = 257, c.D = 64, c.dtype = DType::f16;
-  c.seed = 1200;
+  Case c{.B = 1, .Hq = 8, .Hkv = 2, .Nq = 1, .Nk = 257, .D = 64, .dtype = DType::f16, .seed = 1200};
   const Inputs in = random_inputs(c);
   c.splits = 4;
   expect_matches_reference(c, in);
@@ -317,10 +267,8 @@ TEST_F(AttentionKernel, NanInOneQueryRowStaysInThatRow) {
                                             {DType::f32, 65, 65, std::nullopt, true},
                                             {DType::f16, 33, 65, std::nullopt, false},
                                             {DType::f32, 3, 257, 4u, false}}) {
-    Case c;
-    c.B = 1, c.Hq = c.Hkv = 2, c.Nq = n.nq, c.Nk = n.nk, c.D = 32, c.dtype = n.dtype, c.causal = n.causal;
-    c.splits = n.splits;
-    c.seed = 1300;
+    Case c{.B = 1, .Hq = 2, .Hkv = 2, .Nq = n.nq, .Nk = n.nk, .D = 32, .dtype = n.dtype, .causal = n.causal,
+        .splits = n.splits, .seed = 1300};
     Inputs in = random_inputs(c);
     const std::int64_t h = 1, i = 2, d = 3;
     in.q[static_cast<std::size_t>(((0 * c.Hq + h) * c.Nq + i) * c.D + d)] = kNaN;
@@ -423,8 +371,7 @@ TEST_F(AttentionKernel, ResultReportsFlopsAndTiling) {
                                           {2, 4, 2, 33, 33, 64, false, DType::f32},
                                           {1, 8, 1, 1, 257, 128, true, DType::f16},
                                           {1, 2, 2, 65, 7, 32, true, DType::f32}}) {
-    Case c;
-    c.B = s.B, c.Hq = s.Hq, c.Hkv = s.Hkv, c.Nq = s.Nq, c.Nk = s.Nk, c.D = s.D, c.causal = s.causal, c.dtype = s.dtype;
+    Case c{.B = s.B, .Hq = s.Hq, .Hkv = s.Hkv, .Nq = s.Nq, .Nk = s.Nk, .D = s.D, .dtype = s.dtype, .causal = s.causal};
     SCOPED_TRACE(c.name());
     const GpuRun gpu = run(c, random_inputs(c));
     double want = 4.0 * static_cast<double>(s.B * s.Hq * s.Nq * s.Nk * s.D);

@@ -5,15 +5,11 @@
 # Exits 77 (CTest SKIP_RETURN_CODE) when /usr/bin/python3 or numpy is missing.
 set -euo pipefail
 
-AAT=${1:?usage: test_cli_attention.sh AAT_BINARY SOURCE_DIR}
-SRC=${2:?usage: test_cli_attention.sh AAT_BINARY SOURCE_DIR}
 source "$(dirname "${BASH_SOURCE[0]}")/../../../tests/cli/lib.sh"
+cli_start cli_attention "$@"
 REF_DIR="$SRC/plugins/attention/tests"
 
-cli_require_numpy
 [[ -f $REF_DIR/make_reference_data.py ]] || { echo "FAIL - $REF_DIR/make_reference_data.py not found" >&2; exit 1; }
-
-cli_enter_workdir cli_attention
 
 # check.py OUT LSE [--causal] [--scale S] [--key-lengths F] [--bias F] [--abs A] [--rel R] [--lse-abs A]
 # Compares the kernel's O and L with the float64 reference computed from the same .npy inputs
@@ -66,25 +62,19 @@ EOF
 "$PY" - <<'EOF'
 import numpy as np
 rng = np.random.default_rng(11)
+from qkv_inputs import save_qkv
 def save(name, a): np.save(name, a)
+def qkv(*args): save_qkv(rng, *args)
 # 1. f32, causal, GQA (Hq 4, Hkv 2), N = 48 (not a tile multiple), D = 32.
-save("q.npy", rng.standard_normal((2, 4, 48, 32)).astype(np.float32))
-save("k.npy", rng.standard_normal((2, 2, 48, 32)).astype(np.float32))
-save("v.npy", rng.standard_normal((2, 2, 48, 32)).astype(np.float32))
+qkv("", (2, 4, 48, 32), (2, 2, 48, 32))
 # 2. f16, Nq != Nk, D = 64.
-save("h_q.npy", rng.standard_normal((1, 2, 20, 64)).astype(np.float16))
-save("h_k.npy", rng.standard_normal((1, 2, 70, 64)).astype(np.float16))
-save("h_v.npy", rng.standard_normal((1, 2, 70, 64)).astype(np.float16))
+qkv("h_", (1, 2, 20, 64), (1, 2, 70, 64), np.float16)
 # 3. key lengths (one of them 0) and a bias broadcast over batch.
-save("m_q.npy", rng.standard_normal((3, 2, 16, 32)).astype(np.float32))
-save("m_k.npy", rng.standard_normal((3, 2, 40, 32)).astype(np.float32))
-save("m_v.npy", rng.standard_normal((3, 2, 40, 32)).astype(np.float32))
+qkv("m_", (3, 2, 16, 32), (3, 2, 40, 32))
 save("m_len.npy", np.array([40, 0, 17], dtype=np.int32))
 save("m_bias.npy", rng.standard_normal((1, 2, 16, 40)).astype(np.float32))
 # 4. decode with a forced K split.
-save("d_q.npy", rng.standard_normal((1, 4, 1, 32)).astype(np.float32))
-save("d_k.npy", rng.standard_normal((1, 1, 203, 32)).astype(np.float32))
-save("d_v.npy", rng.standard_normal((1, 1, 203, 32)).astype(np.float32))
+qkv("d_", (1, 4, 1, 32), (1, 1, 203, 32))
 # Errors: K with another head dim; key lengths of the wrong dtype; a bias of the wrong shape.
 save("bad_k.npy", rng.standard_normal((2, 2, 48, 24)).astype(np.float32))
 save("bad_len.npy", np.array([40.0, 1.0, 2.0], dtype=np.float32))

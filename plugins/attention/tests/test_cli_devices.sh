@@ -7,19 +7,14 @@
 # Exits 77 (CTest SKIP_RETURN_CODE) when /usr/bin/python3 or numpy is missing.
 set -euo pipefail
 
-AAT=${1:?usage: test_cli_devices.sh AAT_BINARY SOURCE_DIR}
-SRC=${2:?usage: test_cli_devices.sh AAT_BINARY SOURCE_DIR}
-source "$SRC/tests/cli/lib.sh"
-cli_require_numpy
-cli_enter_workdir cli_devices
+source "$(dirname "${BASH_SOURCE[0]}")/../../../tests/cli/lib.sh"
+cli_start cli_devices "$@"
 
 "$PY" - <<'EOF2'
 import numpy as np
 rng = np.random.default_rng(3)
-def save(prefix, q_shape, kv_shape, dtype=np.float32):
-    np.save(prefix + "q.npy", rng.standard_normal(q_shape).astype(dtype))
-    np.save(prefix + "k.npy", rng.standard_normal(kv_shape).astype(dtype))
-    np.save(prefix + "v.npy", rng.standard_normal(kv_shape).astype(dtype))
+from qkv_inputs import save_qkv
+def save(*args): save_qkv(rng, *args)
 save("a_", (1, 4, 80, 32), (1, 2, 80, 32))   # GQA
 save("b_", (3, 2, 30, 16), (3, 1, 90, 16))   # MQA, Nk > Nq, key lengths
 np.save("b_len.npy", np.array([90, 41, 0], dtype=np.int32))

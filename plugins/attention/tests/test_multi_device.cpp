@@ -130,15 +130,8 @@ class MultiDevice : public AttentionKernel {
 };
 
 Case make(std::int64_t b, std::int64_t hq, std::int64_t hkv, std::int64_t nq, std::int64_t nk, std::int64_t d, bool causal) {
-  Case c;
-  c.B = b;
-  c.Hq = hq;
-  c.Hkv = hkv;
-  c.Nq = nq;
-  c.Nk = nk;
-  c.D = d;
-  c.causal = causal;
-  c.seed = static_cast<std::uint32_t>(b * 7 + hq * 5 + nq * 3 + nk + (causal ? 1 : 0));
+  Case c{.B = b, .Hq = hq, .Hkv = hkv, .Nq = nq, .Nk = nk, .D = d, .causal = causal,
+      .seed = static_cast<std::uint32_t>(b * 7 + hq * 5 + nq * 3 + nk + (causal ? 1 : 0))};
   return c;
 }
 

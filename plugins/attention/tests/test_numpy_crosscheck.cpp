@@ -132,10 +132,8 @@ TEST_F(NumpyCrosscheck, CausalGqaMatchesNumpyFloat64) {
     const auto numpy_l = load_hi_lo(dir.path, "l", l_shape);
 
     // The C++ reference and NumPy agree to float64 rounding.
-    ref::Problem p;
-    p.batch = s.B, p.q_heads = s.Hq, p.kv_heads = s.Hkv, p.q_len = s.Nq, p.kv_len = s.Nk, p.head_dim = s.D;
-    p.causal = true;
-    p.key_lengths = s.lengths;
+    ref::Problem p{.batch = s.B, .q_heads = s.Hq, .kv_heads = s.Hkv, .q_len = s.Nq, .kv_len = s.Nk, .head_dim = s.D,
+        .causal = true, .key_lengths = s.lengths};
     const auto cpp = ref::attention(p, q, k, v);
     ASSERT_EQ(cpp.out.size(), numpy_o.size());
     ASSERT_EQ(cpp.lse.size(), numpy_l.size());

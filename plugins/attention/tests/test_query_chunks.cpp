@@ -4,21 +4,12 @@
 
 #include "aat/attention/loop_limit.hpp"
 #include "attention_test_support.hpp"
+#include "synthetic_device.hpp"
 
 namespace aat::attention {
 namespace {
 
 using namespace test;  // NOLINT(google-build-using-namespace): the suites' shared vocabulary
-
-DeviceInfo lavapipe_like() {
-  DeviceInfo d;
-  d.name = "llvmpipe-like";
-  d.type = DeviceType::cpu;
-  d.limits.max_shared_memory_bytes = 32 * 1024;
-  d.limits.max_workgroup_invocations = d.limits.max_workgroup_size[0] = 1024;
-  d.limits.subgroup_size = 8;
-  return d;
-}
 
 // Issue 18: 512 MiB of f32 Q, K, V ([1, 1, 2^21, 64]) asked for a 1 TiB workspace on lavapipe.
 TEST(QueryChunks, TheIssuesShapeNoLongerNeedsATebibyte) {
@@ -26,7 +17,7 @@ TEST(QueryChunks, TheIssuesShapeNoLongerNeedsATebibyte) {
   shape.q_len = shape.kv_len = std::int64_t{1} << 21;
   shape.head_dim = 64;
   shape.causal = true;
-  const Tiling t = optimize_tiling(lavapipe_like(), shape);
+  const Tiling t = optimize_tiling(aat::testing::lavapipe_like(), shape);
   EXPECT_GT(detail::split_workspace_bytes(shape, t), std::uint64_t{500} << 30);  // what one run would need
   const std::int64_t rows = detail::query_chunk_rows(shape, t);
   ASSERT_LT(rows, shape.q_len);
@@ -39,8 +30,8 @@ TEST(QueryChunks, TheIssuesShapeNoLongerNeedsATebibyte) {
 TEST(QueryChunks, SmallWorkspacesAndGpusRunInOnePiece) {
   AttentionShape shape;
   shape.q_len = shape.kv_len = 4096;
-  EXPECT_EQ(detail::query_chunk_rows(shape, optimize_tiling(lavapipe_like(), shape)), 4096);
-  DeviceInfo gpu = lavapipe_like();
+  EXPECT_EQ(detail::query_chunk_rows(shape, optimize_tiling(aat::testing::lavapipe_like(), shape)), 4096);
+  DeviceInfo gpu = aat::testing::lavapipe_like();
   gpu.type = DeviceType::discrete_gpu;
   gpu.limits.compute_units = 132;
   shape.q_len = shape.kv_len = std::int64_t{1} << 21;
@@ -70,29 +61,14 @@ class QueryChunksOnDevice : public AttentionKernel {
 
 TEST_F(QueryChunksOnDevice, CausalSquareAndBothRectanglesMatchTheReference) {
   for (const auto& [nq, nk] : {std::pair{200, 200}, {70, 300}, {300, 70}}) {
-    Case c;
-    c.B = 2;
-    c.Hq = 4;
-    c.Hkv = 2;
-    c.Nq = nq;
-    c.Nk = nk;
-    c.D = 32;
-    c.causal = true;
+    Case c{.B = 2, .Hq = 4, .Hkv = 2, .Nq = nq, .Nk = nk, .D = 32, .causal = true};
     expect_chunked_matches_reference(c, 64);  // Nq > Nk: the first chunks see no key at all
   }
 }
 
 TEST_F(QueryChunksOnDevice, BiasKeyLengthsAndF16AreCutWithTheRows) {
-  Case c;
-  c.B = 2;
-  c.Hq = 2;
-  c.Nq = 150;
-  c.Nk = 170;
-  c.D = 64;
-  c.causal = true;
-  c.lengths = {120, 170};
-  c.bias_b = 2;
-  c.bias_h = 1;
+  Case c{.B = 2, .Hq = 2, .Nq = 150, .Nk = 170, .D = 64, .causal = true, .lengths = {120, 170}, .bias_b = 2,
+      .bias_h = 1};
   expect_chunked_matches_reference(c, 32);
   Case h;
   h.Nq = h.Nk = 130;

@@ -12,14 +12,7 @@ using namespace test;  // NOLINT(google-build-using-namespace): the suites' shar
 
 ref::Problem problem(std::int64_t B, std::int64_t Hq, std::int64_t Hkv, std::int64_t Nq, std::int64_t Nk,
                      std::int64_t D) {
-  ref::Problem p;
-  p.batch = B;
-  p.q_heads = Hq;
-  p.kv_heads = Hkv;
-  p.q_len = Nq;
-  p.kv_len = Nk;
-  p.head_dim = D;
-  return p;
+  return {.batch = B, .q_heads = Hq, .kv_heads = Hkv, .q_len = Nq, .kv_len = Nk, .head_dim = D};
 }
 
 std::vector<float> normal_vector(std::size_t n, std::uint32_t seed, float sigma = 1.0f) {

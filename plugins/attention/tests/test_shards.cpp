@@ -13,15 +13,7 @@ namespace aat::attention {
 namespace {
 
 AttentionShape shape_of(std::int64_t b, std::int64_t hq, std::int64_t hkv, std::int64_t nq, std::int64_t nk, bool causal) {
-  AttentionShape s;
-  s.batch = b;
-  s.q_heads = hq;
-  s.kv_heads = hkv;
-  s.q_len = nq;
-  s.kv_len = nk;
-  s.head_dim = 8;
-  s.causal = causal;
-  return s;
+  return {.batch = b, .q_heads = hq, .kv_heads = hkv, .q_len = nq, .kv_len = nk, .head_dim = 8, .causal = causal};
 }
 
 // Counted pair by pair from the mask's definition.

@@ -26,9 +26,7 @@ std::string run_thread(const std::shared_ptr<Context>& context, int thread, int 
   std::mt19937 rng(static_cast<std::uint32_t>(1000 + thread));
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (int it = 0; it < iterations; ++it) {
-    ref::Problem p;
-    p.batch = 1 + (thread % 2);
-    p.q_heads = 2;
+    ref::Problem p{.batch = 1 + (thread % 2), .q_heads = 2};
     p.kv_heads = (thread % 3 == 0) ? 1 : 2;  // GQA on some threads
     p.q_len = 5 + 7 * ((thread + it) % 4);
     p.kv_len = p.q_len + 9 * (it % 3);

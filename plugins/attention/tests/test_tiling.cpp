@@ -32,16 +32,8 @@ std::vector<DeviceInfo> all_devices() {
 
 AttentionShape make_shape(std::int64_t B, std::int64_t Hq, std::int64_t Hkv, std::int64_t Nq, std::int64_t Nk,
                           std::int64_t D, bool causal = false, DType dtype = DType::f32) {
-  AttentionShape s;
-  s.batch = B;
-  s.q_heads = Hq;
-  s.kv_heads = Hkv;
-  s.q_len = Nq;
-  s.kv_len = Nk;
-  s.head_dim = D;
-  s.causal = causal;
-  s.dtype = dtype;
-  return s;
+  return {.batch = B, .q_heads = Hq, .kv_heads = Hkv, .q_len = Nq, .kv_len = Nk, .head_dim = D, .dtype = dtype,
+          .causal = causal};
 }
 
 std::string describe(const DeviceInfo& device, const AttentionShape& s, const Tiling& t) {

@@ -33,10 +33,8 @@ mpi() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" timeout 120
 "$PY" - <<'EOF'
 import numpy as np
 rng = np.random.default_rng(5)
-def save(prefix, q_shape, kv_shape, dtype=np.float32):
-    np.save(prefix + "q.npy", rng.standard_normal(q_shape).astype(dtype))
-    np.save(prefix + "k.npy", rng.standard_normal(kv_shape).astype(dtype))
-    np.save(prefix + "v.npy", rng.standard_normal(kv_shape).astype(dtype))
+from qkv_inputs import save_qkv
+def save(*args): save_qkv(rng, *args)
 save("a_", (1, 4, 96, 32), (1, 2, 96, 32))      # GQA, Nq == Nk
 save("b_", (2, 2, 40, 16), (2, 2, 77, 16))      # Nq != Nk, with key lengths
 np.save("b_len.npy", np.array([77, 30], dtype=np.int32))

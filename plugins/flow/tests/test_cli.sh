@@ -4,10 +4,8 @@
 # /usr/bin/python3 is the interpreter that has numpy.
 set -euo pipefail
 
-AAT=$(realpath "${1:?usage: test_cli.sh AAT_BINARY}")
 source "$(dirname "${BASH_SOURCE[0]}")/../../../tests/cli/lib.sh"
-cli_require_numpy
-cli_enter_workdir flow_cli
+cli_start flow_cli "$@"
 
 "$PY" - <<'PYEOF'
 import numpy as np

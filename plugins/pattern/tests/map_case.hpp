@@ -4,19 +4,27 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "aat/pattern/pattern.hpp"
+#include "case_shape.hpp"
 #include "device_test.hpp"
 #include "reference.hpp"
 
 namespace aat::pattern::testing {
 
-struct MapCase {
+// What the inputs are: written as a designated initializer, e.g. {.Hq = 4, .Hkv = 2, .causal = true}.
+struct MapShape {
   std::int64_t B = 1, Hq = 1, Hkv = 1, Nq = 128, Nk = 128, D = 32;
   DType dtype = DType::f32;
   bool causal = false;
-  std::vector<std::int32_t> lengths;
+  std::vector<std::int32_t> lengths{};  // key lengths [B]; empty: none
+};
+
+// A case: the shape and the rule's options (each suite starts from its rule's defaults).
+struct MapCase : MapShape {
+  MapCase(MapShape shape, PatternOptions rule) : MapShape(std::move(shape)), options(std::move(rule)) {}
   PatternOptions options;
   std::uint32_t seed = 1;
 };
@@ -40,16 +48,8 @@ inline PatternResult run_map(Pattern& pattern, const std::shared_ptr<Context>& c
 // The reference's problem for the case: shape, masks, tiles, forced tiles, halo, query groups and
 // all_full; the rule's own fields are the caller's.
 inline reference::Problem problem_of(const MapCase& c) {
-  reference::Problem p;
-  p.batch = c.B;
-  p.q_heads = c.Hq;
-  p.kv_heads = c.Hkv;
-  p.q_len = c.Nq;
-  p.kv_len = c.Nk;
-  p.head_dim = c.D;
-  p.causal = c.causal;
+  auto p = aat::testing::shaped_as<reference::Problem>(c);
   if (c.options.scale) p.scale = *c.options.scale;
-  p.key_lengths = c.lengths;
   p.block_q = c.options.block_q;
   p.block_k = c.options.block_k;
   p.sink_tiles = c.options.sink_tiles;
@@ -61,14 +61,9 @@ inline reference::Problem problem_of(const MapCase& c) {
 }
 
 // A device test with one Pattern per test suite.
-class PatternTest : public aat::testing::DeviceTest {
+class PatternTest : public aat::testing::SharedObjectTest<Pattern> {
  protected:
-  static void TearDownTestSuite() { pattern_.reset(); }
-  Pattern& pattern() {
-    if (!pattern_) pattern_ = aat::testing::unwrap(Pattern::create(context()), "Pattern::create");
-    return *pattern_;
-  }
-  static inline std::optional<Pattern> pattern_;
+  Pattern& pattern() { return shared(); }
 };
 
 }  // namespace aat::pattern::testing

@@ -51,8 +51,8 @@ namespace aat::pattern::reference {
 struct Problem {
   std::int64_t batch = 1, q_heads = 1, kv_heads = 1, q_len = 1, kv_len = 1, head_dim = 64;
   bool causal = false;
-  std::optional<double> scale;
-  std::vector<std::int32_t> key_lengths;  // empty: none
+  std::optional<double> scale{};
+  std::vector<std::int32_t> key_lengths{};  // empty: none
   std::int64_t block_q = 32, block_k = 64;
   std::int64_t sink_tiles = 1;
   std::int64_t local_window = 64;

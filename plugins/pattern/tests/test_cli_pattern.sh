@@ -5,11 +5,8 @@
 # Exits 77 (CTest SKIP_RETURN_CODE) when /usr/bin/python3 or numpy is missing.
 set -euo pipefail
 
-AAT=${1:?usage: test_cli_pattern.sh AAT_BINARY SOURCE_DIR}
-SRC=${2:?usage: test_cli_pattern.sh AAT_BINARY SOURCE_DIR}
 source "$(dirname "${BASH_SOURCE[0]}")/../../../tests/cli/lib.sh"
-cli_require_numpy
-cli_enter_workdir cli_pattern
+cli_start cli_pattern "$@"
 
 # 1. Synthetic inputs: shapes, dtypes, the sink and retrieval coordinates.
 expect_ok "attention-inputs structured" "$AAT" run attention-inputs --kind structured --length 512 --heads 2 --prefix s_

@@ -43,7 +43,8 @@ PatternOptions mass_rule() {
 }
 
 struct Case : testing::MapCase {
-  Case() { options = mass_rule(); }  // the bound rule: test_pattern_bound.cpp
+  // The mass rule (the bound rule: test_pattern_bound.cpp).
+  explicit Case(MapShape shape = {}) : MapCase(std::move(shape), mass_rule()) {}
   std::string name() const {
     std::ostringstream s;
     s << "B" << B << " Hq" << Hq << " Hkv" << Hkv << " Nq" << Nq << " Nk" << Nk << " D" << D << ' '
@@ -165,13 +166,7 @@ class PatternKernel : public testing::PatternTest {
 // With identical queries within each query tile and identical keys within each key tile,
 // every score in a block is the same, so the pooled estimate is the block's exact mass.
 TEST(PatternReferenceSelfCheck, ConstantTilesGiveTheExactBlockMass) {
-  ref::Problem p;
-  p.q_len = 64;
-  p.kv_len = 96;
-  p.head_dim = 8;
-  p.block_q = 16;
-  p.block_k = 32;
-  p.causal = true;
+  ref::Problem p{.q_len = 64, .kv_len = 96, .head_dim = 8, .causal = true, .block_q = 16, .block_k = 32};
   std::mt19937 rng(3);
   std::normal_distribution<float> normal;
   std::vector<float> q(static_cast<std::size_t>(p.q_len * p.head_dim)), k(static_cast<std::size_t>(p.kv_len * p.head_dim));
@@ -190,15 +185,8 @@ TEST(PatternReferenceSelfCheck, ConstantTilesGiveTheExactBlockMass) {
 }
 
 TEST(PatternReferenceSelfCheck, DensitiesOfEachRowTileSumToOne) {
-  ref::Problem p;
-  p.batch = 2;
-  p.q_len = 70;
-  p.kv_len = 150;
-  p.head_dim = 8;
-  p.block_q = 16;
-  p.block_k = 32;
-  p.causal = true;
-  p.key_lengths = {150, 60};
+  ref::Problem p{.batch = 2, .q_len = 70, .kv_len = 150, .head_dim = 8, .causal = true, .key_lengths = {150, 60},
+      .block_q = 16, .block_k = 32};
   std::mt19937 rng(4);
   std::normal_distribution<float> normal;
   std::vector<float> q(static_cast<std::size_t>(2 * 70 * 8)), k(static_cast<std::size_t>(2 * 150 * 8));
@@ -215,14 +203,8 @@ TEST(PatternReferenceSelfCheck, DensitiesOfEachRowTileSumToOne) {
 TEST(PatternReferenceSelfCheck, BruteForceVisibilityMatchesTheHostGrid) {
   for (bool causal : {false, true})
     for (auto [nq, nk] : {std::pair{70, 150}, {150, 70}, {64, 64}}) {
-      ref::Problem p;
-      p.batch = 2;
-      p.q_len = nq;
-      p.kv_len = nk;
-      p.block_q = 16;
-      p.block_k = 24;
-      p.causal = causal;
-      p.key_lengths = {nk, nk / 3};
+      ref::Problem p{.batch = 2, .q_len = nq, .kv_len = nk, .causal = causal, .key_lengths = {nk, nk / 3},
+          .block_q = 16, .block_k = 24};
       attention::AttentionShape s;
       s.batch = 2;
       s.q_len = nq;
@@ -242,9 +224,7 @@ TEST(PatternReferenceSelfCheck, BruteForceVisibilityMatchesTheHostGrid) {
 // The GPU map against the reference.
 
 TEST_F(PatternKernel, MatchesTheReferenceUnmasked) {
-  Case c;
-  c.Nq = 96;
-  c.Nk = 320;
+  Case c({.Nq = 96, .Nk = 320});
   c.options.block_q = 16;
   c.options.block_k = 32;
   c.options.mass = 0.8;
@@ -256,27 +236,13 @@ TEST_F(PatternKernel, MatchesTheReferenceUnmasked) {
 }
 
 TEST_F(PatternKernel, MatchesTheReferenceCausalGqaF16) {
-  Case c;
-  c.B = 2;
-  c.Hq = 4;
-  c.Hkv = 2;
-  c.Nq = 200;
-  c.Nk = 200;
-  c.D = 64;
-  c.dtype = DType::f16;
-  c.causal = true;
+  Case c({.B = 2, .Hq = 4, .Hkv = 2, .Nq = 200, .Nk = 200, .D = 64, .dtype = DType::f16, .causal = true});
   c.options.mass = 0.7;
   expect_matches_reference(c);
 }
 
 TEST_F(PatternKernel, MatchesTheReferenceWithLengthsAndRaggedTiles) {
-  Case c;
-  c.B = 3;
-  c.Nq = 77;
-  c.Nk = 301;
-  c.D = 16;
-  c.causal = true;
-  c.lengths = {301, 0, 130};
+  Case c({.B = 3, .Nq = 77, .Nk = 301, .D = 16, .causal = true, .lengths = {301, 0, 130}});
   c.options.block_q = 16;
   c.options.block_k = 20;
   c.options.mass = 0.6;
@@ -286,12 +252,7 @@ TEST_F(PatternKernel, MatchesTheReferenceWithLengthsAndRaggedTiles) {
 }
 
 TEST_F(PatternKernel, MatchesTheReferenceTileEstimator) {
-  Case c;
-  c.B = 2;
-  c.Nq = 150;
-  c.Nk = 420;
-  c.causal = true;
-  c.lengths = {420, 200};
+  Case c({.B = 2, .Nq = 150, .Nk = 420, .causal = true, .lengths = {420, 200}});
   c.options.estimator = Estimator::tile;
   c.options.variance = false;  // the formula
   c.options.mass = 0.7;
@@ -300,9 +261,7 @@ TEST_F(PatternKernel, MatchesTheReferenceTileEstimator) {
 }
 
 TEST_F(PatternKernel, MatchesTheReferenceWithAWideHaloWithoutVariance) {
-  Case c;
-  c.Nq = 64;
-  c.Nk = 1200;
+  Case c({.Nq = 64, .Nk = 1200});
   c.options.variance = false;
   c.options.block_k = 16;
   c.options.mass = 0.5;
@@ -311,13 +270,7 @@ TEST_F(PatternKernel, MatchesTheReferenceWithAWideHaloWithoutVariance) {
 }
 
 TEST_F(PatternKernel, MatchesTheReferenceDecodeShape) {
-  Case c;
-  c.Hq = 8;
-  c.Hkv = 1;
-  c.Nq = 1;
-  c.Nk = 1000;
-  c.D = 32;
-  c.causal = true;
+  Case c({.Hq = 8, .Hkv = 1, .Nq = 1, .Nk = 1000, .D = 32, .causal = true});
   c.options.mass = 0.5;
   expect_matches_reference(c);
 }
@@ -326,9 +279,7 @@ TEST_F(PatternKernel, MatchesTheReferenceDecodeShape) {
 // Contracts of the map.
 
 TEST_F(PatternKernel, MaskedBlocksAreExactlyTheInvisibleOnes) {
-  Case c;
-  c.B = 2;
-  c.Nq = 130;
+  Case c({.B = 2, .Nq = 130});
   c.Nk = 70;  // causal with Nq > Nk: the first query tiles see nothing
   c.causal = true;
   c.lengths = {70, 33};
@@ -357,9 +308,7 @@ TEST_F(PatternKernel, MaskedBlocksAreExactlyTheInvisibleOnes) {
 }
 
 TEST_F(PatternKernel, ZeroKeyLengthMasksEverything) {
-  Case c;
-  c.B = 2;
-  c.lengths = {0, 128};
+  Case c({.B = 2, .lengths = {0, 128}});
   const GpuMap gpu = run(c, make_inputs(c));
   const auto p = problem_for(c);
   const auto per_batch = static_cast<std::size_t>(p.tiles_q() * p.tiles_k());
@@ -369,9 +318,7 @@ TEST_F(PatternKernel, ZeroKeyLengthMasksEverything) {
 }
 
 TEST_F(PatternKernel, SinkAndDiagonalStayFullAtZeroMass) {
-  Case c;
-  c.Nq = c.Nk = 512;
-  c.causal = true;
+  Case c({.Nq = 512, .Nk = 512, .causal = true});
   c.options.mass = 0.0;
   c.options.pool2_share = 0.0;
   c.options.pool4_share = 0.0;
@@ -397,9 +344,7 @@ TEST_F(PatternKernel, SinkAndDiagonalStayFullAtZeroMass) {
 // at most 1 - threshold_pool4.
 TEST_F(PatternKernel, KeepsTheRequestedMassAtFullResolution) {
   for (double mass : {0.5, 0.9, 0.99}) {
-    Case c;
-    c.Nq = 256;
-    c.Nk = 1024;
+    Case c({.Nq = 256, .Nk = 1024});
     c.options.mass = mass;
     const GpuMap gpu = run(c, make_inputs(c));
     const auto t = thresholds(c.options);
@@ -419,11 +364,7 @@ TEST_F(PatternKernel, KeepsTheRequestedMassAtFullResolution) {
 
 // Raising `mass` never lowers a block's resolution, and never lowers the predicted cost.
 TEST_F(PatternKernel, LevelsAreMonotoneInMass) {
-  Case c;
-  c.B = 2;
-  c.Nq = 256;
-  c.Nk = 768;
-  c.causal = true;
+  Case c({.B = 2, .Nq = 256, .Nk = 768, .causal = true});
   const Inputs in = make_inputs(c);
   std::vector<std::uint8_t> previous;
   double previous_flops = 0;
@@ -442,10 +383,7 @@ TEST_F(PatternKernel, LevelsAreMonotoneInMass) {
 }
 
 TEST_F(PatternKernel, MassOneKeepsEveryVisibleBlockFull) {
-  Case c;
-  c.Nq = 200;
-  c.Nk = 300;
-  c.causal = true;
+  Case c({.Nq = 200, .Nk = 300, .causal = true});
   c.options.mass = 1.0;
   const GpuMap gpu = run(c, make_inputs(c));
   for (auto level : gpu.levels) EXPECT_TRUE(level == 0 || level == 4);
@@ -463,9 +401,7 @@ TEST_F(PatternKernel, MassOneKeepsEveryVisibleBlockFull) {
 
 // The halo keeps the key tiles beside a block ranked full at full resolution, and adds nothing else.
 TEST_F(PatternKernel, HaloWidensBlocksRankedFull) {
-  Case c;
-  c.Nq = 128;
-  c.Nk = 2048;
+  Case c({.Nq = 128, .Nk = 2048});
   c.options.mass = 0.6;
   c.options.local_window = 0;
   const Inputs in = make_inputs(c);
@@ -495,10 +431,7 @@ TEST_F(PatternKernel, HaloWidensBlocksRankedFull) {
 // strong key tile too: the row estimate gives the far block its mass (a quarter of the rows'),
 // the tile estimate (the tile's mean query) dilutes it.
 TEST_F(PatternKernel, RowEstimateKeepsBlocksFewRowsAttendTo) {
-  Case c;
-  c.Nq = 64;
-  c.Nk = 1024;
-  c.D = 32;
+  Case c({.Nq = 64, .Nk = 1024, .D = 32});
   c.options.mass = 0.8;
   c.options.halo = 0;
   c.options.local_window = 0;
@@ -522,9 +455,7 @@ TEST_F(PatternKernel, RowEstimateKeepsBlocksFewRowsAttendTo) {
 }
 
 TEST_F(PatternKernel, NanInAQueryTileKeepsItsRowFull) {
-  Case c;
-  c.Nq = 96;
-  c.Nk = 512;
+  Case c({.Nq = 96, .Nk = 512});
   c.options.mass = 0.3;
   Inputs in = make_inputs(c);
   in.q[static_cast<std::size_t>(40 * c.D + 3)] = std::numeric_limits<float>::quiet_NaN();  // row 40: tile 1
@@ -550,10 +481,7 @@ TEST_F(PatternKernel, FindsTheRetrievalPassagesOfStructuredInputs) {
   spec.retrievals = 2;
   spec.seed = 5;
   const HostQkv in = structured_inputs(spec);
-  Case c;
-  c.Nq = c.Nk = 1024;
-  c.D = 64;
-  c.causal = true;
+  Case c({.Nq = 1024, .Nk = 1024, .D = 64, .causal = true});
   c.options.mass = 0.99;
   const GpuMap structured = run(c, Inputs{in.q, in.k});
   // Every query tile lying wholly inside a retrieval span keeps the key tiles holding at least

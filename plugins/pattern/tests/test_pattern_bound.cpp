@@ -35,10 +35,7 @@ PatternOptions small_tiles() {  // the bound rule (the default) on 16 x 32 tiles
 }
 
 struct BoundCase : testing::MapCase {
-  BoundCase() {
-    Nk = 256;
-    options = small_tiles();
-  }
+  explicit BoundCase(MapShape shape = {.Nk = 256}) : MapCase(std::move(shape), small_tiles()) {}
   std::string name() const {
     std::ostringstream s;
     s << "B" << B << " Hq" << Hq << " Hkv" << Hkv << " Nq" << Nq << " Nk" << Nk << " D" << D << ' ' << to_string(dtype)
@@ -162,11 +159,7 @@ int count(const std::vector<std::uint8_t>& levels, int level) {
 // The reference against the definition and against exact attention.
 
 TEST(PatternBoundReference, AnchorIsTheLogMassOfTheSinkAndWindowKeys) {
-  ref::Problem p;
-  p.q_len = 3;
-  p.kv_len = 6;
-  p.head_dim = 1;
-  p.scale = 1.0;
+  ref::Problem p{.q_len = 3, .kv_len = 6, .head_dim = 1, .scale = 1.0};
   p.causal = true;  // row a sees keys 0 .. a + 3
   p.anchor_sinks = 1;
   p.anchor_window = 2;
@@ -188,10 +181,7 @@ TEST(PatternBoundReference, AnchorIsTheLogMassOfTheSinkAndWindowKeys) {
 TEST(PatternBoundReference, TheTrueMassLeftOutStaysUnderEpsilon) {
   for (std::uint32_t seed : {1u, 2u, 3u})
     for (double epsilon : {0.003, 0.03}) {
-      BoundCase c;
-      c.Nq = 256;
-      c.Nk = 1024;
-      c.causal = true;
+      BoundCase c({.Nq = 256, .Nk = 1024, .causal = true});
       c.seed = seed;
       c.options.epsilon = epsilon;
       c.options.halo = 0;
@@ -230,13 +220,7 @@ TEST(PatternBoundReference, TheTrueMassLeftOutStaysUnderEpsilon) {
 
 // Cases the invocation kernel's tests and the tensor-core kernel's share.
 BoundCase lengths_case() {  // key lengths (one empty batch), ragged tiles, uneven shares
-  BoundCase c;
-  c.B = 3;
-  c.Nq = 77;
-  c.Nk = 301;
-  c.D = 16;
-  c.causal = true;
-  c.lengths = {301, 0, 130};
+  BoundCase c({.B = 3, .Nq = 77, .Nk = 301, .D = 16, .causal = true, .lengths = {301, 0, 130}});
   c.options.block_k = 20;
   c.options.epsilon = 0.1;
   c.options.pool2_share = 0.3;
@@ -245,12 +229,7 @@ BoundCase lengths_case() {  // key lengths (one empty batch), ragged tiles, unev
 }
 
 BoundCase decode_case() {
-  BoundCase c;
-  c.Hq = 8;
-  c.Hkv = 2;
-  c.Nq = 1;
-  c.Nk = 1000;
-  c.causal = true;
+  BoundCase c({.Hq = 8, .Hkv = 2, .Nq = 1, .Nk = 1000, .causal = true});
   return c;
 }
 
@@ -258,11 +237,7 @@ BoundCase decode_case() {
 // pivot binade, by lane and slot, across several subgroup-wide slots of tiles. A map row per query row,
 // no halo: the row's own drops show.
 BoundCase many_tiles_case() {
-  BoundCase c;
-  c.Hq = c.Hkv = 2;
-  c.Nq = 48;
-  c.Nk = 4096;
-  c.D = 32;
+  BoundCase c({.Hq = 2, .Hkv = 2, .Nq = 48, .Nk = 4096, .D = 32});
   c.options.block_q = 1;
   c.options.block_k = 16;
   c.options.halo = 0;
@@ -289,8 +264,7 @@ Inputs many_tiles_inputs(const BoundCase& c) {
 // The GPU map against the reference.
 
 TEST_F(PatternBound, MatchesTheReferenceUnmasked) {
-  BoundCase c;
-  c.Nk = 640;
+  BoundCase c({.Nk = 640});
   c.options.epsilon = 0.05;
   const GpuMap gpu = expect_matches_reference(c);
   EXPECT_GT(count(gpu.levels, 3), 0);
@@ -299,14 +273,7 @@ TEST_F(PatternBound, MatchesTheReferenceUnmasked) {
 }
 
 TEST_F(PatternBound, MatchesTheReferenceCausalGqaF16) {
-  BoundCase c;
-  c.B = 2;
-  c.Hq = 4;
-  c.Hkv = 2;
-  c.Nq = c.Nk = 330;
-  c.D = 64;
-  c.dtype = DType::f16;
-  c.causal = true;
+  BoundCase c({.B = 2, .Hq = 4, .Hkv = 2, .Nq = 330, .Nk = 330, .D = 64, .dtype = DType::f16, .causal = true});
   c.options.epsilon = 0.2;
   c.options.query_group = 2;
   const GpuMap gpu = expect_matches_reference(c);
@@ -316,12 +283,7 @@ TEST_F(PatternBound, MatchesTheReferenceCausalGqaF16) {
 // Groups a pass that do not divide the tile's groups, and the map kernel dispatched in parts
 // (its scratch bounded: a head per dispatch, or one query tile per dispatch), give the same map.
 TEST_F(PatternBound, MatchesTheReferenceInPartsAndWithFewerGroupsAPass) {
-  BoundCase c;
-  c.B = 2;
-  c.Hq = 4;
-  c.Hkv = 2;
-  c.Nq = c.Nk = 200;
-  c.causal = true;
+  BoundCase c({.B = 2, .Hq = 4, .Hkv = 2, .Nq = 200, .Nk = 200, .causal = true});
   c.options.epsilon = 0.1;
   const GpuMap whole = expect_matches_reference(c);
   const std::uint64_t tiles_k = (static_cast<std::uint64_t>(c.Nk) + c.options.block_k - 1) / c.options.block_k;
@@ -342,9 +304,7 @@ TEST_F(PatternBound, MatchesTheReferenceInPartsAndWithFewerGroupsAPass) {
 TEST_F(PatternBound, MatchesTheReferenceWithLengthsAndRaggedTiles) { expect_matches_reference(lengths_case()); }
 
 TEST_F(PatternBound, MatchesTheReferenceMoreQueriesThanKeysWithoutSinksOrWindow) {
-  BoundCase c;
-  c.Nq = 150;
-  c.Nk = 100;
+  BoundCase c({.Nq = 150, .Nk = 100});
   c.causal = true;  // the first 50 rows see no key
   c.options.sink_tiles = 0;
   c.options.local_window = 0;
@@ -361,13 +321,7 @@ TEST_F(PatternBound, MatchesTheReferenceForDecode) { expect_matches_reference(de
 // (here 64 + 1500 keys of D = 64 in f32: more than 32 KiB) is read from the buffer instead.
 // Both against the reference, with rows whose windows run into the sinks and the key length.
 TEST_F(PatternBound, AnchorsMatchTheReferenceStagedOrNot) {
-  BoundCase c;
-  c.B = 2;
-  c.Nq = 90;
-  c.Nk = 1700;
-  c.D = 64;
-  c.causal = true;
-  c.lengths = {1700, 1000};
+  BoundCase c({.B = 2, .Nq = 90, .Nk = 1700, .D = 64, .causal = true, .lengths = {1700, 1000}});
   for (std::uint32_t window : {32u, 1500u}) {
     c.options.anchor_window = window;
     c.options.epsilon = 0.05;
@@ -386,11 +340,7 @@ TEST_F(PatternBound, MatchesTheReferenceWithManyTilesInOneBinade) {
 
 // Lowering epsilon never coarsens a block; epsilon 0 keeps every visible block full.
 TEST_F(PatternBound, LevelsAreMonotoneInEpsilon) {
-  BoundCase c;
-  c.B = 2;
-  c.Nq = 256;
-  c.Nk = 768;
-  c.causal = true;
+  BoundCase c({.B = 2, .Nq = 256, .Nk = 768, .causal = true});
   const Inputs in = make_inputs(c);
   std::vector<std::uint8_t> previous;
   for (double epsilon : {1.0, 0.3, 0.1, 0.03, 0.01, 0.001, 0.0}) {
@@ -526,14 +476,7 @@ TEST_F(PatternBoundTensorMoments, MatchesTheReferenceAcrossHeadDimsAndTiles) {
   SKIP_WITHOUT_TENSOR_MOMENTS();
   for (std::int64_t d : {32, 40, 64, 96, 128})
     for (DType dtype : {DType::f32, DType::f16}) {
-      BoundCase c;
-      c.B = 2;
-      c.Hq = 4;
-      c.Hkv = 2;
-      c.Nq = c.Nk = 300;
-      c.D = d;
-      c.dtype = dtype;
-      c.causal = true;
+      BoundCase c({.B = 2, .Hq = 4, .Hkv = 2, .Nq = 300, .Nk = 300, .D = d, .dtype = dtype, .causal = true});
       c.options.block_q = d == 64 ? 128 : d == 128 ? 16 : 64;
       c.options.block_k = d == 40 ? 32 : 64;
       c.options.epsilon = 0.1;
@@ -559,11 +502,7 @@ TEST_F(PatternBoundTensorMoments, MatchesTheReferenceWithLengthsMoreQueriesThanK
 // range unless the operands are scaled; both ways round, and a NaN query row.
 TEST_F(PatternBoundTensorMoments, ScalesOperandsPastTheRangeOfF16) {
   SKIP_WITHOUT_TENSOR_MOMENTS();
-  BoundCase c;
-  c.Nq = 128;
-  c.Nk = 640;
-  c.D = 64;
-  c.causal = true;
+  BoundCase c({.Nq = 128, .Nk = 640, .D = 64, .causal = true});
   c.options.block_q = 64;
   c.options.epsilon = 0.05;
   for (float factor : {300.0f, 1.0f / 300.0f}) {

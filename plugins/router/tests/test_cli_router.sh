@@ -5,10 +5,8 @@
 # Exits 77 (CTest SKIP_RETURN_CODE) when /usr/bin/python3 or numpy is missing.
 set -euo pipefail
 
-AAT=${1:?usage: test_cli_router.sh AAT_BINARY SOURCE_DIR}
 source "$(dirname "${BASH_SOURCE[0]}")/../../../tests/cli/lib.sh"
-cli_require_numpy
-cli_enter_workdir cli_router
+cli_start cli_router "$@"
 # A causal map for Nq = Nk = 1000 (32 x 16 tiles of 32 x 64), random levels ignoring the mask.
 "$PY" - <<'PYEOF'
 import numpy as np

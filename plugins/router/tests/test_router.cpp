@@ -69,7 +69,7 @@ std::vector<std::vector<std::uint32_t>> expected_lists(const pattern::BlockGrid&
 struct MapCase {
   std::int64_t B = 1, H = 1, Nq = 256, Nk = 256;
   bool causal = false;
-  std::vector<std::int32_t> lengths;
+  std::vector<std::int32_t> lengths{};
   std::int64_t block_q = 32, block_k = 64;
   std::uint32_t item_slots = 0;
   std::uint32_t seed = 1;
@@ -98,13 +98,9 @@ std::vector<std::uint8_t> random_levels(const MapCase& c, const pattern::BlockGr
   return levels;
 }
 
-class RouterTest : public aat::testing::DeviceTest {
+class RouterTest : public aat::testing::SharedObjectTest<Router> {
  protected:
-  static void TearDownTestSuite() { router_.reset(); }
-  Router& router() {
-    if (!router_) router_ = unwrap(Router::create(context()), "Router::create");
-    return *router_;
-  }
+  Router& router() { return shared(); }
 
   struct Routed {
     Plan plan;
@@ -196,46 +192,27 @@ class RouterTest : public aat::testing::DeviceTest {
     EXPECT_EQ(r.stats.partial_slots, static_cast<std::int64_t>(partial_slots.size()));
   }
 
-  static inline std::optional<Router> router_;
 };
 
 TEST_F(RouterTest, VisitsEveryKeptBlockExactlyOnceUnmasked) {
-  MapCase c;
-  c.Nq = 200;
-  c.Nk = 900;
-  c.item_slots = 128;
+  MapCase c{.Nq = 200, .Nk = 900, .item_slots = 128};
   expect_valid_plan(c);
 }
 
 TEST_F(RouterTest, VisitsEveryKeptBlockExactlyOnceCausalWithLengths) {
-  MapCase c;
-  c.B = 3;
-  c.H = 2;
-  c.Nq = 300;
-  c.Nk = 333;
-  c.causal = true;
-  c.lengths = {333, 0, 150};
-  c.block_q = 16;
-  c.block_k = 20;
-  c.item_slots = 64;
-  c.keep = 0.8;
+  MapCase c{.B = 3, .H = 2, .Nq = 300, .Nk = 333, .causal = true, .lengths = {333, 0, 150}, .block_q = 16,
+      .block_k = 20, .item_slots = 64, .keep = 0.8};
   expect_valid_plan(c);
 }
 
 TEST_F(RouterTest, VisitsEveryKeptBlockExactlyOnceWithoutSplits) {
-  MapCase c;
-  c.Nq = 64;
-  c.Nk = 1000;
-  c.causal = true;
-  c.item_slots = 1u << 20;
+  MapCase c{.Nq = 64, .Nk = 1000, .causal = true, .item_slots = 1u << 20};
   expect_valid_plan(c);
 }
 
 // A dense causal map: rows have 1..Tk blocks, yet items are within one block of each other.
 TEST_F(RouterTest, BalancesLongRowsIntoEvenItems) {
-  MapCase c;
-  c.Nq = c.Nk = 2048;
-  c.causal = true;
+  MapCase c{.Nq = 2048, .Nk = 2048, .causal = true};
   const auto g = grid_for(c);
   std::vector<std::uint8_t> levels(static_cast<std::size_t>(g.blocks()), 0);
   const Routed r = route(g, levels, 512);
@@ -251,8 +228,7 @@ TEST_F(RouterTest, BalancesLongRowsIntoEvenItems) {
 }
 
 TEST_F(RouterTest, PooledBlocksCountTheirPooledKeys) {
-  MapCase c;
-  c.Nq = 32;
+  MapCase c{.Nq = 32};
   c.Nk = 64 * 3 + 6;  // the last tile holds 6 keys: pooled x4 -> 2 slots
   const auto g = grid_for(c);
   const std::vector<std::uint8_t> levels{0, 1, 2, 2};
@@ -263,8 +239,7 @@ TEST_F(RouterTest, PooledBlocksCountTheirPooledKeys) {
 }
 
 TEST_F(RouterTest, AutomaticItemSlotsFollowTheDevice) {
-  MapCase c;
-  c.Nq = c.Nk = 1024;
+  MapCase c{.Nq = 1024, .Nk = 1024};
   const auto g = grid_for(c);
   const auto slots = device_item_slots(context()->device(), g);
   EXPECT_EQ(slots % 64, 0u);
