@@ -4,32 +4,46 @@
 // K and V row is read once per key-value head, with 16-byte loads, whatever the GQA ratio.
 //
 // One subgroup is one workgroup; it owns one (batch, kv head) and one split of the keys
-// (gl_WorkGroupID.z; the exact merge of merge_partials.glsl combines the splits). Per chunk of
-// BLOCK_KV = subgroup-size keys:
-//   A  lane j holds key j: s_r = q_r . k_j for every row r, Q read from shared memory (scaled
-//      to log2 units once), no cross-lane traffic;
-//   B  per row: chunk max and sum by subgroup reductions, one exp2 per (row, key), P to shared;
-//   C  lanes split D into 8-wide slices (and the chunk's keys into groups when D is small):
-//      O_r = alpha_r O_r + sum_j P_rj v_j with 16-byte V loads.
+// (gl_WorkGroupID.z; the exact merge of merge_partials.glsl combines the splits).
+//
+// The subgroup reads keys side by side: LANES_PER_KEY lanes share one key, each lane an 8-wide
+// slice of D (a 16-byte load), so KEY_LANES = subgroup / LANES_PER_KEY keys are read per load
+// instruction, contiguously. A step is UNROLL such loads of K and of V, all issued before any is
+// used, so a lane keeps 2 x UNROLL loads in flight. Each lane keeps its own online-softmax state
+// (m, l, O over its slices) for the keys of its key lane, so the loop needs no barrier and no
+// shared memory: the scores are summed over the LANES_PER_KEY lanes of a key by xor shuffles
+// (every lane of the key gets the same sum, bit for bit), and the KEY_LANES states are merged
+// exactly once, at the end (shaders/aat/softmax_state.glsl's rule, by shuffles).
 // Same contract as attention_forward.glsl: masks (causal bottom-right, key lengths, bias),
 // split-K partial states, a fully masked row gives O = 0 and L = -inf, NaN stays in its row.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_shader_subgroup_basic : require
-#extension GL_KHR_shader_subgroup_arithmetic : require
-#extension GL_KHR_shader_subgroup_vote : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #include "attention_common.glsl"
 
 layout(local_size_x_id = 0) in;                 // = BLOCK_KV: one subgroup
 layout(constant_id = 1) const uint ROWS = 1;    // (Hq / Hkv) * Nq: the rows of one kv head
-layout(constant_id = 2) const uint BLOCK_KV = 32;  // keys per chunk = the subgroup size
+layout(constant_id = 2) const uint BLOCK_KV = 32;  // the subgroup size; splits are whole chunks of it
 layout(constant_id = 3) const uint HEAD_DIM = 128; // a multiple of 8
+layout(constant_id = 8) const uint UNROLL = 4;  // loads of K (and of V) per lane in flight
 
-const uint SLICES = HEAD_DIM / 8;                  // 8 halves = one uvec4 per slice
-const uint SLICES_PER_LANE = (SLICES + BLOCK_KV - 1) / BLOCK_KV;
-const uint KEY_GROUPS = SLICES >= BLOCK_KV ? 1 : BLOCK_KV / SLICES;  // phase C: lanes per key = SLICES
+const uint SLICES = HEAD_DIM / 8;  // 8 halves = one uvec4 per slice
+// The largest power of two <= min(SLICES, BLOCK_KV) (BLOCK_KV, a subgroup size, is one).
+const uint LANES_PER_KEY = SLICES >= BLOCK_KV ? BLOCK_KV
+                         : SLICES >= 64 ? 64 : SLICES >= 32 ? 32 : SLICES >= 16 ? 16
+                         : SLICES >= 8 ? 8 : SLICES >= 4 ? 4 : SLICES >= 2 ? 2 : 1;
+const uint SLICES_PER_LANE = (SLICES + LANES_PER_KEY - 1) / LANES_PER_KEY;
+const uint KEY_LANES = BLOCK_KV / LANES_PER_KEY;
+// log2 of LANES_PER_KEY and of BLOCK_KV: the shuffle loops count up by one, so that every
+// compiler unrolls them (llvmpipe counts each iteration of a loop it keeps against its limit).
+const uint LOG2_LANES_PER_KEY = LANES_PER_KEY >= 64 ? 6 : LANES_PER_KEY >= 32 ? 5 : LANES_PER_KEY >= 16 ? 4
+                              : LANES_PER_KEY >= 8 ? 3 : LANES_PER_KEY >= 4 ? 2 : LANES_PER_KEY >= 2 ? 1 : 0;
+const uint LOG2_BLOCK_KV = BLOCK_KV >= 128 ? 7 : BLOCK_KV >= 64 ? 6 : BLOCK_KV >= 32 ? 5 : BLOCK_KV >= 16 ? 4
+                         : BLOCK_KV >= 8 ? 3 : BLOCK_KV >= 4 ? 2 : BLOCK_KV >= 2 ? 1 : 0;
+const uint STEP = KEY_LANES * UNROLL;  // keys per step of the subgroup
+const uint HELD = UNROLL * SLICES_PER_LANE;
 const uint O_PER_LANE = ROWS * SLICES_PER_LANE * 8;
 
 layout(std430, binding = 0) readonly buffer QBuffer { uvec4 q[]; } Q;
@@ -38,7 +52,6 @@ layout(std430, binding = 2) readonly buffer VBuffer { uvec4 v[]; } V;
 layout(std430, binding = 3) writeonly buffer OBuffer { float16_t o[]; } O;
 
 shared vec4 sQ[ROWS * SLICES * 2];  // [row][slice] as two vec4, scaled to log2 units
-shared float sP[ROWS * BLOCK_KV];   // [row][key of the chunk]
 
 const float LOG2E = 1.4426950408889634;
 const float LN2 = 0.6931471805599453;
@@ -54,6 +67,9 @@ uint out_row(uint batch_index, uint kv_head, uint r) {
   const uint head = kv_head * group + r / p.q_len;
   return (batch_index * p.q_heads + head) * p.q_len + r % p.q_len;
 }
+
+// exp2(x - m) for a score x under the running maximum m: 0 for a masked score or an empty state.
+float weight(float x, float m) { return x == AAT_NEG_INF ? 0.0 : exp2(x - m); }
 
 void main() {
   const uint lane = gl_SubgroupInvocationID;
@@ -78,11 +94,10 @@ void main() {
   subgroupMemoryBarrierShared();
   subgroupBarrier();
 
-  // Phase C's place: key group and first slice of this lane (KEY_GROUPS > 1: one slice each).
-  const uint key_group = KEY_GROUPS > 1 ? lane / SLICES : 0;
-  const bool c_active = KEY_GROUPS > 1 ? key_group < KEY_GROUPS : true;
+  const uint first_slice = lane % LANES_PER_KEY;
+  const uint key_lane = lane / LANES_PER_KEY;
 
-  float m_run[ROWS], l_run[ROWS], alpha[ROWS];
+  float m_run[ROWS], l_run[ROWS];
   [[unroll]] for (uint r = 0; r < ROWS; ++r) {
     m_run[r] = AAT_NEG_INF;
     l_run[r] = 0.0;
@@ -90,82 +105,98 @@ void main() {
   float o[O_PER_LANE];
   [[unroll]] for (uint i = 0; i < O_PER_LANE; ++i) o[i] = 0.0;
 
-  for (uint c0 = split_begin; c0 < split_end; c0 += BLOCK_KV) {
-    // A: this lane's key against every row.
-    const uint j = c0 + lane;
-    const bool valid = j < split_end;
-    float s[ROWS];
-    [[unroll]] for (uint r = 0; r < ROWS; ++r) s[r] = 0.0;
-    if (valid) {
-      for (uint c = 0; c < SLICES; ++c) {
-        vec4 lo, hi;
-        unpack8(K.k[kv_base + j * SLICES + c], lo, hi);
-        [[unroll]] for (uint r = 0; r < ROWS; ++r)
-          s[r] += dot(lo, sQ[2 * (r * SLICES + c)]) + dot(hi, sQ[2 * (r * SLICES + c) + 1]);
+  for (uint c0 = split_begin; c0 < split_end; c0 += STEP) {
+    // Every load of the step first: K and V of UNROLL keys (one key per key lane each).
+    uvec4 kbits[HELD], vbits[HELD];
+    [[unroll]] for (uint u = 0; u < UNROLL; ++u) {
+      const uint j = c0 + u * KEY_LANES + key_lane;
+      [[unroll]] for (uint t = 0; t < SLICES_PER_LANE; ++t) {
+        const uint slice = first_slice + t * LANES_PER_KEY;
+        const bool here = j < split_end && slice < SLICES;
+        kbits[u * SLICES_PER_LANE + t] = here ? K.k[kv_base + j * SLICES + slice] : uvec4(0);
+        vbits[u * SLICES_PER_LANE + t] = here ? V.v[kv_base + j * SLICES + slice] : uvec4(0);
       }
     }
-    // B: the online softmax of each row over the chunk.
+    // This lane's part of each score, then the sum over the key's lanes.
+    float s[UNROLL * ROWS];
+    [[unroll]] for (uint i = 0; i < UNROLL * ROWS; ++i) s[i] = 0.0;
+    [[unroll]] for (uint t = 0; t < SLICES_PER_LANE; ++t) {
+      const uint slice = first_slice + t * LANES_PER_KEY;
+      if (slice >= SLICES) continue;
+      [[unroll]] for (uint u = 0; u < UNROLL; ++u) {
+        vec4 lo, hi;
+        unpack8(kbits[u * SLICES_PER_LANE + t], lo, hi);
+        [[unroll]] for (uint r = 0; r < ROWS; ++r)
+          s[u * ROWS + r] += dot(lo, sQ[2 * (r * SLICES + slice)]) + dot(hi, sQ[2 * (r * SLICES + slice) + 1]);
+      }
+    }
+    [[unroll]] for (uint i = 0; i < UNROLL * ROWS; ++i)
+      [[unroll]] for (uint b = 0; b < LOG2_LANES_PER_KEY; ++b) s[i] += subgroupShuffleXor(s[i], 1u << b);
+
+    // The online softmax of each row over this lane's UNROLL keys, and O += P V.
     [[unroll]] for (uint r = 0; r < ROWS; ++r) {
       const uint qi = r % p.q_len;
-      if (!valid || causally_hidden(qi, j)) s[r] = AAT_NEG_INF;
-      else if (HAS_BIAS) s[r] += LOG2E * bias_at(batch_index, kv_head * group + r / p.q_len, qi, j);
-      float m_chunk = subgroupMax(s[r]);
-      if (subgroupAny(isnan(s[r]))) m_chunk = uintBitsToFloat(0x7fc00000u);  // subgroupMax may drop a NaN
-      const float m_new = aat_max(m_run[r], m_chunk);
-      float pr = 0.0;
-      alpha[r] = 1.0;
-      if (m_new != AAT_NEG_INF) {
-        alpha[r] = exp2(m_run[r] - m_new);
-        pr = s[r] == AAT_NEG_INF ? 0.0 : exp2(s[r] - m_new);
+      float m_step = AAT_NEG_INF;
+      [[unroll]] for (uint u = 0; u < UNROLL; ++u) {
+        const uint j = c0 + u * KEY_LANES + key_lane;
+        float x = s[u * ROWS + r];
+        if (j >= split_end || causally_hidden(qi, j)) x = AAT_NEG_INF;
+        else if (HAS_BIAS) x += LOG2E * bias_at(batch_index, kv_head * group + r / p.q_len, qi, j);
+        s[u * ROWS + r] = x;
+        m_step = aat_max(m_step, x);
       }
-      l_run[r] = l_run[r] * alpha[r] + subgroupAdd(pr);
+      const float m_new = aat_max(m_run[r], m_step);
+      if (m_new == AAT_NEG_INF) continue;  // nothing seen yet: the state stays empty
+      const float alpha = weight(m_run[r], m_new);
+      float pu[UNROLL];
+      float sum = 0.0;
+      [[unroll]] for (uint u = 0; u < UNROLL; ++u) {
+        pu[u] = weight(s[u * ROWS + r], m_new);
+        sum += pu[u];
+      }
+      l_run[r] = l_run[r] * alpha + sum;
       m_run[r] = m_new;
-      sP[r * BLOCK_KV + lane] = pr;
-    }
-    subgroupMemoryBarrierShared();
-    subgroupBarrier();
-    // C: O = alpha O + P V over this lane's slices and keys.
-    if (c_active) {
-      [[unroll]] for (uint r = 0; r < ROWS; ++r)
-        [[unroll]] for (uint e = 0; e < SLICES_PER_LANE * 8; ++e) o[r * SLICES_PER_LANE * 8 + e] *= alpha[r];
-      const uint chunk = min(BLOCK_KV, split_end - c0);
-      for (uint kk = key_group; kk < chunk; kk += KEY_GROUPS) {
-        [[unroll]] for (uint t = 0; t < SLICES_PER_LANE; ++t) {
-          const uint slice = KEY_GROUPS > 1 ? lane % SLICES : lane + t * BLOCK_KV;
-          if (slice >= SLICES) continue;
+      [[unroll]] for (uint t = 0; t < SLICES_PER_LANE; ++t) {
+        const uint at = (r * SLICES_PER_LANE + t) * 8;
+        [[unroll]] for (uint e = 0; e < 8; ++e) o[at + e] *= alpha;
+        [[unroll]] for (uint u = 0; u < UNROLL; ++u) {
           vec4 lo, hi;
-          unpack8(V.v[kv_base + (c0 + kk) * SLICES + slice], lo, hi);
-          [[unroll]] for (uint r = 0; r < ROWS; ++r) {
-            const float pr = sP[r * BLOCK_KV + kk];
-            const uint at = (r * SLICES_PER_LANE + t) * 8;
-            [[unroll]] for (uint e = 0; e < 4; ++e) {
-              o[at + e] += pr * lo[e];
-              o[at + 4 + e] += pr * hi[e];
-            }
+          unpack8(vbits[u * SLICES_PER_LANE + t], lo, hi);
+          [[unroll]] for (uint e = 0; e < 4; ++e) {
+            o[at + e] += pu[u] * lo[e];
+            o[at + 4 + e] += pu[u] * hi[e];
           }
         }
       }
     }
-    subgroupBarrier();  // sP is rewritten by the next chunk
   }
 
-  // The key groups of phase C hold sums over different keys of the same slices, under the
-  // same running max: add them into group 0.
-  if (KEY_GROUPS > 1) {
-    [[unroll]] for (uint i = 0; i < O_PER_LANE; ++i) {
-      float total = o[i];
-      for (uint g = 1; g < KEY_GROUPS; ++g) total += subgroupShuffle(o[i], (lane + g * SLICES) % BLOCK_KV);
-      o[i] = total;
+  // The key lanes' states, merged exactly: M = max m, weights exp2(m - M), l and O weighted sums.
+  // Both lanes of each exchange compute the same merged state.
+  [[unroll]] for (uint b = LOG2_LANES_PER_KEY; b < LOG2_BLOCK_KV; ++b) {
+    const uint w = 1u << b;
+    [[unroll]] for (uint r = 0; r < ROWS; ++r) {
+      const float m_other = subgroupShuffleXor(m_run[r], w);
+      const float l_other = subgroupShuffleXor(l_run[r], w);
+      const float m_new = aat_max(m_run[r], m_other);
+      const float mine = m_new == AAT_NEG_INF ? 0.0 : weight(m_run[r], m_new);
+      const float theirs = m_new == AAT_NEG_INF ? 0.0 : weight(m_other, m_new);
+      l_run[r] = l_run[r] * mine + l_other * theirs;
+      m_run[r] = m_new;
+      [[unroll]] for (uint i = 0; i < SLICES_PER_LANE * 8; ++i) {
+        const uint at = r * SLICES_PER_LANE * 8 + i;
+        o[at] = o[at] * mine + subgroupShuffleXor(o[at], w) * theirs;
+      }
     }
   }
-  if (!c_active || key_group != 0) return;
+  if (key_lane != 0) return;
 
   const uint rows_total = p.batch * p.q_heads * p.q_len;
   [[unroll]] for (uint r = 0; r < ROWS; ++r) {
     const uint row = out_row(batch_index, kv_head, r);
     const float l = l_run[r];
     [[unroll]] for (uint t = 0; t < SLICES_PER_LANE; ++t) {
-      const uint slice = KEY_GROUPS > 1 ? lane % SLICES : lane + t * BLOCK_KV;
+      const uint slice = first_slice + t * LANES_PER_KEY;
       if (slice >= SLICES) continue;
       [[unroll]] for (uint e = 0; e < 8; ++e) {
         const float x = l == 0.0 ? 0.0 : o[(r * SLICES_PER_LANE + t) * 8 + e] / l;
@@ -174,7 +205,7 @@ void main() {
         else O.o[row * HEAD_DIM + d] = float16_t(x);
       }
     }
-    if (lane == 0) {
+    if (first_slice == 0) {
       if (WRITE_PARTIALS) PartialL.ml[gl_WorkGroupID.z * rows_total + row] = vec2(m_run[r] * LN2, l);
       else L.lse[row] = l == 0.0 ? AAT_NEG_INF : (m_run[r] + log2(l)) * LN2;
     }

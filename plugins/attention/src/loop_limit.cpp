@@ -1,9 +1,12 @@
 #include "aat/attention/loop_limit.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 
 #include <fmt/format.h>
+
+#include "attention/attention_decode_f16.bindings.hpp"
 
 namespace aat::attention {
 
@@ -31,15 +34,20 @@ std::uint64_t forward_iterations_fixed(std::uint32_t block_q, std::uint32_t head
   return 3 * outputs;  // Q load, state reset, output
 }
 
-std::uint64_t decode_iterations_per_chunk(std::uint32_t chunk_keys, std::uint32_t head_dim) {
-  const std::uint64_t slices = std::max<std::uint32_t>(head_dim / 8, 1);  // 8-wide slices of D
-  const std::uint64_t key_groups = slices >= chunk_keys ? 1 : chunk_keys / slices;
-  // The chunk loop, phase A's slices, phase C's keys, and 2 more per chunk as measured.
-  return 3 + slices + ceil_div(chunk_keys, key_groups);
+double decode_iterations_per_chunk(std::uint32_t chunk_keys, std::uint32_t head_dim) {
+  // The kernel's step: KEY_LANES keys side by side (LANES_PER_KEY lanes each: the largest power
+  // of two up to the 8-wide slices of D and the subgroup), UNROLL of them, one iteration.
+  const std::uint32_t lanes = std::max<std::uint32_t>(1, chunk_keys);
+  const std::uint32_t slices = std::max<std::uint32_t>(head_dim / 8, 1);
+  const std::uint32_t lanes_per_key = std::bit_floor(std::min(slices, lanes));
+  const double step = static_cast<double>(lanes / lanes_per_key) *
+                      plugin_gen::attention::attention_decode_f16::Specialization{}.UNROLL;
+  return static_cast<double>(lanes) / step;
 }
 
 std::uint64_t decode_iterations_fixed(std::uint32_t rows, std::uint32_t chunk_keys, std::uint32_t head_dim) {
-  return 2 * ceil_div(std::uint64_t{rows} * std::max<std::uint32_t>(head_dim / 8, 1), std::max<std::uint32_t>(chunk_keys, 1)) + rows;
+  // The loop that stages the rows' Q (ROWS x slices over the subgroup), and one more as measured.
+  return ceil_div(std::uint64_t{rows} * std::max<std::uint32_t>(head_dim / 8, 1), std::max<std::uint32_t>(chunk_keys, 1)) + 1;
 }
 
 std::uint64_t max_tiles_per_workgroup(const DeviceInfo& device, const Tiling& tiling, std::uint32_t head_dim) {
@@ -49,10 +57,10 @@ std::uint64_t max_tiles_per_workgroup(const DeviceInfo& device, const Tiling& ti
   const auto budget = static_cast<std::uint64_t>(kLoopBudgetShare * static_cast<double>(kLlvmpipeLoopIterations));
   const std::uint64_t fixed = decode ? decode_iterations_fixed(tiling.block_q, tiling.block_kv, head_dim)
                                      : forward_iterations_fixed(tiling.block_q, head_dim, tiling.workgroup_size);
-  const std::uint64_t per_tile =
+  const double per_tile =
       decode ? decode_iterations_per_chunk(tiling.block_kv, head_dim)
-             : forward_iterations_per_tile(tiling.block_q, tiling.block_kv, head_dim, tiling.workgroup_size);
-  return std::max<std::uint64_t>(1, (budget - std::min(budget, fixed)) / per_tile);
+             : static_cast<double>(forward_iterations_per_tile(tiling.block_q, tiling.block_kv, head_dim, tiling.workgroup_size));
+  return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(static_cast<double>(budget - std::min(budget, fixed)) / per_tile));
 }
 
 std::uint32_t min_splits(const DeviceInfo& device, const AttentionShape& shape, const Tiling& tiling) {

@@ -135,8 +135,7 @@ bool decode_supported(const DeviceInfo& device, const AttentionShape& shape) {
   // One subgroup is the workgroup and the chunk: its size must be fixed, or fixable.
   const bool fixed_subgroup = limits.min_subgroup_size == limits.max_subgroup_size || device.features.subgroup_size_control;
   const auto& f = device.features;
-  return shape.dtype == DType::f16 && f.shader_float16 && f.storage_buffer_16bit && f.subgroup_arithmetic &&
-         f.subgroup_vote && f.subgroup_shuffle &&
+  return shape.dtype == DType::f16 && f.shader_float16 && f.storage_buffer_16bit && f.subgroup_shuffle &&
          shape.head_dim % 8 == 0 && shape.head_dim <= 256 && shape.q_len >= 1 && decode_rows(shape) >= 1 &&
          decode_rows(shape) <= kDecodeMaxRows && subgroup >= 4 && subgroup <= 128 && fixed_subgroup &&
          bytes_or_unbounded(forward_shared_bytes(KernelPath::decode, shape.dtype, {decode_rows(shape), subgroup},
@@ -305,6 +304,8 @@ std::optional<AttentionShape> pack_gqa_rows(const AttentionShape& shape, KernelP
 }
 
 Tiling optimize_tiling(const DeviceInfo& device, const AttentionShape& shape, bool allow_coopmat) {
+  if (allow_coopmat && decode_rows(shape) <= kDecodeFirstRows && path_supported(device, shape, KernelPath::decode))
+    return optimize_tiling_for(device, shape, KernelPath::decode);
   for (KernelPath path : kKernelPathsFastestFirst) {
     if (path == KernelPath::decode && decode_rows(shape) > kDecodePreferredRows) continue;
     if ((allow_coopmat || path == KernelPath::scalar) && path_supported(device, shape, path))

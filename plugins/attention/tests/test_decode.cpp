@@ -13,11 +13,8 @@ namespace {
 using namespace test;  // NOLINT(google-build-using-namespace): the suites' shared vocabulary
 
 Case decode_case(std::int64_t hq, std::int64_t hkv, std::int64_t nq, std::int64_t nk, std::int64_t d) {
-  Case c;
-  c.B = 2, c.Hq = hq, c.Hkv = hkv, c.Nq = nq, c.Nk = nk, c.D = d;
-  c.dtype = DType::f16;
-  c.path = KernelPath::decode;
-  c.seed = static_cast<std::uint32_t>(hq * 1000 + hkv * 100 + nq * 10 + nk + d);
+  Case c{.B = 2, .Hq = hq, .Hkv = hkv, .Nq = nq, .Nk = nk, .D = d, .dtype = DType::f16, .path = KernelPath::decode,
+      .seed = static_cast<std::uint32_t>(hq * 1000 + hkv * 100 + nq * 10 + nk + d)};
   return c;
 }
 
@@ -88,6 +85,9 @@ TEST_F(AttentionKernel, DecodeIsChosenForFewRowsAndRefusedForMany) {
   shape.q_len = 1;  // 8 rows: the default, unless the coopmat2 kernel runs the shape (faster)
   EXPECT_EQ(optimize_tiling(context()->device(), shape).path,
             coopmat2_supported(context()->device(), shape) ? KernelPath::cooperative_matrix2 : KernelPath::decode);
+  shape.kv_heads = 8;  // one row per K/V head: decode first, even where the coopmat2 kernel runs
+  EXPECT_EQ(optimize_tiling(context()->device(), shape).path, KernelPath::decode);
+  shape.kv_heads = 1;
   shape.q_len = 3;                                                                   // 24 rows
   EXPECT_FALSE(decode_supported(context()->device(), shape));
   EXPECT_NE(optimize_tiling(context()->device(), shape).path, KernelPath::decode);

@@ -135,31 +135,32 @@ TEST(AttentionTilingPins, ScalarOverridesAreCheckedAsBefore) {
   }
 }
 
-// Flash-decoding: every row of a K/V head, a chunk of subgroup-size keys (limit-independent).
+// Flash-decoding: every row of a K/V head, a chunk of subgroup-size keys (limit-independent);
+// shared memory holds the rows' Q in f32 only (rows x D x 4 bytes).
 struct DecodePin {
   std::uint32_t subgroup;
   std::int64_t head_dim, rows;
   std::uint32_t block_q, block_kv, shared_bytes;
 };
 constexpr DecodePin kDecodePins[] = {
-    {8, 64, 1, 1, 8, 288},
-    {8, 64, 4, 4, 8, 1152},
-    {8, 64, 16, 16, 8, 4608},
-    {8, 128, 1, 1, 8, 544},
-    {8, 128, 4, 4, 8, 2176},
-    {8, 128, 16, 16, 8, 8704},
-    {8, 256, 1, 1, 8, 1056},
-    {8, 256, 4, 4, 8, 4224},
-    {8, 256, 16, 16, 8, 16896},
-    {32, 64, 1, 1, 32, 384},
-    {32, 64, 4, 4, 32, 1536},
-    {32, 64, 16, 16, 32, 6144},
-    {32, 128, 1, 1, 32, 640},
-    {32, 128, 4, 4, 32, 2560},
-    {32, 128, 16, 16, 32, 10240},
-    {32, 256, 1, 1, 32, 1152},
-    {32, 256, 4, 4, 32, 4608},
-    {32, 256, 16, 16, 32, 18432},
+    {8, 64, 1, 1, 8, 256},
+    {8, 64, 4, 4, 8, 1024},
+    {8, 64, 16, 16, 8, 4096},
+    {8, 128, 1, 1, 8, 512},
+    {8, 128, 4, 4, 8, 2048},
+    {8, 128, 16, 16, 8, 8192},
+    {8, 256, 1, 1, 8, 1024},
+    {8, 256, 4, 4, 8, 4096},
+    {8, 256, 16, 16, 8, 16384},
+    {32, 64, 1, 1, 32, 256},
+    {32, 64, 4, 4, 32, 1024},
+    {32, 64, 16, 16, 32, 4096},
+    {32, 128, 1, 1, 32, 512},
+    {32, 128, 4, 4, 32, 2048},
+    {32, 128, 16, 16, 32, 8192},
+    {32, 256, 1, 1, 32, 1024},
+    {32, 256, 4, 4, 32, 4096},
+    {32, 256, 16, 16, 32, 16384},
 };
 
 TEST(AttentionTilingPins, DecodeSharedMemoryIsUnchanged) {

@@ -42,9 +42,10 @@ std::uint64_t forward_iterations_per_tile(std::uint32_t block_q, std::uint32_t b
 std::uint64_t forward_iterations_fixed(std::uint32_t block_q, std::uint32_t head_dim, std::uint32_t workgroup_size);
 
 // The same for the decode kernel (attention_decode_f16.comp) per chunk of `chunk_keys` keys (the
-// subgroup size): its loops over rows and output elements are unrolled, so only the chunk loop,
-// phase A's slices of D and phase C's keys count (at or above the counts measured on lavapipe).
-std::uint64_t decode_iterations_per_chunk(std::uint32_t chunk_keys, std::uint32_t head_dim);
+// subgroup size): every loop but its key loop has constant bounds and unrolls, and the key loop
+// takes a step of several keys per iteration, so a chunk may cost less than one (measured on
+// lavapipe: test_loop_limit.cpp).
+double decode_iterations_per_chunk(std::uint32_t chunk_keys, std::uint32_t head_dim);
 std::uint64_t decode_iterations_fixed(std::uint32_t rows, std::uint32_t chunk_keys, std::uint32_t head_dim);
 
 // The most key tiles (decode: chunks) one workgroup may stream on `device` with this tiling

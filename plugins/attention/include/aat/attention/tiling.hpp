@@ -28,11 +28,11 @@ enum class KernelPath {
 };
 std::string_view to_string(KernelPath path);
 std::optional<KernelPath> parse_kernel_path(std::string_view name);  // the names to_string gives
-// Every path, fastest first: the order optimize_tiling tries them in. The decode kernel is
-// chosen only where the coopmat2 kernel cannot run the shape, and only up to
-// kDecodePreferredRows rows per K/V head: on the H200 the coopmat2 kernel with split keys (and
-// the GQA rows packed, pack_gqa_rows) ran decode 1.4x (MHA, Nq = 1) to 3.5x (GQA 8) faster in
-// the same process (docs/performance.md); elsewhere (AMD, Intel, lavapipe) decode is the fastest.
+// Every path, fastest first: the order optimize_tiling tries them in. The decode kernel comes
+// first for up to kDecodeFirstRows rows per K/V head (a 64-row tensor-core tile would be mostly
+// padding); past that the coopmat2 kernel with split keys (and the GQA rows packed,
+// pack_gqa_rows) is faster where it runs (docs/performance.md, H200), and decode is chosen up to
+// kDecodePreferredRows rows elsewhere (AMD, Intel, lavapipe).
 inline constexpr KernelPath kKernelPathsFastestFirst[] = {
     KernelPath::cooperative_matrix2, KernelPath::decode, KernelPath::cooperative_matrix_khr,
     KernelPath::cooperative_matrix_nv, KernelPath::scalar};
@@ -41,6 +41,7 @@ inline constexpr KernelPath kKernelPathsFastestFirst[] = {
 // 16 rows ran at 7 TFLOP/s, 438 GB/s; docs/performance.md).
 inline constexpr std::int64_t kDecodeMaxRows = 16;
 inline constexpr std::int64_t kDecodePreferredRows = 8;
+inline constexpr std::int64_t kDecodeFirstRows = 1;
 
 struct Tiling {
   KernelPath path = KernelPath::scalar;
