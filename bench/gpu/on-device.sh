@@ -9,7 +9,8 @@
 # Steps (run in the order given; each has its own time limit, a failed step does not stop the
 # others): info, proof, suite[=PATH] (the attention suite, on PATH where given), suite-vN (the
 # suite with coopmat2 kernel variant N), framework, adaptive, plan (the pattern and router suites), tune, compare, compare-quick,
-# decode (the decode shapes on the decode kernel and on coopmat2, DECODE_SHAPES as AAT_BENCH_SHAPES),
+# decode (the decode shapes on the decode kernel and on coopmat2, DECODE_SHAPES as AAT_BENCH_SHAPES,
+# DECODE_VARIANTS the decode kernel's variants: keys loaded ahead per step),
 # sweep (bench/gpu/bound-groups-sweep.sh: adaptive against exact across SWEEP_VALUES of SWEEP_OPTION), multigpu (bench/multi_gpu.sh: 1 vs 2 GPUs, in one process and over MPI; needs .mpi-debs from
 # scripts/gpu/fetch-mpi.sh). LIMIT_SUITE, LIMIT_TUNE, LIMIT_COMPARE, LIMIT_SWEEP, LIMIT_MULTIGPU (seconds)
 # and AAT_TUNE_ARGS (extra tune_attention.py arguments) adjust them.
@@ -61,12 +62,15 @@ for s in "$@"; do
       TAIL=24 step "$s" "${LIMIT_COMPARE:-480}" python3 bench/gpu_compare.py --aat-bench "$bin/bench_attention" "${peer[@]}" "${quick[@]}" \
         ${AAT_COMPARE_ARGS:-} \
         --json "$out/performance.json" --png "$out/performance.png" ;;
-    decode)  # the decode shapes on the decode kernel and on coopmat2, alternating, two rounds
+    decode)  # the decode shapes on the decode kernel (each of DECODE_VARIANTS) and on coopmat2, two rounds
+      shapes=${DECODE_SHAPES:-2,16,1,32768,128,0;2,16,1,32768,128,0,2;2,16,1,32768,64,0;2,16,4,32768,128,0;2,16,16,32768,128,0;2,32,1,8192,128,0,4}
       for round in 1 2; do
-        for path in decode cooperative_matrix2; do
-          AAT_BENCH_PATH=$path AAT_BENCH_WARMUP_MS=300 AAT_BENCH_SHAPES="${DECODE_SHAPES:-2,16,1,32768,128,0;2,16,1,32768,128,0,2;2,16,1,32768,64,0;2,16,4,32768,128,0;2,16,16,32768,128,0;2,32,1,8192,128,0,4}" \
-            TAIL=10 step "decode-$path-$round" 150 "$bin/bench_attention"
+        for v in ${DECODE_VARIANTS:-0}; do
+          AAT_BENCH_PATH=decode AAT_BENCH_TILING=",,,$v" AAT_BENCH_WARMUP_MS=300 AAT_BENCH_SHAPES="$shapes" \
+            TAIL=10 step "decode-decode-v$v-$round" 150 "$bin/bench_attention"
         done
+        AAT_BENCH_PATH=cooperative_matrix2 AAT_BENCH_WARMUP_MS=300 AAT_BENCH_SHAPES="$shapes" \
+          TAIL=10 step "decode-cooperative_matrix2-$round" 150 "$bin/bench_attention"
       done ;;
     sweep) TAIL=30 step sweep "${LIMIT_SWEEP:-500}" bash bench/gpu/bound-groups-sweep.sh "$bin" "$out" ${SWEEP_VALUES:-} ;;
     multigpu) TAIL=40 step multigpu "${LIMIT_MULTIGPU:-560}" bash bench/multi_gpu.sh ;;

@@ -135,6 +135,7 @@ Expected<Kernel> forward_kernel(const std::shared_ptr<Context>& context, const F
           s.local_size_x = key.workgroup;
           s.ROWS = key.block_q;
           s.HEAD_DIM = key.head_dim;
+          if (key.variant) s.UNROLL = key.variant;  // Tiling::variant: the keys loaded ahead per step
         });
     name = fmt::format("attention.decode_d{}_rows{}", key.head_dim, key.block_q);
     // The kernel is one subgroup: where the size can vary, ask for the one its chunks assume.

@@ -34,14 +34,14 @@ std::uint64_t forward_iterations_fixed(std::uint32_t block_q, std::uint32_t head
   return 3 * outputs;  // Q load, state reset, output
 }
 
-double decode_iterations_per_chunk(std::uint32_t chunk_keys, std::uint32_t head_dim) {
+double decode_iterations_per_chunk(std::uint32_t chunk_keys, std::uint32_t head_dim, std::uint32_t unroll) {
   // The kernel's step: KEY_LANES keys side by side (LANES_PER_KEY lanes each: the largest power
   // of two up to the 8-wide slices of D and the subgroup), UNROLL of them, one iteration.
   const std::uint32_t lanes = std::max<std::uint32_t>(1, chunk_keys);
   const std::uint32_t slices = std::max<std::uint32_t>(head_dim / 8, 1);
   const std::uint32_t lanes_per_key = std::bit_floor(std::min(slices, lanes));
-  const double step = static_cast<double>(lanes / lanes_per_key) *
-                      plugin_gen::attention::attention_decode_f16::Specialization{}.UNROLL;
+  if (unroll == 0) unroll = plugin_gen::attention::attention_decode_f16::Specialization{}.UNROLL;
+  const double step = static_cast<double>(lanes / lanes_per_key) * unroll;
   return static_cast<double>(lanes) / step;
 }
 
@@ -58,7 +58,7 @@ std::uint64_t max_tiles_per_workgroup(const DeviceInfo& device, const Tiling& ti
   const std::uint64_t fixed = decode ? decode_iterations_fixed(tiling.block_q, tiling.block_kv, head_dim)
                                      : forward_iterations_fixed(tiling.block_q, head_dim, tiling.workgroup_size);
   const double per_tile =
-      decode ? decode_iterations_per_chunk(tiling.block_kv, head_dim)
+      decode ? decode_iterations_per_chunk(tiling.block_kv, head_dim, tiling.variant)
              : static_cast<double>(forward_iterations_per_tile(tiling.block_q, tiling.block_kv, head_dim, tiling.workgroup_size));
   return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(static_cast<double>(budget - std::min(budget, fixed)) / per_tile));
 }

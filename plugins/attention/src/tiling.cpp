@@ -358,7 +358,9 @@ Expected<Tiling> apply_override(const DeviceInfo& device, const AttentionShape& 
     case KernelPath::decode:
       if (change.block_q || change.block_kv || change.workgroup_size)
         return refuse("the rows, the chunk and the workgroup are set by the shape and the subgroup size");
-      if (t.variant != 0) return refuse(fmt::format("variant {}: this path has only variant 0", t.variant));
+      if (t.variant != 0 && t.variant != 1 && t.variant != 2 && t.variant != 4 && t.variant != 8)
+        return refuse(fmt::format("variant {}: the decode kernel's variant is the keys a lane loads ahead per step, "
+                                  "1, 2, 4 or 8 (0: its default)", t.variant));
       break;
     case KernelPath::scalar:
       if (!std::has_single_bit(t.block_q) || t.block_q > 32 || !std::has_single_bit(t.block_kv) || t.block_kv < 8 ||
@@ -372,7 +374,7 @@ Expected<Tiling> apply_override(const DeviceInfo& device, const AttentionShape& 
     if (!bytes) return refuse(bytes.error().what());
     t.shared_bytes = narrow(*bytes);
   }
-  if (t.path != KernelPath::cooperative_matrix2 && t.variant != 0)
+  if (t.path != KernelPath::cooperative_matrix2 && t.path != KernelPath::decode && t.variant != 0)
     return refuse(fmt::format("variant {}: this path has only variant 0", t.variant));
   if (t.shared_bytes > limits.max_shared_memory_bytes)
     return refuse(fmt::format("Br={} Bc={} need {} bytes of shared memory; the device has {}", t.block_q, t.block_kv,

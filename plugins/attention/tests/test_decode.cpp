@@ -30,6 +30,28 @@ TEST_F(AttentionKernel, DecodeMatchesReferenceOverRowsAndHeadDims) {
   }
 }
 
+// Every decode variant (the keys a lane loads ahead per step: Tiling::variant) computes the same
+// attention, on rows, head dims and key counts off its step; a variant it has not is refused.
+TEST_F(AttentionKernel, DecodeVariantsMatchReference) {
+  for (std::uint32_t variant : {1u, 2u, 4u, 8u}) {
+    AttentionOptions extra;
+    extra.tiling.variant = variant;
+    for (auto [hq, hkv, nq, d] : std::vector<std::array<std::int64_t, 4>>{{2, 2, 1, 128}, {8, 2, 1, 40}, {4, 4, 3, 64}}) {
+      Case c = decode_case(hq, hkv, nq, 301, d);
+      c.causal = nq > 1;
+      const auto [gpu, want] = expect_matches_reference(c, random_inputs(c), extra);
+      EXPECT_EQ(gpu.tiling.variant, variant) << c.name();
+    }
+  }
+  Case c = decode_case(2, 2, 1, 64, 64);
+  AttentionOptions three;
+  three.tiling.variant = 3;
+  auto d = to_device(c, random_inputs(c), three);
+  auto result = attention().run(d.q, d.k, d.v, d.options());
+  ASSERT_FALSE(result);
+  EXPECT_THAT(result.error().what(), HasSubstr("1, 2, 4 or 8"));
+}
+
 TEST_F(AttentionKernel, DecodeMasksAndSplits) {
   for (bool causal : {false, true}) {
     for (std::uint32_t splits : {1u, 3u, 7u}) {

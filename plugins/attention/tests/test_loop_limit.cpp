@@ -70,6 +70,9 @@ TEST(LoopLimitModel, DecodeStaysUnderEveryMeasuredThreshold) {
                                 decode_iterations_per_chunk(8, m.d) * m.first_bad;
     EXPECT_NEAR(at_first_bad, static_cast<double>(kLlvmpipeLoopIterations) + 1, 0.001 * kLlvmpipeLoopIterations);
   }
+  // A variant that loads fewer keys ahead takes more iterations a chunk: the model follows it.
+  EXPECT_DOUBLE_EQ(decode_iterations_per_chunk(8, 128, 1), 4 * decode_iterations_per_chunk(8, 128));
+  EXPECT_DOUBLE_EQ(decode_iterations_per_chunk(8, 128, 8), decode_iterations_per_chunk(8, 128) / 2);
 }
 
 TEST(LoopLimitModel, GpusHaveNoLimit) {

@@ -43,9 +43,9 @@ std::uint64_t forward_iterations_fixed(std::uint32_t block_q, std::uint32_t head
 
 // The same for the decode kernel (attention_decode_f16.comp) per chunk of `chunk_keys` keys (the
 // subgroup size): every loop but its key loop has constant bounds and unrolls, and the key loop
-// takes a step of several keys per iteration, so a chunk may cost less than one (measured on
-// lavapipe: test_loop_limit.cpp).
-double decode_iterations_per_chunk(std::uint32_t chunk_keys, std::uint32_t head_dim);
+// takes a step of several keys per iteration (`unroll` of each key lane: Tiling::variant, 0 the
+// kernel's default), so a chunk may cost less than one (measured on lavapipe: test_loop_limit.cpp).
+double decode_iterations_per_chunk(std::uint32_t chunk_keys, std::uint32_t head_dim, std::uint32_t unroll = 0);
 std::uint64_t decode_iterations_fixed(std::uint32_t rows, std::uint32_t chunk_keys, std::uint32_t head_dim);
 
 // The most key tiles (decode: chunks) one workgroup may stream on `device` with this tiling

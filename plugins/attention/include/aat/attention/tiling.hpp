@@ -51,7 +51,8 @@ struct Tiling {
   std::uint32_t splits = 1;           // K-split count (flash-decoding); partial states merged exactly
   std::uint32_t shared_bytes = 0;     // shared memory the choice uses (0: managed by the driver)
   // A path's kernel variant. cooperative_matrix2: how row sums of P are formed (0: reduction,
-  // 1: P x ones on the tensor cores); 0 elsewhere.
+  // 1: P x ones on the tensor cores, 2 and 3: docs/performance.md); decode: the keys each lane
+  // loads ahead per step, 1, 2, 4 or 8 (0: the kernel's default, 4); 0 elsewhere.
   std::uint32_t variant = 0;
   std::string reason;                 // why, in a sentence (reported by --json)
 
