@@ -36,9 +36,11 @@ std::optional<KernelPath> parse_kernel_path(std::string_view name);  // the name
 inline constexpr KernelPath kKernelPathsFastestFirst[] = {
     KernelPath::cooperative_matrix2, KernelPath::decode, KernelPath::cooperative_matrix_khr,
     KernelPath::cooperative_matrix_nv, KernelPath::scalar};
-// The most query rows (Hq/Hkv x Nq) the decode path takes for one K/V head, and the most it is
-// chosen for by default: past 8 rows its scalar dot products, not memory, set its pace (H200:
-// 16 rows ran at 7 TFLOP/s, 438 GB/s; docs/performance.md).
+// The most query rows (Hq/Hkv x Nq) the decode path takes for one K/V head, the most it is
+// chosen for where coopmat2 is absent, and the most it is chosen for before coopmat2: its
+// per-row work (dot products, shuffles, softmax) grows with the rows while its bytes do not, so
+// past one row it is instruction-bound (H200, 2026-12-02: 1.67x faster than coopmat2 with one
+// row, 0.38-0.88x with 2-16 rows but MHA Nq = 2; docs/performance.md).
 inline constexpr std::int64_t kDecodeMaxRows = 16;
 inline constexpr std::int64_t kDecodePreferredRows = 8;
 inline constexpr std::int64_t kDecodeFirstRows = 1;
